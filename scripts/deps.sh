@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages Bulwark needs to build, test and run.
+# Idempotent: asks apt only for what dpkg says is missing.
+set -euo pipefail
+
+PKGS=(
+	build-essential cmake pkg-config git ca-certificates
+	libsodium-dev libssl-dev libjansson-dev
+	libmicrohttpd-dev libcurl4-openssl-dev curl
+)
+TEST_PKGS=(
+	libcmocka-dev clang libclang-rt-14-dev procps psmisc
+	coreutils util-linux time
+)
+
+want=("${PKGS[@]}")
+if [ "${1:-}" = "--test" ]; then
+	want+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "deps: all ${#want[@]} packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}" >&2
+	echo "deps: run this script as root, or: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

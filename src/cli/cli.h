@@ -1,0 +1,23 @@
+/*
+ * cli.h - what the command table and every cmd_<name>.c share.
+ *
+ * Each command is `int cmd_NAME(int argc, char **argv)`, with argv[0] the
+ * command's own name; it returns the process exit status (0 ok, 1 failure,
+ * 2 usage). Errors go to stderr as "bulwark: ...", lowercase, saying what
+ * to do next.
+ */
+#ifndef BULWARK_CLI_CLI_H
+#define BULWARK_CLI_CLI_H
+
+#include <stdio.h>
+
+int cmd_log(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Prints "bulwark: " and the formatted message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the man page text of a command family (help TOPIC). */
+int cli_help(const char *topic);
+
+#endif
