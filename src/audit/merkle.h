@@ -27,6 +27,10 @@
 /* A proof for a tree of up to 2^64 leaves never holds more hashes. */
 #define MERKLE_MAX_PROOF 128
 
+/*
+ * The hashing primitives: no allocation, no failure. out may be the same
+ * buffer as left or right.
+ */
 void merkle_leaf_hash(const void *data, size_t len, uint8_t out[MERKLE_HASH_LEN]);
 void merkle_node_hash(const uint8_t left[MERKLE_HASH_LEN],
     const uint8_t right[MERKLE_HASH_LEN], uint8_t out[MERKLE_HASH_LEN]);
@@ -44,6 +48,10 @@ struct merkle_frontier {
 };
 
 void merkle_frontier_init(struct merkle_frontier *f);
+/*
+ * Adds one leaf: one node hash per append on average. A frontier of
+ * 2^64 - 1 leaves is full and is left unchanged.
+ */
 void merkle_frontier_append(struct merkle_frontier *f,
     const uint8_t leaf_hash[MERKLE_HASH_LEN]);
 /* Root of the first f->size leaves (the empty root when size is 0). */
@@ -57,7 +65,13 @@ void merkle_frontier_root(const struct merkle_frontier *f,
 typedef int (*merkle_node_fn)(void *ctx, unsigned level, uint64_t index,
     uint8_t out[MERKLE_HASH_LEN]);
 
-/* Root hash of the tree of the first `size` leaves. */
+/*
+ * Root hash of the tree of the first `size` leaves (the empty root for 0).
+ * This function and the two proof functions below ask node() only for
+ * perfect subtrees inside the tree, at most about 2 log2(size) of them, and
+ * fold the ragged right edge themselves. On error out is zeroed, or *n is
+ * set to 0.
+ */
 int merkle_root(uint64_t size, merkle_node_fn node, void *ctx,
     uint8_t out[MERKLE_HASH_LEN]) WUR;
 

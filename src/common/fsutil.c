@@ -73,6 +73,18 @@ fs_sync(int fd, int full)
 }
 
 int
+fs_syncfs(int fd)
+{
+	if (fault_hit("fsync")) {
+		errno = EIO;
+		return ERR_IO;
+	}
+	if (syncfs(fd) != 0)
+		return ERR_IO;
+	return ERR_OK;
+}
+
+int
 fs_rename(const char *from, const char *to)
 {
 	if (fault_hit("rename")) {

@@ -23,6 +23,11 @@ int fs_sync(int fd, int full) WUR;
 int fs_rename(const char *from, const char *to) WUR;
 /* Opens dir and fsyncs it, so that a rename or create in it is durable. */
 int fs_sync_dir(const char *dir) WUR;
+/*
+ * syncfs(2) on the file system holding fd: makes every earlier write to it
+ * durable in one call, for files written without their own fsync.
+ */
+int fs_syncfs(int fd) WUR;
 /* Like mkdir -p; existing directories are fine. */
 int fs_mkdirs(const char *path, mode_t mode) WUR;
 

@@ -1,0 +1,16 @@
+# Turns docs/man/bulwark-TOPIC.1 into a C table { "TOPIC", "page text" }.
+# Run at build time: cmake -DMAN_DIR=... -DOUT=... -P embed_man.cmake
+file(GLOB pages ${MAN_DIR}/bulwark-*.1)
+list(SORT pages)
+set(body "/* Generated from docs/man by cmake/embed_man.cmake. Do not edit. */\n")
+string(APPEND body "static const struct { const char *topic; const char *text; } man_pages[] = {\n")
+foreach(page ${pages})
+	get_filename_component(name ${page} NAME_WE)
+	string(REGEX REPLACE "^bulwark-" "" topic ${name})
+	file(READ ${page} hex HEX)
+	string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" escaped "${hex}")
+	string(APPEND body "\t{ \"${topic}\", \"${escaped}\" },\n")
+endforeach()
+string(APPEND body "};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,1237 @@
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/log.h"
+#include "audit/note.h"
+#include "audit/tiles.h"
+#include "audit/witness.h"
+#include "common/fsutil.h"
+#include "common/sha256.h"
+#include "common/banned.h"
+
+#define JOURNAL_HEADER_MAGIC "BJH1"
+#define JOURNAL_RECORD_MAGIC "BJR1"
+/* Past this size the journal is folded into the tiles and restarted. */
+#define JOURNAL_ROTATE_BYTES (64u * 1024 * 1024)
+#define JOURNAL_MAX_RECORD (AUDIT_LOG_MAX_BATCH_BYTES + \
+    2u * AUDIT_LOG_MAX_BATCH + 2 * NOTE_MAX_LEN)
+
+/* A full tile or bundle waiting for the batch's journal record to land. */
+struct outfile {
+	int level;
+	uint64_t index;
+	uint8_t *data;
+	size_t len;
+};
+
+struct audit_log {
+	char *dir;
+	char *origin;
+	int lockfd;
+	int jfd;
+	int dirfd;
+	int broken;		/* a failed append left memory ahead of disk */
+	struct note_signer *signer;
+
+	uint64_t size;
+	struct merkle_frontier fr;
+	/* The right edge: the partial tile at each level, and its fill. */
+	uint8_t edge[TILE_MAX_LEVELS][TILE_WIDTH][MERKLE_HASH_LEN];
+	unsigned edge_n[TILE_MAX_LEVELS];
+	uint8_t *bundle;	/* the partial entry bundle */
+	size_t bundle_len;
+
+	char *note;		/* the last signed checkpoint */
+	size_t note_len;
+	uint64_t jend;		/* offset of the journal's end */
+
+	struct outfile *out;
+	size_t nout, capout;
+	uint8_t *rec;		/* journal record under construction */
+	size_t reclen, reccap;
+};
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void
+put_u64(uint8_t *p, uint64_t v)
+{
+	put_u32(p, (uint32_t)(v >> 32));
+	put_u32(p + 4, (uint32_t)v);
+}
+
+static uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
+}
+
+static void
+why_set(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+path_join(char *buf, size_t len, const char *dir, const char *rel)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, rel);
+
+	return (n < 0 || (size_t)n >= len) ? ERR_TOOBIG : ERR_OK;
+}
+
+/* Record buffer: grows within JOURNAL_MAX_RECORD. */
+static int
+rec_reserve(struct audit_log *log, size_t more)
+{
+	size_t want = log->reclen + more, cap;
+	uint8_t *p;
+
+	if (want > JOURNAL_MAX_RECORD + 64)
+		return ERR_TOOBIG;
+	if (want <= log->reccap)
+		return ERR_OK;
+	cap = log->reccap ? log->reccap : 65536;
+	while (cap < want)
+		cap *= 2;
+	if ((p = realloc(log->rec, cap)) == NULL)
+		return ERR_NOMEM;
+	log->rec = p;
+	log->reccap = cap;
+	return ERR_OK;
+}
+
+static int
+rec_put(struct audit_log *log, const void *p, size_t n)
+{
+	int r;
+
+	if ((r = rec_reserve(log, n)) != ERR_OK)
+		return r;
+	memcpy(log->rec + log->reclen, p, n);
+	log->reclen += n;
+	return ERR_OK;
+}
+
+/* Writes data to DIR/rel, making parent directories on demand. */
+static int
+publish(struct audit_log *log, const char *rel, const void *data, size_t len,
+    int flags)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if ((r = path_join(path, sizeof(path), log->dir, rel)) != ERR_OK)
+		return r;
+	r = fs_write_atomic(path, data, len, 0644, flags);
+	if (r == ERR_IO && errno == ENOENT) {
+		char *slash = strrchr(path, '/');
+
+		*slash = '\0';
+		if ((r = fs_mkdirs(path, 0755)) != ERR_OK)
+			return r;
+		*slash = '/';
+		r = fs_write_atomic(path, data, len, 0644, flags);
+	}
+	return r;
+}
+
+/* Once a full tile is out, its partial versions are superseded. */
+static void
+remove_partials(struct audit_log *log, int level, uint64_t index)
+{
+	char rel[PATH_MAX], path[PATH_MAX + 8];
+	DIR *d;
+	struct dirent *de;
+
+	if (tile_path(rel, sizeof(rel), level, index, TILE_WIDTH) != ERR_OK ||
+	    snprintf(path, sizeof(path), "%s/%s.p", log->dir, rel) < 0)
+		return;
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static int
+outbox_add(struct audit_log *log, int level, uint64_t index, const void *data,
+    size_t len)
+{
+	struct outfile *o;
+
+	if (log->nout == log->capout) {
+		size_t cap = log->capout ? log->capout * 2 : 64;
+
+		if ((o = reallocarray(log->out, cap, sizeof(*o))) == NULL)
+			return ERR_NOMEM;
+		log->out = o;
+		log->capout = cap;
+	}
+	o = &log->out[log->nout];
+	if ((o->data = malloc(len)) == NULL)
+		return ERR_NOMEM;
+	memcpy(o->data, data, len);
+	o->len = len;
+	o->level = level;
+	o->index = index;
+	log->nout++;
+	return ERR_OK;
+}
+
+static void
+outbox_clear(struct audit_log *log)
+{
+	for (size_t i = 0; i < log->nout; i++)
+		free(log->out[i].data);
+	log->nout = 0;
+}
+
+/* Root of a full tile: 256 hashes hashed up eight levels. */
+static void
+tile_root(uint8_t hashes[TILE_WIDTH][MERKLE_HASH_LEN], uint8_t out[MERKLE_HASH_LEN])
+{
+	uint8_t buf[TILE_WIDTH / 2][MERKLE_HASH_LEN];
+	size_t n = TILE_WIDTH / 2;
+
+	for (size_t i = 0; i < n; i++)
+		merkle_node_hash(hashes[2 * i], hashes[2 * i + 1], buf[i]);
+	while (n > 1) {
+		for (size_t i = 0; i < n / 2; i++)
+			merkle_node_hash(buf[2 * i], buf[2 * i + 1], buf[i]);
+		n /= 2;
+	}
+	memcpy(out, buf[0], MERKLE_HASH_LEN);
+}
+
+/*
+ * Adds hash h at tile level `level`; a tile that fills goes to the outbox
+ * and its root climbs to the next level.
+ */
+static int
+edge_push(struct audit_log *log, unsigned level, uint64_t count,
+    const uint8_t h[MERKLE_HASH_LEN])
+{
+	uint8_t root[MERKLE_HASH_LEN];
+	int r;
+
+	memcpy(log->edge[level][log->edge_n[level]++], h, MERKLE_HASH_LEN);
+	if (log->edge_n[level] < TILE_WIDTH)
+		return ERR_OK;
+	/* count is the number of hashes at this level, this one included. */
+	r = outbox_add(log, (int)level, count / TILE_WIDTH - 1, log->edge[level],
+	    sizeof(log->edge[level]));
+	if (r != ERR_OK)
+		return r;
+	tile_root(log->edge[level], root);
+	log->edge_n[level] = 0;
+	if (level + 1 >= TILE_MAX_LEVELS)
+		return ERR_RANGE;
+	return edge_push(log, level + 1, count / TILE_WIDTH, root);
+}
+
+/* Adds one entry to the in-memory tree; tiles that fill go to the outbox. */
+static int
+add_entry(struct audit_log *log, const uint8_t *data, size_t len)
+{
+	uint8_t h[MERKLE_HASH_LEN];
+	int r;
+
+	if (len > ENTRY_MAX_LEN)
+		return ERR_TOOBIG;
+	merkle_leaf_hash(data, len, h);
+	log->bundle[log->bundle_len++] = (uint8_t)(len >> 8);
+	log->bundle[log->bundle_len++] = (uint8_t)len;
+	memcpy(log->bundle + log->bundle_len, data, len);
+	log->bundle_len += len;
+	merkle_frontier_append(&log->fr, h);
+	log->size++;
+	if (log->size % TILE_WIDTH == 0) {
+		r = outbox_add(log, TILE_ENTRIES_LEVEL, log->size / TILE_WIDTH - 1,
+		    log->bundle, log->bundle_len);
+		if (r != ERR_OK)
+			return r;
+		log->bundle_len = 0;
+	}
+	return edge_push(log, 0, log->size, h);
+}
+
+/* Signs the checkpoint of the in-memory tree into log->note. */
+static int
+sign_checkpoint(struct audit_log *log)
+{
+	struct checkpoint c;
+	const struct note_signer *signers[1] = { log->signer };
+	char *body = NULL, *note = NULL;
+	size_t blen, nlen;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.origin = log->origin;
+	c.size = log->size;
+	merkle_frontier_root(&log->fr, c.root);
+	if ((r = checkpoint_format(&c, &body, &blen)) != ERR_OK)
+		return r;
+	r = note_sign(body, blen, signers, 1, &note, &nlen);
+	free(body);
+	if (r != ERR_OK)
+		return r;
+	free(log->note);
+	log->note = note;
+	log->note_len = nlen;
+	return ERR_OK;
+}
+
+/*
+ * Publishes what the in-memory state holds beyond what is on disk: the
+ * outbox's full tiles, the partial tiles of every level that changed since
+ * old_size, the partial bundle, and the checkpoint. None is fsync'ed: the
+ * journal is the durable copy until the next rotation.
+ */
+static int
+publish_state(struct audit_log *log, uint64_t old_size)
+{
+	char rel[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < log->nout; i++) {
+		struct outfile *o = &log->out[i];
+
+		if ((r = tile_path(rel, sizeof(rel), o->level, o->index,
+		    TILE_WIDTH)) != ERR_OK ||
+		    (r = publish(log, rel, o->data, o->len, FS_NOSYNC)) != ERR_OK)
+			return r;
+		remove_partials(log, o->level, o->index);
+	}
+	outbox_clear(log);
+	for (unsigned l = 0; l < TILE_MAX_LEVELS; l++) {
+		unsigned shift = l * TILE_HEIGHT;
+		uint64_t n = log->size >> shift;
+
+		if (n == (old_size >> shift) || log->edge_n[l] == 0)
+			continue;
+		if ((r = tile_path(rel, sizeof(rel), (int)l, n / TILE_WIDTH,
+		    log->edge_n[l])) != ERR_OK ||
+		    (r = publish(log, rel, log->edge[l],
+		    (size_t)log->edge_n[l] * MERKLE_HASH_LEN, FS_NOSYNC)) != ERR_OK)
+			return r;
+	}
+	if (log->size != old_size && log->size % TILE_WIDTH != 0) {
+		if ((r = tile_path(rel, sizeof(rel), TILE_ENTRIES_LEVEL,
+		    log->size / TILE_WIDTH, log->size % TILE_WIDTH)) != ERR_OK ||
+		    (r = publish(log, rel, log->bundle, log->bundle_len,
+		    FS_NOSYNC)) != ERR_OK)
+			return r;
+	}
+	return publish(log, "checkpoint", log->note, log->note_len, FS_NOSYNC);
+}
+
+/* magic | u32 length | payload | SHA-256(payload), around log->rec. */
+static int
+frame_record(struct audit_log *log, const char *magic)
+{
+	uint8_t sum[SHA256_LEN];
+	size_t plen = log->reclen - 8;
+	int r;
+
+	memcpy(log->rec, magic, 4);
+	put_u32(log->rec + 4, (uint32_t)plen);
+	sha256(log->rec + 8, plen, sum);
+	if ((r = rec_put(log, sum, sizeof(sum))) != ERR_OK)
+		return r;
+	return ERR_OK;
+}
+
+static int
+rec_put_note(struct audit_log *log)
+{
+	uint8_t b[4];
+	int r;
+
+	put_u32(b, (uint32_t)log->note_len);
+	if ((r = rec_put(log, b, 4)) != ERR_OK)
+		return r;
+	return rec_put(log, log->note, log->note_len);
+}
+
+/* Writes a fresh journal starting at the current size, durably. */
+static int
+journal_restart(struct audit_log *log)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], pdir[PATH_MAX];
+	uint8_t b[8];
+	int fd = -1, r;
+
+	log->reclen = 0;
+	if ((r = rec_reserve(log, 8)) != ERR_OK)
+		return r;
+	log->reclen = 8;
+	put_u64(b, log->size);
+	if ((r = rec_put(log, b, 8)) != ERR_OK ||
+	    (r = rec_put_note(log)) != ERR_OK ||
+	    (r = frame_record(log, JOURNAL_HEADER_MAGIC)) != ERR_OK)
+		return r;
+	if ((r = path_join(pdir, sizeof(pdir), log->dir, "private")) != ERR_OK ||
+	    (r = path_join(path, sizeof(path), pdir, "journal")) != ERR_OK ||
+	    (r = path_join(tmp, sizeof(tmp), pdir, "journal.new")) != ERR_OK)
+		return r;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return ERR_IO;
+	if ((r = fs_write_all(fd, log->rec, log->reclen)) != ERR_OK ||
+	    (r = fs_sync(fd, 1)) != ERR_OK ||
+	    (r = fs_rename(tmp, path)) != ERR_OK ||
+	    (r = fs_sync_dir(pdir)) != ERR_OK) {
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	if (log->jfd >= 0)
+		close(log->jfd);
+	log->jfd = fd;
+	log->jend = log->reclen;
+	return ERR_OK;
+}
+
+/*
+ * Folds the journal into the tiles: syncfs() makes every published tile
+ * durable, after which the journal's batches are no longer needed.
+ */
+static int
+journal_rotate(struct audit_log *log)
+{
+	int r;
+
+	if ((r = fs_syncfs(log->dirfd)) != ERR_OK)
+		return r;
+	return journal_restart(log);
+}
+
+int
+audit_log_append(struct audit_log *log, const char *const *entries,
+    const size_t *lens, size_t n, uint64_t *first)
+{
+	uint64_t old_size = log->size;
+	uint8_t b[12];
+	size_t total = 0;
+	int r;
+
+	*first = 0;
+	if (log->broken)
+		return ERR_CONFLICT;
+	if (n == 0 || n > AUDIT_LOG_MAX_BATCH)
+		return ERR_INVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (lens[i] > ENTRY_MAX_LEN)
+			return ERR_TOOBIG;
+		total += lens[i];
+	}
+	if (total > AUDIT_LOG_MAX_BATCH_BYTES)
+		return ERR_TOOBIG;
+
+	/* From here a failure leaves memory ahead of disk. */
+	log->broken = 1;
+	log->reclen = 8;
+	put_u64(b, old_size);
+	put_u32(b + 8, (uint32_t)n);
+	if ((r = rec_put(log, b, 12)) != ERR_OK)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t l[2] = { (uint8_t)(lens[i] >> 8), (uint8_t)lens[i] };
+
+		if ((r = rec_put(log, l, 2)) != ERR_OK ||
+		    (r = rec_put(log, entries[i], lens[i])) != ERR_OK ||
+		    (r = add_entry(log, (const uint8_t *)entries[i],
+		    lens[i])) != ERR_OK)
+			return r;
+	}
+	if ((r = sign_checkpoint(log)) != ERR_OK ||
+	    (r = rec_put_note(log)) != ERR_OK ||
+	    (r = frame_record(log, JOURNAL_RECORD_MAGIC)) != ERR_OK)
+		return r;
+	if ((r = fs_pwrite_all(log->jfd, log->rec, log->reclen,
+	    (off_t)log->jend)) != ERR_OK ||
+	    (r = fs_sync(log->jfd, 0)) != ERR_OK)
+		return r;
+	log->jend += log->reclen;
+	/* Durable: the batch survives any crash from here on. */
+	*first = old_size;
+	if ((r = publish_state(log, old_size)) != ERR_OK)
+		return r;
+	if (log->jend > JOURNAL_ROTATE_BYTES &&
+	    (r = journal_rotate(log)) != ERR_OK)
+		return r;
+	log->broken = 0;
+	return ERR_OK;
+}
+
+/* Parses a signed checkpoint note and checks our own signature on it. */
+static int
+check_own_note(struct audit_log *log, const char *note, size_t len,
+    struct checkpoint *c)
+{
+	struct note *n = NULL;
+	struct note_verifier *v = NULL;
+	char *vkey = NULL;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = note_parse(note, len, &n)) != ERR_OK)
+		goto out;
+	if ((r = note_signer_vkey(log->signer, &vkey)) != ERR_OK ||
+	    (r = note_verifier_from_vkey(vkey, &v)) != ERR_OK)
+		goto out;
+	if ((r = note_verify(n, v, NULL)) != ERR_OK)
+		goto out;
+	if ((r = checkpoint_parse(n->text, n->text_len, c)) != ERR_OK)
+		goto out;
+	if (strcmp(c->origin, log->origin) != 0) {
+		checkpoint_release(c);
+		r = ERR_MISMATCH;
+	}
+ out:
+	free(vkey);
+	note_verifier_free(v);
+	note_free(n);
+	return r;
+}
+
+static int
+set_note(struct audit_log *log, const uint8_t *note, size_t len)
+{
+	char *p;
+
+	if ((p = malloc(len + 1)) == NULL)
+		return ERR_NOMEM;
+	memcpy(p, note, len);
+	p[len] = '\0';
+	free(log->note);
+	log->note = p;
+	log->note_len = len;
+	return ERR_OK;
+}
+
+/* Rebuilds the frontier and right edge of the tree of size leaves from the
+ * published tiles, which are durable up to the journal's base. */
+static int
+load_base(struct audit_log *log, uint64_t size, char *why, size_t whylen)
+{
+	struct tile_reader *t = NULL;
+	const uint8_t *p;
+	size_t len;
+	unsigned w;
+	int r;
+
+	if ((r = tile_reader_new(log->dir, size, &t)) != ERR_OK)
+		return r;
+	merkle_frontier_init(&log->fr);
+	log->fr.size = size;
+	for (unsigned i = 0; i < 64; i++) {
+		if (!(size >> i & 1))
+			continue;
+		if ((r = tile_reader_node(t, i, (size >> i) - 1,
+		    log->fr.hashes[i])) != ERR_OK)
+			goto fail;
+	}
+	for (unsigned l = 0; l < TILE_MAX_LEVELS; l++) {
+		uint64_t n = l * TILE_HEIGHT >= 64 ? 0 : size >> (l * TILE_HEIGHT);
+
+		log->edge_n[l] = (unsigned)(n % TILE_WIDTH);
+		if (log->edge_n[l] == 0)
+			continue;
+		if ((r = tile_reader_tile(t, l, n / TILE_WIDTH, &p, &w)) != ERR_OK)
+			goto fail;
+		memcpy(log->edge[l], p, (size_t)w * MERKLE_HASH_LEN);
+	}
+	log->bundle_len = 0;
+	if (size % TILE_WIDTH != 0) {
+		if ((r = tile_reader_bundle(t, size / TILE_WIDTH, &p, &len,
+		    &w)) != ERR_OK)
+			goto fail;
+		memcpy(log->bundle, p, len);
+		log->bundle_len = len;
+	}
+	log->size = size;
+	tile_reader_free(t);
+	return ERR_OK;
+ fail:
+	why_set(why, whylen, "cannot read '%s' of the tree of %" PRIu64
+	    " entries: %s; run 'bulwark log verify --dir %s' to see what is "
+	    "damaged", tile_reader_last_path(t), size, err_str(r), log->dir);
+	tile_reader_free(t);
+	return r;
+}
+
+/* Reads exactly len bytes at off; ERR_FORMAT when the file ends first. */
+static int
+pread_exact(int fd, void *buf, size_t len, off_t off)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + have, len - have,
+		    off + (off_t)have);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ERR_IO;
+		}
+		if (n == 0)
+			return ERR_FORMAT;
+		have += (size_t)n;
+	}
+	return ERR_OK;
+}
+
+/*
+ * Reads the record at off into log->rec (payload at log->rec, length
+ * *plen). ERR_FORMAT for a torn or damaged record.
+ */
+static int
+read_record(struct audit_log *log, off_t off, off_t fsize, const char *magic,
+    size_t *plen)
+{
+	uint8_t hdr[8], sum[SHA256_LEN];
+	size_t n;
+	int r;
+
+	if (fsize - off < 8)
+		return ERR_FORMAT;
+	if ((r = pread_exact(log->jfd, hdr, 8, off)) != ERR_OK)
+		return r;
+	if (memcmp(hdr, magic, 4) != 0)
+		return ERR_FORMAT;
+	n = get_u32(hdr + 4);
+	if (n > JOURNAL_MAX_RECORD || (off_t)(n + 8 + SHA256_LEN) > fsize - off)
+		return ERR_FORMAT;
+	log->reclen = 0;
+	if ((r = rec_reserve(log, n + SHA256_LEN)) != ERR_OK)
+		return r;
+	if ((r = pread_exact(log->jfd, log->rec, n + SHA256_LEN, off + 8)) != ERR_OK)
+		return r;
+	sha256(log->rec, n, sum);
+	if (sodium_memcmp(sum, log->rec + n, SHA256_LEN) != 0)
+		return ERR_FORMAT;
+	*plen = n;
+	return ERR_OK;
+}
+
+/* Applies one batch record (payload in log->rec) and republishes. */
+static int
+replay_batch(struct audit_log *log, size_t plen, char *why, size_t whylen)
+{
+	const uint8_t *p = log->rec, *end = log->rec + plen;
+	uint64_t first, old = log->size;
+	uint32_t count, nlen;
+	struct checkpoint c;
+	uint8_t root[MERKLE_HASH_LEN];
+	int r;
+
+	if (plen < 12)
+		return ERR_FORMAT;
+	first = get_u64(p);
+	count = get_u32(p + 8);
+	p += 12;
+	if (first != log->size) {
+		why_set(why, whylen, "journal batch starts at %" PRIu64
+		    " but the log holds %" PRIu64 " entries", first, log->size);
+		return ERR_CONFLICT;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		size_t n;
+
+		if (end - p < 2)
+			return ERR_FORMAT;
+		n = (size_t)p[0] << 8 | p[1];
+		if ((size_t)(end - p - 2) < n)
+			return ERR_FORMAT;
+		if ((r = add_entry(log, p + 2, n)) != ERR_OK)
+			return r;
+		p += 2 + n;
+	}
+	if (end - p < 4)
+		return ERR_FORMAT;
+	nlen = get_u32(p);
+	p += 4;
+	if ((size_t)(end - p) != nlen)
+		return ERR_FORMAT;
+	if ((r = check_own_note(log, (const char *)p, nlen, &c)) != ERR_OK) {
+		why_set(why, whylen, "journal batch at %" PRIu64 " carries a "
+		    "checkpoint that does not verify: %s", first, err_str(r));
+		return r;
+	}
+	merkle_frontier_root(&log->fr, root);
+	r = (c.size == log->size && memcmp(c.root, root, sizeof(root)) == 0) ?
+	    ERR_OK : ERR_MISMATCH;
+	checkpoint_release(&c);
+	if (r != ERR_OK) {
+		why_set(why, whylen, "journal batch at %" PRIu64 " does not "
+		    "match its checkpoint", first);
+		return r;
+	}
+	if ((r = set_note(log, p, nlen)) != ERR_OK)
+		return r;
+	return publish_state(log, old);
+}
+
+/*
+ * Replays the journal: its header names the durable base, each complete
+ * batch after it is applied again. A torn record at the end (a batch never
+ * acknowledged) is cut off; damage anywhere else stops the open.
+ */
+static int
+replay_journal(struct audit_log *log, char *why, size_t whylen)
+{
+	struct stat st;
+	struct checkpoint c;
+	uint8_t root[MERKLE_HASH_LEN];
+	size_t plen;
+	uint64_t base;
+	uint32_t nlen;
+	off_t off;
+	int r;
+
+	if (fstat(log->jfd, &st) != 0)
+		return ERR_IO;
+	if ((r = read_record(log, 0, st.st_size, JOURNAL_HEADER_MAGIC,
+	    &plen)) != ERR_OK || plen < 12) {
+		why_set(why, whylen, "journal header in '%s/private/journal' is "
+		    "damaged; run 'bulwark log verify --dir %s'", log->dir, log->dir);
+		return r == ERR_OK ? ERR_FORMAT : r;
+	}
+	base = get_u64(log->rec);
+	nlen = get_u32(log->rec + 8);
+	if (nlen != plen - 12)
+		return ERR_FORMAT;
+	if ((r = check_own_note(log, (const char *)log->rec + 12, nlen,
+	    &c)) != ERR_OK) {
+		why_set(why, whylen, "journal header checkpoint does not verify "
+		    "with the log's key: %s", err_str(r));
+		return r;
+	}
+	if ((r = set_note(log, log->rec + 12, nlen)) != ERR_OK) {
+		checkpoint_release(&c);
+		return r;
+	}
+	if (c.size != base) {
+		checkpoint_release(&c);
+		return ERR_FORMAT;
+	}
+	if ((r = load_base(log, base, why, whylen)) != ERR_OK) {
+		checkpoint_release(&c);
+		return r;
+	}
+	merkle_frontier_root(&log->fr, root);
+	r = memcmp(root, c.root, sizeof(root)) == 0 ? ERR_OK : ERR_MISMATCH;
+	checkpoint_release(&c);
+	if (r != ERR_OK) {
+		why_set(why, whylen, "the published tiles do not produce the "
+		    "last signed root at size %" PRIu64 "; refusing to sign a "
+		    "checkpoint inconsistent with it; run 'bulwark log verify "
+		    "--dir %s'", base, log->dir);
+		return r;
+	}
+	off = (off_t)(8 + plen + SHA256_LEN);
+	while (off < st.st_size) {
+		r = read_record(log, off, st.st_size, JOURNAL_RECORD_MAGIC, &plen);
+		if (r == ERR_FORMAT) {
+			uint8_t hdr[8];
+			off_t declared = st.st_size;
+
+			if (st.st_size - off >= 8 &&
+			    pread_exact(log->jfd, hdr, 8, off) == ERR_OK &&
+			    memcmp(hdr, JOURNAL_RECORD_MAGIC, 4) == 0)
+				declared = off + 8 + (off_t)get_u32(hdr + 4) +
+				    SHA256_LEN;
+			if (declared < st.st_size) {
+				why_set(why, whylen, "journal record at offset %lld "
+				    "is damaged and later records follow; "
+				    "acknowledged entries may be behind it", (long long)off);
+				return ERR_FORMAT;
+			}
+			/* A torn final write: never acknowledged. */
+			if (ftruncate(log->jfd, off) != 0 ||
+			    fs_sync(log->jfd, 0) != ERR_OK)
+				return ERR_IO;
+			break;
+		}
+		if (r != ERR_OK)
+			return r;
+		if ((r = replay_batch(log, plen, why, whylen)) != ERR_OK)
+			return r;
+		off += (off_t)(8 + plen + SHA256_LEN);
+	}
+	log->jend = (uint64_t)off;
+	return publish(log, "checkpoint", log->note, log->note_len, FS_NOSYNC);
+}
+
+static struct audit_log *
+log_alloc(const char *dir)
+{
+	struct audit_log *log = calloc(1, sizeof(*log));
+
+	if (log == NULL)
+		return NULL;
+	log->lockfd = log->jfd = log->dirfd = -1;
+	if ((log->dir = strdup(dir)) == NULL ||
+	    (log->bundle = malloc(TILE_MAX_BUNDLE)) == NULL) {
+		audit_log_close(log);
+		return NULL;
+	}
+	merkle_frontier_init(&log->fr);
+	return log;
+}
+
+/* Takes the writer lock and loads the signing key. */
+static int
+log_lock_and_key(struct audit_log *log, char *why, size_t whylen)
+{
+	char path[PATH_MAX], *skey = NULL;
+	size_t len;
+	int r;
+
+	if ((r = path_join(path, sizeof(path), log->dir, "private/lock")) != ERR_OK)
+		return r;
+	if ((log->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		why_set(why, whylen, "cannot open '%s': %s", path, strerror(errno));
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	}
+	if (flock(log->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		why_set(why, whylen, "another process is appending to '%s'; "
+		    "wait for it or stop it", log->dir);
+		return ERR_LOCKED;
+	}
+	if ((r = path_join(path, sizeof(path), log->dir, "private/log.key")) != ERR_OK)
+		return r;
+	if ((r = fs_read_file(path, 4096, &skey, &len)) != ERR_OK) {
+		why_set(why, whylen, "cannot read the signing key '%s': %s",
+		    path, err_str(r));
+		return r;
+	}
+	while (len > 0 && (skey[len - 1] == '\n' || skey[len - 1] == '\r'))
+		skey[--len] = '\0';
+	r = note_signer_from_skey(skey, &log->signer);
+	sodium_memzero(skey, len);
+	free(skey);
+	if (r != ERR_OK) {
+		why_set(why, whylen, "signing key '%s' is malformed", path);
+		return r;
+	}
+	if ((log->origin = strdup(note_signer_name(log->signer))) == NULL)
+		return ERR_NOMEM;
+	if ((log->dirfd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return ERR_IO;
+	return ERR_OK;
+}
+
+int
+audit_log_open(const char *dir, struct audit_log **out, char *why,
+    size_t whylen)
+{
+	struct audit_log *log;
+	char path[PATH_MAX];
+	int r;
+
+	*out = NULL;
+	if ((log = log_alloc(dir)) == NULL)
+		return ERR_NOMEM;
+	if ((r = log_lock_and_key(log, why, whylen)) != ERR_OK)
+		goto fail;
+	if ((r = path_join(path, sizeof(path), dir, "private/journal")) != ERR_OK)
+		goto fail;
+	if ((log->jfd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+		why_set(why, whylen, "cannot open the journal '%s': %s", path,
+		    strerror(errno));
+		r = ERR_IO;
+		goto fail;
+	}
+	if ((r = replay_journal(log, why, whylen)) != ERR_OK)
+		goto fail;
+	*out = log;
+	return ERR_OK;
+ fail:
+	if (why != NULL && whylen > 0 && why[0] == '\0')
+		why_set(why, whylen, "cannot open the log in '%s': %s", dir,
+		    err_str(r));
+	audit_log_close(log);
+	return r;
+}
+
+static int
+valid_origin(const char *o)
+{
+	size_t n = strlen(o);
+
+	if (n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)o[i];
+
+		if (ch <= ' ' || ch == '+' || ch == 0x7f || ch >= 0x80)
+			return 0;
+	}
+	return 1;
+}
+
+int
+audit_log_create(const char *dir, const char *origin, char **vkeyp)
+{
+	struct audit_log *log = NULL;
+	char path[PATH_MAX], *skey = NULL, *vkey = NULL, *line = NULL;
+	int r;
+
+	*vkeyp = NULL;
+	if (!valid_origin(origin))
+		return ERR_INVAL;
+	if ((r = path_join(path, sizeof(path), dir, "private")) != ERR_OK)
+		return r;
+	if ((r = fs_mkdirs(path, 0700)) != ERR_OK)
+		return r;
+	if (chmod(path, 0700) != 0)
+		return ERR_IO;
+	if ((r = path_join(path, sizeof(path), dir, "private/journal")) != ERR_OK)
+		return r;
+	if (access(path, F_OK) == 0)
+		return ERR_EXISTS;
+	if ((r = note_keygen(origin, NOTE_ALG_ED25519, &skey, &vkey)) != ERR_OK)
+		return r;
+	if ((r = path_join(path, sizeof(path), dir, "private/log.key")) != ERR_OK)
+		goto out;
+	if ((r = fs_write_atomic(path, skey, strlen(skey), 0600, 0)) != ERR_OK)
+		goto out;
+	if (asprintf(&line, "%s\n", vkey) < 0) {
+		line = NULL;
+		r = ERR_NOMEM;
+		goto out;
+	}
+	if ((r = path_join(path, sizeof(path), dir, "log.pub")) != ERR_OK ||
+	    (r = fs_write_atomic(path, line, strlen(line), 0644, 0)) != ERR_OK)
+		goto out;
+	if ((log = log_alloc(dir)) == NULL) {
+		r = ERR_NOMEM;
+		goto out;
+	}
+	if ((r = log_lock_and_key(log, NULL, 0)) != ERR_OK ||
+	    (r = sign_checkpoint(log)) != ERR_OK ||
+	    (r = journal_restart(log)) != ERR_OK ||
+	    (r = publish(log, "checkpoint", log->note, log->note_len, 0)) != ERR_OK)
+		goto out;
+	*vkeyp = vkey;
+	vkey = NULL;
+	r = ERR_OK;
+ out:
+	audit_log_close(log);
+	note_key_free_secret(skey);
+	free(vkey);
+	free(line);
+	return r;
+}
+
+void
+audit_log_close(struct audit_log *log)
+{
+	if (log == NULL)
+		return;
+	if (log->jfd >= 0)
+		close(log->jfd);
+	if (log->dirfd >= 0)
+		close(log->dirfd);
+	if (log->lockfd >= 0)
+		close(log->lockfd);
+	note_signer_free(log->signer);
+	outbox_clear(log);
+	free(log->out);
+	free(log->rec);
+	free(log->bundle);
+	free(log->note);
+	free(log->origin);
+	free(log->dir);
+	free(log);
+}
+
+uint64_t
+audit_log_size(const struct audit_log *log)
+{
+	return log->size;
+}
+
+const char *
+audit_log_origin(const struct audit_log *log)
+{
+	return log->origin;
+}
+
+const char *
+audit_log_checkpoint(const struct audit_log *log, size_t *len)
+{
+	*len = log->note_len;
+	return log->note;
+}
+
+int
+audit_log_vkey(const char *dir, char **vkey)
+{
+	char path[PATH_MAX];
+	size_t len;
+	int r;
+
+	*vkey = NULL;
+	if ((r = path_join(path, sizeof(path), dir, "log.pub")) != ERR_OK)
+		return r;
+	if ((r = fs_read_file(path, 4096, vkey, &len)) != ERR_OK)
+		return r;
+	while (len > 0 && ((*vkey)[len - 1] == '\n' || (*vkey)[len - 1] == '\r'))
+		(*vkey)[--len] = '\0';
+	return ERR_OK;
+}
+
+/* ---- witnesses ---- */
+
+/* private/witness.<first 16 hex of SHA-256(vkey)>: the size it cosigned. */
+static int
+witness_state_path(const char *dir, const char *vkey, char *buf, size_t len)
+{
+	uint8_t h[SHA256_LEN];
+	char hex[17];
+	int n;
+
+	sha256(vkey, strlen(vkey), h);
+	sodium_bin2hex(hex, sizeof(hex), h, 8);
+	n = snprintf(buf, len, "%s/private/witness.%s", dir, hex);
+	return (n < 0 || (size_t)n >= len) ? ERR_TOOBIG : ERR_OK;
+}
+
+int
+audit_log_witness_add(const char *dir, const char *url, const char *vkey)
+{
+	struct note_verifier *v = NULL;
+	char path[PATH_MAX], *old = NULL, *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+	    strpbrk(url, " \t\r\n") != NULL)
+		return ERR_INVAL;
+	if ((r = note_verifier_from_vkey(vkey, &v)) != ERR_OK)
+		return r;
+	r = note_verifier_alg(v) == NOTE_ALG_COSIGNATURE_V1 ? ERR_OK :
+	    ERR_UNSUPPORTED;
+	note_verifier_free(v);
+	if (r != ERR_OK)
+		return r;
+	if ((r = path_join(path, sizeof(path), dir, "private/witnesses")) != ERR_OK)
+		return r;
+	r = fs_read_file(path, 1024 * 1024, &old, &len);
+	if (r == ERR_NOTFOUND) {
+		old = NULL;
+		len = 0;
+	} else if (r != ERR_OK) {
+		return r;
+	}
+	if (old != NULL && strstr(old, vkey) != NULL) {
+		free(old);
+		return ERR_EXISTS;
+	}
+	if (asprintf(&buf, "%.*s%s %s\n", (int)len, old ? old : "", url, vkey) < 0) {
+		free(old);
+		return ERR_NOMEM;
+	}
+	r = fs_write_atomic(path, buf, strlen(buf), 0600, 0);
+	free(old);
+	free(buf);
+	return r;
+}
+
+/*
+ * One round with one witness: sends the checkpoint with a proof from the
+ * size the witness last cosigned, once more with the size a 409 names.
+ * Appends the verified cosignature line to *lines.
+ */
+static int
+witness_one(struct audit_log *log, const char *url, const char *vkey,
+    const struct note *n, char **lines, void (*warn)(const char *))
+{
+	uint8_t (*proof)[MERKLE_HASH_LEN] = NULL;
+	struct tile_reader *t = NULL;
+	char path[PATH_MAX], msg[512], *s = NULL, *resp = NULL;
+	uint64_t old = 0;
+	size_t len, nproof = 0;
+	int status = 0, r;
+
+	if ((r = witness_state_path(log->dir, vkey, path, sizeof(path))) != ERR_OK)
+		return r;
+	if (fs_read_file(path, 64, &s, &len) == ERR_OK) {
+		char *end;
+
+		old = strtoull(s, &end, 10);
+		if (old > log->size)
+			old = 0;
+		free(s);
+	}
+	if ((proof = calloc(MERKLE_MAX_PROOF, MERKLE_HASH_LEN)) == NULL ||
+	    (r = tile_reader_new(log->dir, log->size, &t)) != ERR_OK) {
+		r = ERR_NOMEM;
+		goto out;
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		nproof = 0;
+		if (old > 0 && old < log->size &&
+		    (r = merkle_prove_consistency(old, log->size,
+		    tile_reader_node, t, proof, &nproof)) != ERR_OK)
+			goto out;
+		free(resp);
+		resp = NULL;
+		r = witness_client_add_checkpoint(url, old,
+		    (const uint8_t (*)[MERKLE_HASH_LEN])proof, nproof, log->note,
+		    log->note_len, &status, &resp, &len);
+		if (r != ERR_OK) {
+			snprintf(msg, sizeof(msg), "witness %s: unreachable (%s)",
+			    url, err_str(r));
+			goto warn;
+		}
+		if (status != 409)
+			break;
+		if (witness_parse_size(resp, len, &old) != ERR_OK)
+			break;
+		if (old > log->size) {
+			snprintf(msg, sizeof(msg), "witness %s has cosigned %" PRIu64
+			    " entries but this log holds %" PRIu64 ": the log was "
+			    "truncated or rolled back", url, old, log->size);
+			r = ERR_CONFLICT;
+			goto warn;
+		}
+	}
+	if (status != 200) {
+		snprintf(msg, sizeof(msg), "witness %s refused the checkpoint "
+		    "(HTTP %d: %.*s)", url, status, (int)strcspn(resp ? resp : "",
+		    "\n"), resp ? resp : "");
+		r = ERR_NETWORK;
+		goto warn;
+	}
+	if ((r = witness_cosignature_verify(vkey, n->text, n->text_len, resp,
+	    len, NULL)) != ERR_OK) {
+		snprintf(msg, sizeof(msg), "witness %s answered without a valid "
+		    "cosignature by its key", url);
+		goto warn;
+	}
+	{
+		size_t have = *lines ? strlen(*lines) : 0;
+		char *nl = realloc(*lines, have + len + 1);
+
+		if (nl == NULL) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+		memcpy(nl + have, resp, len);
+		nl[have + len] = '\0';
+		*lines = nl;
+	}
+	{
+		char sz[32];
+
+		snprintf(sz, sizeof(sz), "%" PRIu64 "\n", log->size);
+		r = fs_write_atomic(path, sz, strlen(sz), 0600, 0);
+	}
+	goto out;
+ warn:
+	if (warn != NULL)
+		warn(msg);
+ out:
+	tile_reader_free(t);
+	free(proof);
+	free(resp);
+	return r;
+}
+
+int
+audit_log_witness(struct audit_log *log, size_t *got,
+    void (*warn)(const char *msg))
+{
+	char path[PATH_MAX], *cfg = NULL, *lines = NULL, *save = NULL, *line;
+	struct note *n = NULL;
+	size_t len, failed = 0;
+	int r;
+
+	*got = 0;
+	if ((r = path_join(path, sizeof(path), log->dir, "private/witnesses")) != ERR_OK)
+		return r;
+	r = fs_read_file(path, 1024 * 1024, &cfg, &len);
+	if (r == ERR_NOTFOUND)
+		return ERR_OK;
+	if (r != ERR_OK)
+		return r;
+	if ((r = note_parse(log->note, log->note_len, &n)) != ERR_OK)
+		goto out;
+	for (line = strtok_r(cfg, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(line, ' ');
+
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		if (witness_one(log, line, sp + 1, n, &lines, warn) == ERR_OK)
+			(*got)++;
+		else
+			failed++;
+	}
+	if (lines != NULL) {
+		char *full = NULL;
+
+		if (asprintf(&full, "%s%s", log->note, lines) < 0) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+		r = publish(log, "checkpoint", full, strlen(full), 0);
+		free(full);
+		if (r != ERR_OK)
+			goto out;
+	}
+	r = failed ? ERR_NETWORK : ERR_OK;
+ out:
+	note_free(n);
+	free(lines);
+	free(cfg);
+	return r;
+}

@@ -1,0 +1,324 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/tiles.h"
+#include "common/banned.h"
+
+/* Appends the 3-digit-group encoding of n to buf at *pos. */
+static int
+encode_index(char *buf, size_t len, size_t *pos, uint64_t n)
+{
+	unsigned groups[8];
+	int ng = 0, w;
+
+	do {
+		groups[ng++] = (unsigned)(n % 1000);
+		n /= 1000;
+	} while (n > 0);
+	while (ng-- > 0) {
+		w = snprintf(buf + *pos, len - *pos, ng > 0 ? "x%03u/" : "%03u",
+		    groups[ng]);
+		if (w < 0 || (size_t)w >= len - *pos)
+			return ERR_TOOBIG;
+		*pos += (size_t)w;
+	}
+	return ERR_OK;
+}
+
+int
+tile_path(char *buf, size_t len, int level, uint64_t index, unsigned w)
+{
+	size_t pos = 0;
+	int n, r;
+
+	if (w == 0 || w > TILE_WIDTH || level < TILE_ENTRIES_LEVEL ||
+	    level >= TILE_MAX_LEVELS)
+		return ERR_INVAL;
+	if (level == TILE_ENTRIES_LEVEL)
+		n = snprintf(buf, len, "tile/entries/");
+	else
+		n = snprintf(buf, len, "tile/%d/", level);
+	if (n < 0 || (size_t)n >= len)
+		return ERR_TOOBIG;
+	pos = (size_t)n;
+	if ((r = encode_index(buf, len, &pos, index)) != ERR_OK)
+		return r;
+	if (w < TILE_WIDTH) {
+		n = snprintf(buf + pos, len - pos, ".p/%u", w);
+		if (n < 0 || (size_t)n >= len - pos)
+			return ERR_TOOBIG;
+	}
+	return ERR_OK;
+}
+
+unsigned
+tile_width(int level, uint64_t index, uint64_t size)
+{
+	uint64_t n;	/* nodes at this tile level's tree level */
+
+	if (level == TILE_ENTRIES_LEVEL)
+		level = 0;
+	if (level < 0 || level >= TILE_MAX_LEVELS)
+		return 0;
+	n = (unsigned)level * TILE_HEIGHT >= 64 ? 0 :
+	    size >> ((unsigned)level * TILE_HEIGHT);
+	if (index >= (n + TILE_WIDTH - 1) / TILE_WIDTH)
+		return 0;
+	if (n - index * TILE_WIDTH >= TILE_WIDTH)
+		return TILE_WIDTH;
+	return (unsigned)(n - index * TILE_WIDTH);
+}
+
+int
+tile_bundle_split(const uint8_t *bundle, size_t len, unsigned want,
+    size_t offs[TILE_WIDTH], size_t lens[TILE_WIDTH])
+{
+	size_t pos = 0;
+
+	if (want > TILE_WIDTH)
+		return ERR_INVAL;
+	for (unsigned i = 0; i < want; i++) {
+		size_t n;
+
+		if (len - pos < 2)
+			return ERR_FORMAT;
+		n = (size_t)bundle[pos] << 8 | bundle[pos + 1];
+		pos += 2;
+		if (len - pos < n)
+			return ERR_FORMAT;
+		offs[i] = pos;
+		lens[i] = n;
+		pos += n;
+	}
+	return pos == len ? ERR_OK : ERR_FORMAT;
+}
+
+struct cached_tile {
+	int valid;
+	uint64_t index;
+	unsigned w;
+	uint8_t hashes[TILE_WIDTH][MERKLE_HASH_LEN];
+};
+
+struct tile_reader {
+	char *dir;
+	uint64_t size;
+	struct cached_tile cache[TILE_MAX_LEVELS];
+	uint8_t *bundle;
+	char last_path[PATH_MAX];
+};
+
+int
+tile_reader_new(const char *dir, uint64_t size, struct tile_reader **out)
+{
+	struct tile_reader *t;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return ERR_NOMEM;
+	if ((t->dir = strdup(dir)) == NULL ||
+	    (t->bundle = malloc(TILE_MAX_BUNDLE)) == NULL) {
+		tile_reader_free(t);
+		return ERR_NOMEM;
+	}
+	t->size = size;
+	*out = t;
+	return ERR_OK;
+}
+
+void
+tile_reader_free(struct tile_reader *t)
+{
+	if (t == NULL)
+		return;
+	free(t->dir);
+	free(t->bundle);
+	free(t);
+}
+
+const char *
+tile_reader_last_path(const struct tile_reader *t)
+{
+	return t->last_path;
+}
+
+/*
+ * Reads DIR/rel into buf (at most max bytes). Returns ERR_NOTFOUND when
+ * the file is missing, so that callers can fall back to the full tile.
+ */
+static int
+read_rel(struct tile_reader *t, const char *rel, uint8_t *buf, size_t max,
+    size_t *len)
+{
+	char path[PATH_MAX];
+	size_t have = 0;
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return ERR_TOOBIG;
+	snprintf(t->last_path, sizeof(t->last_path), "%s", rel);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	for (;;) {
+		ssize_t got = read(fd, buf + have, max - have);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return ERR_IO;
+		}
+		if (got == 0)
+			break;
+		have += (size_t)got;
+		if (have == max) {
+			uint8_t extra;
+
+			got = read(fd, &extra, 1);
+			close(fd);
+			if (got != 0)
+				return ERR_TOOBIG;
+			*len = have;
+			return ERR_OK;
+		}
+	}
+	close(fd);
+	*len = have;
+	return ERR_OK;
+}
+
+/*
+ * Reads tile or bundle (level, index) for the reader's tree size. A missing
+ * partial tile falls back to the full tile, whose prefix is the same data.
+ */
+static int
+read_tile_file(struct tile_reader *t, int level, uint64_t index, uint8_t *buf,
+    size_t max, size_t *len, unsigned *wp)
+{
+	char rel[PATH_MAX];
+	unsigned w = tile_width(level, index, t->size);
+	int r;
+
+	if (w == 0)
+		return ERR_RANGE;
+	if ((r = tile_path(rel, sizeof(rel), level, index, w)) != ERR_OK)
+		return r;
+	r = read_rel(t, rel, buf, max, len);
+	if (r == ERR_NOTFOUND && w < TILE_WIDTH) {
+		char partial[PATH_MAX];
+
+		snprintf(partial, sizeof(partial), "%s", rel);
+		if ((r = tile_path(rel, sizeof(rel), level, index,
+		    TILE_WIDTH)) != ERR_OK)
+			return r;
+		r = read_rel(t, rel, buf, max, len);
+		if (r == ERR_NOTFOUND)	/* name the file the tree needs */
+			snprintf(t->last_path, sizeof(t->last_path), "%s", partial);
+		else if (r == ERR_OK && level != TILE_ENTRIES_LEVEL)
+			*len = (size_t)w * MERKLE_HASH_LEN;	/* use the prefix */
+	}
+	*wp = w;
+	return r;
+}
+
+int
+tile_reader_tile(struct tile_reader *t, unsigned level, uint64_t index,
+    const uint8_t **hashes, unsigned *wp)
+{
+	struct cached_tile *c;
+	size_t len;
+	unsigned w;
+	int r;
+
+	*hashes = NULL;
+	*wp = 0;
+	if (level >= TILE_MAX_LEVELS)
+		return ERR_RANGE;
+	c = &t->cache[level];
+	if (!c->valid || c->index != index) {
+		c->valid = 0;
+		r = read_tile_file(t, (int)level, index, (uint8_t *)c->hashes,
+		    sizeof(c->hashes), &len, &w);
+		if (r != ERR_OK)
+			return r;
+		if (len != (size_t)w * MERKLE_HASH_LEN)
+			return ERR_FORMAT;
+		c->valid = 1;
+		c->index = index;
+		c->w = w;
+	}
+	*hashes = (const uint8_t *)c->hashes;
+	*wp = c->w;
+	return ERR_OK;
+}
+
+int
+tile_reader_bundle(struct tile_reader *t, uint64_t index, const uint8_t **data,
+    size_t *len, unsigned *w)
+{
+	int r;
+
+	*data = NULL;
+	size_t offs[TILE_WIDTH], lens[TILE_WIDTH], pos = 0;
+
+	r = read_tile_file(t, TILE_ENTRIES_LEVEL, index, t->bundle,
+	    TILE_MAX_BUNDLE, len, w);
+	if (r != ERR_OK)
+		return r;
+	/*
+	 * A full bundle that stands in for a missing partial one holds more
+	 * entries than the tree has: keep the prefix of the first *w.
+	 */
+	for (unsigned i = 0; i < *w; i++) {
+		if (*len - pos < 2)
+			return ERR_FORMAT;
+		pos += 2 + ((size_t)t->bundle[pos] << 8 | t->bundle[pos + 1]);
+		if (pos > *len)
+			return ERR_FORMAT;
+	}
+	if (pos != *len && tile_bundle_split(t->bundle, *len, TILE_WIDTH,
+	    offs, lens) == ERR_OK)
+		*len = pos;
+	*data = t->bundle;
+	return ERR_OK;
+}
+
+/*
+ * Node (level, index) lies in the tile at level level/8; the tile holds
+ * the hashes 8*(level/8) levels up, and the node is the root of a run of
+ * 2^(level%8) of them.
+ */
+int
+tile_reader_node(void *ctx, unsigned level, uint64_t index,
+    uint8_t out[MERKLE_HASH_LEN])
+{
+	struct tile_reader *t = ctx;
+	unsigned tl = level / TILE_HEIGHT, sub = level % TILE_HEIGHT, w;
+	uint64_t first = index << sub;	/* first hash within tile level */
+	uint8_t buf[TILE_WIDTH][MERKLE_HASH_LEN];
+	const uint8_t *h;
+	size_t count = (size_t)1 << sub;
+	int r;
+
+	if ((r = tile_reader_tile(t, tl, first / TILE_WIDTH, &h, &w)) != ERR_OK)
+		return r;
+	if ((first % TILE_WIDTH) + count > w)
+		return ERR_RANGE;
+	memcpy(buf, h + (first % TILE_WIDTH) * MERKLE_HASH_LEN,
+	    count * MERKLE_HASH_LEN);
+	while (count > 1) {
+		for (size_t i = 0; i < count / 2; i++)
+			merkle_node_hash(buf[2 * i], buf[2 * i + 1], buf[i]);
+		count /= 2;
+	}
+	memcpy(out, buf[0], MERKLE_HASH_LEN);
+	return ERR_OK;
+}

@@ -1,0 +1,108 @@
+/*
+ * bulwark.c - the command's entry point: a git-style table of subcommands.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "common/banned.h"
+
+#ifndef BULWARK_VERSION
+#define BULWARK_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "log", cmd_log, "append to, prove and verify the tamper-evident audit log" },
+	{ "witness", cmd_witness, "run a C2SP tlog-witness that cosigns audit log checkpoints" },
+	{ "demo", cmd_demo, "start a local log and witness and show tamper detection end to end" },
+	{ "help", NULL, "show help for a command (bulwark help COMMAND)" },
+	{ "version", NULL, "print the version" },
+};
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bulwark: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: bulwark COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'bulwark help COMMAND' or 'bulwark COMMAND --help' shows "
+	    "a command's manual.\n");
+}
+
+static const struct command *
+find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (sodium_init() < 0) {
+		cli_error("libsodium failed to initialise");
+		return 1;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("bulwark %s\n", BULWARK_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		if (find(argv[2]) == NULL || find(argv[2])->fn == NULL) {
+			cli_error("no help for '%s'; 'bulwark help' lists the commands",
+			    argv[2]);
+			return 2;
+		}
+		return cli_help(argv[2]);
+	}
+	if ((c = find(argv[1])) == NULL || c->fn == NULL) {
+		cli_error("'%s' is not a bulwark command; 'bulwark help' lists them",
+		    argv[1]);
+		return 2;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return cli_help(c->name);
+	}
+	return c->fn(argc - 1, argv + 1);
+}

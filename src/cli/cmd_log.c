@@ -1,0 +1,1003 @@
+/*
+ * cmd_log.c - bulwark log: init, append, checkpoint, prove, verify, show,
+ * witness.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit/checkpoint.h"
+#include "audit/entry.h"
+#include "audit/log.h"
+#include "audit/merkle.h"
+#include "audit/note.h"
+#include "audit/tiles.h"
+#include "audit/verify.h"
+#include "cli/cli.h"
+#include "common/fsutil.h"
+#include "common/banned.h"
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return ERR_FORMAT;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return ERR_FORMAT;
+	*out = v;
+	return ERR_OK;
+}
+
+static void
+b64(const uint8_t *h, size_t n, char *out, size_t outlen)
+{
+	sodium_bin2base64(out, outlen, h, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* ---- init ---- */
+
+static int
+log_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "origin", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *origin = NULL;
+	char *vkey = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "d:o:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'o': origin = optarg; break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL || origin == NULL) {
+		cli_error("usage: bulwark log init --dir DIR --origin ORIGIN");
+		return 2;
+	}
+	r = audit_log_create(dir, origin, &vkey);
+	if (r == ERR_EXISTS) {
+		cli_error("'%s' already holds a log; use it, or pick another "
+		    "--dir", dir);
+		return 1;
+	} else if (r == ERR_INVAL) {
+		cli_error("origin '%s' is not usable: use a non-empty name "
+		    "without spaces or '+', such as 'audit.example.com/gw1'",
+		    origin);
+		return 2;
+	} else if (r != ERR_OK) {
+		cli_error("cannot create a log in '%s': %s (%s)", dir,
+		    err_str(r), strerror(errno));
+		return 1;
+	}
+	printf("%s\n", vkey);
+	fprintf(stderr, "log created in %s; its verifier key (above) is also "
+	    "in %s/log.pub\n", dir, dir);
+	free(vkey);
+	return 0;
+}
+
+/* ---- append: a reader thread feeds a committer (group commit) ---- */
+
+struct slot {
+	char *entry;		/* canonical entry, or NULL for a refused line */
+	size_t len;
+};
+
+struct batch {
+	struct slot *slots;
+	size_t n, cap;
+	size_t good;		/* slots with an entry */
+	size_t bytes;
+};
+
+struct appender {
+	struct audit_log *log;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch filling;	/* the reader adds here */
+	int eof;
+	int failed;		/* the committer could not make a batch durable */
+	char why[512];
+};
+
+static void
+batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->slots[i].entry);
+	b->n = b->good = b->bytes = 0;
+}
+
+static int
+batch_add(struct batch *b, char *entry, size_t len)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		struct slot *s = reallocarray(b->slots, cap, sizeof(*s));
+
+		if (s == NULL)
+			return ERR_NOMEM;
+		b->slots = s;
+		b->cap = cap;
+	}
+	b->slots[b->n].entry = entry;
+	b->slots[b->n].len = len;
+	b->n++;
+	if (entry != NULL) {
+		b->good++;
+		b->bytes += len;
+	}
+	return ERR_OK;
+}
+
+static int
+batch_full(const struct batch *b)
+{
+	return b->good >= AUDIT_LOG_MAX_BATCH ||
+	    b->bytes + ENTRY_MAX_LEN > AUDIT_LOG_MAX_BATCH_BYTES ||
+	    b->n >= 4 * AUDIT_LOG_MAX_BATCH;
+}
+
+/* Makes one batch durable and prints its indices in input order. */
+static int
+commit_batch(struct appender *a, struct batch *b)
+{
+	const char **ents = NULL;
+	size_t *lens = NULL, k = 0;
+	uint64_t first = 0;
+	int r = ERR_OK;
+
+	if (b->good > 0) {
+		ents = calloc(b->good, sizeof(*ents));
+		lens = calloc(b->good, sizeof(*lens));
+		if (ents == NULL || lens == NULL) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->slots[i].entry == NULL)
+				continue;
+			ents[k] = b->slots[i].entry;
+			lens[k++] = b->slots[i].len;
+		}
+		if ((r = audit_log_append(a->log, ents, lens, k, &first)) != ERR_OK) {
+			snprintf(a->why, sizeof(a->why), "cannot make entries "
+			    "durable: %s (%s); nothing after index %" PRIu64
+			    " was acknowledged; rerun to recover the log",
+			    err_str(r), strerror(errno), audit_log_size(a->log) -
+			    (audit_log_size(a->log) > 0 ? 1 : 0));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->slots[i].entry == NULL)
+			fputs("-\n", stdout);
+		else
+			printf("%" PRIu64 "\n", first++);
+	}
+	if (fflush(stdout) != 0)
+		r = ERR_IO;
+ out:
+	free(ents);
+	free(lens);
+	return r;
+}
+
+static void *
+committer(void *arg)
+{
+	struct appender *a = arg;
+	struct batch mine = { 0 };
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		struct batch tmp;
+
+		while (a->filling.n == 0 && !a->eof)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->filling.n == 0 && a->eof)
+			break;
+		/* Take everything queued so far: this is the group commit. */
+		tmp = mine;
+		mine = a->filling;
+		a->filling = tmp;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		int r = commit_batch(a, &mine);
+		batch_clear(&mine);
+		pthread_mutex_lock(&a->mu);
+		if (r != ERR_OK) {
+			a->failed = 1;
+			pthread_cond_broadcast(&a->cv);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	batch_clear(&mine);
+	free(mine.slots);
+	return NULL;
+}
+
+/* Hands one canonical entry (or a refusal) to the committer. */
+static int
+enqueue(struct appender *a, char *entry, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&a->mu);
+	while (batch_full(&a->filling) && !a->failed)
+		pthread_cond_wait(&a->cv, &a->mu);
+	if (a->failed) {
+		pthread_mutex_unlock(&a->mu);
+		free(entry);
+		return ERR_IO;
+	}
+	r = batch_add(&a->filling, entry, len);
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	if (r != ERR_OK)
+		free(entry);
+	return r;
+}
+
+static int
+handle_line(struct appender *a, const char *line, size_t len, uint64_t lineno,
+    int *refused)
+{
+	char why[256], now[40], *canon = NULL;
+	size_t clen;
+	int r;
+
+	while (len > 0 && line[len - 1] == '\r')
+		len--;
+	entry_time_now(now, sizeof(now));
+	r = entry_canonicalize(line, len, now, &canon, &clen, why, sizeof(why));
+	if (r != ERR_OK) {
+		cli_error("line %" PRIu64 ": entry refused: %s", lineno, why);
+		*refused = 1;
+		return enqueue(a, NULL, 0);
+	}
+	return enqueue(a, canon, clen);
+}
+
+/* Reads stdin line by line; lines longer than ENTRY_MAX_INPUT are refused. */
+static int
+read_lines(struct appender *a, int *refused)
+{
+	size_t cap = ENTRY_MAX_INPUT + 65536, have = 0, start;
+	char *buf = malloc(cap);
+	uint64_t lineno = 0;
+	int skipping = 0, r = ERR_OK;
+
+	if (buf == NULL)
+		return ERR_NOMEM;
+	for (;;) {
+		ssize_t n = read(STDIN_FILENO, buf + have, cap - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = ERR_IO;
+			break;
+		}
+		have += (size_t)n;
+		start = 0;
+		for (;;) {
+			char *nl = memchr(buf + start, '\n', have - start);
+			size_t len;
+
+			if (nl == NULL)
+				break;
+			len = (size_t)(nl - (buf + start));
+			lineno++;
+			if (skipping) {
+				skipping = 0;
+			} else if (len > 0 && (r = handle_line(a, buf + start, len,
+			    lineno, refused)) != ERR_OK) {
+				goto out;
+			}
+			start += len + 1;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (n == 0) {
+			if (have > 0 && !skipping) {
+				lineno++;
+				r = handle_line(a, buf, have, lineno, refused);
+			}
+			break;
+		}
+		if (have == cap) {
+			/* One line fills the buffer: refuse it, skip its rest. */
+			cli_error("line %" PRIu64 ": entry refused: longer than "
+			    "%d bytes", lineno + 1, ENTRY_MAX_INPUT);
+			*refused = 1;
+			if ((r = enqueue(a, NULL, 0)) != ERR_OK)
+				break;
+			have = 0;
+			skipping = 1;
+		}
+	}
+ out:
+	free(buf);
+	return r;
+}
+
+static void
+warn_line(const char *msg)
+{
+	cli_error("%s", msg);
+}
+
+static int
+log_append(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "no-witness", no_argument, NULL, 'W' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct appender a;
+	const char *dir = NULL;
+	char why[512] = "";
+	pthread_t th;
+	int c, r, refused = 0, witness = 1;
+	size_t got;
+
+	while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'W': witness = 0; break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL) {
+		cli_error("usage: bulwark log append --dir DIR < entries.jsonl");
+		return 2;
+	}
+	memset(&a, 0, sizeof(a));
+	if ((r = audit_log_open(dir, &a.log, why, sizeof(why))) != ERR_OK) {
+		cli_error("%s", why);
+		return 1;
+	}
+	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.cv, NULL);
+	if (pthread_create(&th, NULL, committer, &a) != 0) {
+		cli_error("cannot start the committer thread");
+		audit_log_close(a.log);
+		return 1;
+	}
+	r = read_lines(&a, &refused);
+	pthread_mutex_lock(&a.mu);
+	a.eof = 1;
+	pthread_cond_broadcast(&a.cv);
+	pthread_mutex_unlock(&a.mu);
+	pthread_join(th, NULL);
+	batch_clear(&a.filling);
+	free(a.filling.slots);
+	if (a.failed) {
+		cli_error("%s", a.why);
+		audit_log_close(a.log);
+		return 1;
+	}
+	if (r != ERR_OK) {
+		cli_error("reading entries failed: %s", err_str(r));
+		audit_log_close(a.log);
+		return 1;
+	}
+	if (witness && audit_log_witness(a.log, &got, warn_line) != ERR_OK)
+		cli_error("checkpoint not cosigned; 'bulwark log checkpoint "
+		    "--dir %s' retries", dir);
+	audit_log_close(a.log);
+	return refused ? 1 : 0;
+}
+
+/* ---- checkpoint ---- */
+
+static int
+log_checkpoint(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct audit_log *log = NULL;
+	const char *dir = NULL;
+	char why[512] = "", path[PATH_MAX], *note = NULL;
+	size_t got = 0, len;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL) {
+		cli_error("usage: bulwark log checkpoint --dir DIR");
+		return 2;
+	}
+	if ((r = audit_log_open(dir, &log, why, sizeof(why))) != ERR_OK) {
+		cli_error("%s", why);
+		return 1;
+	}
+	r = audit_log_witness(log, &got, warn_line);
+	audit_log_close(log);
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if (fs_read_file(path, NOTE_MAX_LEN, &note, &len) != ERR_OK) {
+		cli_error("cannot read '%s'", path);
+		return 1;
+	}
+	fwrite(note, 1, len, stdout);
+	free(note);
+	if (r != ERR_OK) {
+		cli_error("witnessing failed: %s", err_str(r));
+		return 1;
+	}
+	fprintf(stderr, "checkpoint published with %zu witness "
+	    "cosignature%s\n", got, got == 1 ? "" : "s");
+	return 0;
+}
+
+/* ---- reading the published log ---- */
+
+/* The published checkpoint, parsed (signature not checked: prove/show). */
+static int
+read_published(const char *dir, struct checkpoint *c)
+{
+	char path[PATH_MAX], *note = NULL;
+	struct note *n = NULL;
+	size_t len;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(path, sizeof(path), "%s/checkpoint", dir);
+	if ((r = fs_read_file(path, NOTE_MAX_LEN, &note, &len)) != ERR_OK) {
+		cli_error("cannot read '%s': %s; is '%s' a log directory?", path,
+		    err_str(r), dir);
+		return r;
+	}
+	if ((r = note_parse(note, len, &n)) == ERR_OK)
+		r = checkpoint_parse(n->text, n->text_len, c);
+	if (r != ERR_OK)
+		cli_error("'%s' is malformed: %s; run 'bulwark log verify'",
+		    path, err_str(r));
+	note_free(n);
+	free(note);
+	return r;
+}
+
+/* Entry index of the tree of size leaves: *data points into the reader. */
+static int
+read_entry(struct tile_reader *t, uint64_t index, const uint8_t **data,
+    size_t *len)
+{
+	size_t offs[TILE_WIDTH], lens[TILE_WIDTH], blen;
+	const uint8_t *b;
+	unsigned w;
+	int r;
+
+	if ((r = tile_reader_bundle(t, index / TILE_WIDTH, &b, &blen, &w)) != ERR_OK)
+		return r;
+	if ((r = tile_bundle_split(b, blen, w, offs, lens)) != ERR_OK)
+		return r;
+	*data = b + offs[index % TILE_WIDTH];
+	*len = lens[index % TILE_WIDTH];
+	return ERR_OK;
+}
+
+static void
+print_hash_array(uint8_t proof[][MERKLE_HASH_LEN], size_t n)
+{
+	char s[64];
+
+	printf("  \"proof\": [");
+	for (size_t i = 0; i < n; i++) {
+		b64(proof[i], MERKLE_HASH_LEN, s, sizeof(s));
+		printf("%s\n    \"%s\"", i ? "," : "", s);
+	}
+	printf("%s]\n", n ? "\n  " : "");
+}
+
+static int
+log_prove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "old", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *index_s = NULL, *old_s = NULL;
+	uint8_t (*proof)[MERKLE_HASH_LEN] = NULL;
+	uint8_t h[MERKLE_HASH_LEN], oldroot[MERKLE_HASH_LEN];
+	struct tile_reader *t = NULL;
+	struct checkpoint c;
+	uint64_t index = 0, old = 0;
+	char s1[64], s2[64];
+	size_t n = 0;
+	int ch, r, rc = 1;
+
+	while ((ch = getopt_long(argc, argv, "d:i:o:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'i': index_s = optarg; break;
+		case 'o': old_s = optarg; break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL || (index_s == NULL) == (old_s == NULL) ||
+	    (index_s != NULL && parse_u64(index_s, &index) != ERR_OK) ||
+	    (old_s != NULL && parse_u64(old_s, &old) != ERR_OK)) {
+		cli_error("usage: bulwark log prove --dir DIR (--index N | --old M)");
+		return 2;
+	}
+	if (read_published(dir, &c) != ERR_OK)
+		return 1;
+	if ((index_s != NULL && index >= c.size) ||
+	    (old_s != NULL && (old == 0 || old > c.size))) {
+		cli_error("%s %" PRIu64 " is out of range: the log's checkpoint "
+		    "covers %" PRIu64 " entries", index_s ? "index" : "old size",
+		    index_s ? index : old, c.size);
+		goto out;
+	}
+	if ((proof = calloc(MERKLE_MAX_PROOF, MERKLE_HASH_LEN)) == NULL ||
+	    tile_reader_new(dir, c.size, &t) != ERR_OK)
+		goto out;
+	b64(c.root, MERKLE_HASH_LEN, s2, sizeof(s2));
+	if (index_s != NULL) {
+		const uint8_t *d;
+		size_t len;
+
+		if ((r = read_entry(t, index, &d, &len)) != ERR_OK ||
+		    (r = merkle_prove_inclusion(index, c.size, tile_reader_node,
+		    t, proof, &n)) != ERR_OK) {
+			cli_error("cannot prove entry %" PRIu64 ": '%s': %s",
+			    index, tile_reader_last_path(t), err_str(r));
+			goto out;
+		}
+		merkle_leaf_hash(d, len, h);
+		b64(h, MERKLE_HASH_LEN, s1, sizeof(s1));
+		printf("{\n  \"leafIdx\": %" PRIu64 ",\n  \"treeSize\": %" PRIu64
+		    ",\n  \"root\": \"%s\",\n  \"leafHash\": \"%s\",\n",
+		    index, c.size, s2, s1);
+	} else {
+		struct tile_reader *ot = NULL;
+
+		if ((r = merkle_prove_consistency(old, c.size, tile_reader_node,
+		    t, proof, &n)) != ERR_OK ||
+		    (r = tile_reader_new(dir, old, &ot)) != ERR_OK ||
+		    (r = merkle_root(old, tile_reader_node, ot, oldroot)) != ERR_OK) {
+			cli_error("cannot prove consistency from %" PRIu64 ": %s",
+			    old, err_str(r));
+			tile_reader_free(ot);
+			goto out;
+		}
+		tile_reader_free(ot);
+		b64(oldroot, MERKLE_HASH_LEN, s1, sizeof(s1));
+		printf("{\n  \"size1\": %" PRIu64 ",\n  \"size2\": %" PRIu64
+		    ",\n  \"root1\": \"%s\",\n  \"root2\": \"%s\",\n",
+		    old, c.size, s1, s2);
+	}
+	print_hash_array(proof, n);
+	printf("}\n");
+	rc = 0;
+ out:
+	tile_reader_free(t);
+	free(proof);
+	checkpoint_release(&c);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+struct progress {
+	int tty;
+	struct timespec last;
+	struct timespec start;
+};
+
+static double
+elapsed(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) +
+	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void
+show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct progress *p = ctx;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done < total && elapsed(&p->last, &now) < 0.25)
+		return;
+	p->last = now;
+	fprintf(stderr, "\rverifying: %" PRIu64 "/%" PRIu64 " entries (%.0f%%)",
+	    done, total, total ? 100.0 * (double)done / (double)total : 100.0);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+#define MAX_KEYS 32
+
+static int
+log_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "witness-key", required_argument, NULL, 'w' },
+		{ "older", required_argument, NULL, 'o' },
+		{ "remember", required_argument, NULL, 'r' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *key = NULL, *remember = NULL;
+	const char *wkeys[MAX_KEYS], *older[MAX_KEYS + 1];
+	size_t nw = 0, no = 0, olens[MAX_KEYS + 1];
+	char *owned[MAX_KEYS + 1], *stored_key = NULL;
+	struct audit_verify_opts o;
+	struct audit_verify_result *res = NULL;
+	struct progress prog;
+	struct timespec t0, t1;
+	int ch, r, rc = 1, quiet = 0;
+
+	memset(owned, 0, sizeof(owned));
+	while ((ch = getopt_long(argc, argv, "d:k:w:o:r:q", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'k': key = optarg; break;
+		case 'w':
+			if (nw == MAX_KEYS) {
+				cli_error("at most %d witness keys", MAX_KEYS);
+				return 2;
+			}
+			wkeys[nw++] = optarg;
+			break;
+		case 'o':
+			if (no == MAX_KEYS) {
+				cli_error("at most %d older checkpoints", MAX_KEYS);
+				return 2;
+			}
+			r = fs_read_file(optarg, NOTE_MAX_LEN, &owned[no], &olens[no]);
+			if (r != ERR_OK) {
+				cli_error("cannot read older checkpoint '%s': %s",
+				    optarg, err_str(r));
+				goto out;
+			}
+			older[no] = owned[no];
+			no++;
+			break;
+		case 'r': remember = optarg; break;
+		case 'q': quiet = 1; break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL) {
+		cli_error("usage: bulwark log verify --dir DIR [--key VKEY] "
+		    "[--witness-key WKEY]... [--older FILE]... [--remember FILE]");
+		goto out;
+	}
+	if (key == NULL) {
+		if (audit_log_vkey(dir, &stored_key) != ERR_OK) {
+			cli_error("no --key given and '%s/log.pub' is unreadable; "
+			    "pass the log's verifier key with --key", dir);
+			goto out;
+		}
+		key = stored_key;
+		if (!quiet)
+			fprintf(stderr, "warning: checking against the key stored "
+			    "in the log directory; pass --key with a key you "
+			    "trust to detect a replaced key\n");
+	}
+	if (remember != NULL) {
+		r = fs_read_file(remember, NOTE_MAX_LEN, &owned[no], &olens[no]);
+		if (r == ERR_OK) {
+			older[no] = owned[no];
+			no++;
+		} else if (r != ERR_NOTFOUND) {
+			cli_error("cannot read '%s': %s", remember, err_str(r));
+			goto out;
+		}
+	}
+	memset(&o, 0, sizeof(o));
+	o.log_vkey = key;
+	o.witness_vkeys = wkeys;
+	o.nwitness = nw;
+	o.older = older;
+	o.older_lens = olens;
+	o.nolder = no;
+	memset(&prog, 0, sizeof(prog));
+	if (!quiet && isatty(STDERR_FILENO)) {
+		o.progress = show_progress;
+		o.progress_ctx = &prog;
+	}
+	if ((res = malloc(sizeof(*res))) == NULL)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = audit_verify(dir, &o, res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r != ERR_OK) {
+		fprintf(stderr, "%s", res->report);
+		cli_error("verification FAILED for '%s' (%zu problem%s)", dir,
+		    res->nproblems, res->nproblems == 1 ? "" : "s");
+		goto out;
+	}
+	if (remember != NULL) {
+		char path[PATH_MAX], *note = NULL;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/checkpoint", dir);
+		if (fs_read_file(path, NOTE_MAX_LEN, &note, &len) != ERR_OK ||
+		    fs_write_atomic(remember, note, len, 0644, 0) != ERR_OK) {
+			cli_error("verified, but cannot remember the checkpoint "
+			    "in '%s'", remember);
+			free(note);
+			goto out;
+		}
+		free(note);
+	}
+	if (!quiet)
+		printf("verified: %" PRIu64 " entries, checkpoint signed by the "
+		    "log%s%s, in %.2f s\n", res->size, nw ? " and cosigned by "
+		    "every witness key given" : "", no ? ", consistent with "
+		    "every older checkpoint" : "", elapsed(&t0, &t1));
+	rc = 0;
+ out:
+	for (size_t i = 0; i <= MAX_KEYS; i++)
+		free(owned[i]);
+	free(stored_key);
+	free(res);
+	return rc;
+}
+
+/* ---- show ---- */
+
+struct filter {
+	const char *actor, *action, *target, *session;
+	const char *since, *until;
+	int json;
+};
+
+/* Compares RFC 3339 UTC times of any precision (both without the Z). */
+static int
+time_cmp(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "Z"), lb = strcspn(b, "Z");
+	size_t n = la < lb ? la : lb;
+	int c = strncmp(a, b, n);
+
+	if (c != 0)
+		return c;
+	return la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+static int
+match_str(json_t *e, const char *key, const char *pattern)
+{
+	const char *v = json_string_value(json_object_get(e, key));
+
+	if (pattern == NULL)
+		return 1;
+	return v != NULL && fnmatch(pattern, v, 0) == 0;
+}
+
+static void
+show_entry(uint64_t index, const uint8_t *d, size_t len, const struct filter *f)
+{
+	static const char *const extra[] = { "target", "decision", "session",
+	    "source" };
+	json_t *e;
+	const char *tm;
+
+	if ((e = json_loadb((const char *)d, len, 0, NULL)) == NULL) {
+		printf("%" PRIu64 "  (unparsable entry)\n", index);
+		return;
+	}
+	tm = json_string_value(json_object_get(e, "time"));
+	if (!match_str(e, "actor", f->actor) || !match_str(e, "action", f->action) ||
+	    !match_str(e, "target", f->target) ||
+	    !match_str(e, "session", f->session) ||
+	    (f->since != NULL && (tm == NULL || time_cmp(tm, f->since) < 0)) ||
+	    (f->until != NULL && (tm == NULL || time_cmp(tm, f->until) > 0)))
+		goto out;
+	if (f->json) {
+		printf("%.*s\n", (int)len, (const char *)d);
+		goto out;
+	}
+	printf("%-8" PRIu64 " %s  %s  %s", index, tm ? tm : "-",
+	    json_string_value(json_object_get(e, "actor")),
+	    json_string_value(json_object_get(e, "action")));
+	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+		const char *v = json_string_value(json_object_get(e, extra[i]));
+
+		if (v != NULL)
+			printf("  %s=%s", extra[i], v);
+	}
+	if (json_object_get(e, "detail") != NULL) {
+		char *s = json_dumps(json_object_get(e, "detail"),
+		    JSON_COMPACT | JSON_SORT_KEYS);
+
+		if (s != NULL)
+			printf("  detail=%s", s);
+		free(s);
+	}
+	putchar('\n');
+ out:
+	json_decref(e);
+}
+
+static int
+log_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "actor", required_argument, NULL, 'a' },
+		{ "action", required_argument, NULL, 'A' },
+		{ "target", required_argument, NULL, 't' },
+		{ "session", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct filter f;
+	struct tile_reader *t = NULL;
+	struct checkpoint c;
+	const char *dir = NULL;
+	uint64_t from = 0;
+	int ch, r, rc = 1;
+
+	memset(&f, 0, sizeof(f));
+	while ((ch = getopt_long(argc, argv, "d:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'a': f.actor = optarg; break;
+		case 'A': f.action = optarg; break;
+		case 't': f.target = optarg; break;
+		case 's': f.session = optarg; break;
+		case 'S': f.since = optarg; break;
+		case 'U': f.until = optarg; break;
+		case 'j': f.json = 1; break;
+		case 'f':
+			if (parse_u64(optarg, &from) != ERR_OK) {
+				cli_error("--from takes an entry index");
+				return 2;
+			}
+			break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL) {
+		cli_error("usage: bulwark log show --dir DIR [--actor PATTERN] "
+		    "[--action PATTERN] [--since TIME] [--until TIME] [--json]");
+		return 2;
+	}
+	if (read_published(dir, &c) != ERR_OK)
+		return 1;
+	if (tile_reader_new(dir, c.size, &t) != ERR_OK)
+		goto out;
+	for (uint64_t b = from / TILE_WIDTH; b * TILE_WIDTH < c.size; b++) {
+		size_t offs[TILE_WIDTH], lens[TILE_WIDTH], blen;
+		const uint8_t *data;
+		unsigned w;
+
+		if ((r = tile_reader_bundle(t, b, &data, &blen, &w)) != ERR_OK ||
+		    (r = tile_bundle_split(data, blen, w, offs, lens)) != ERR_OK) {
+			cli_error("cannot read '%s': %s; run 'bulwark log verify "
+			    "--dir %s'", tile_reader_last_path(t), err_str(r), dir);
+			goto out;
+		}
+		for (unsigned i = 0; i < w; i++) {
+			uint64_t idx = b * TILE_WIDTH + i;
+
+			if (idx >= from)
+				show_entry(idx, data + offs[i], lens[i], &f);
+		}
+	}
+	rc = 0;
+ out:
+	tile_reader_free(t);
+	checkpoint_release(&c);
+	return rc;
+}
+
+/* ---- witness configuration ---- */
+
+static int
+log_witness(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *url = NULL, *key = NULL;
+	int ch, r;
+
+	if (argc < 2 || strcmp(argv[1], "add") != 0) {
+		cli_error("usage: bulwark log witness add --dir DIR --url URL "
+		    "--key WITNESSVKEY");
+		return 2;
+	}
+	argc--;
+	argv++;
+	while ((ch = getopt_long(argc, argv, "d:u:k:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'u': url = optarg; break;
+		case 'k': key = optarg; break;
+		default: return 2;
+		}
+	}
+	if (dir == NULL || url == NULL || key == NULL) {
+		cli_error("usage: bulwark log witness add --dir DIR --url URL "
+		    "--key WITNESSVKEY");
+		return 2;
+	}
+	r = audit_log_witness_add(dir, url, key);
+	if (r != ERR_OK) {
+		cli_error("cannot add witness '%s': %s; the URL must be http:// "
+		    "or https:// and the key a cosignature/v1 verifier key", url,
+		    err_str(r));
+		return 1;
+	}
+	return 0;
+}
+
+int
+cmd_log(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} subs[] = {
+		{ "init", log_init },
+		{ "append", log_append },
+		{ "checkpoint", log_checkpoint },
+		{ "prove", log_prove },
+		{ "verify", log_verify },
+		{ "show", log_show },
+		{ "witness", log_witness },
+	};
+
+	if (argc < 2) {
+		cli_error("usage: bulwark log (init|append|checkpoint|prove|"
+		    "verify|show|witness) ...; see 'bulwark help log'");
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strcmp(argv[1], subs[i].name) == 0) {
+			optind = 1;
+			return subs[i].fn(argc - 1, argv + 1);
+		}
+	}
+	cli_error("'%s' is not a log command; see 'bulwark help log'", argv[1]);
+	return 2;
+}
