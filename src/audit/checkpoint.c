@@ -46,12 +46,32 @@ parse_size(const char *s, size_t len, uint64_t *out)
 	return ERR_OK;
 }
 
+/*
+ * libsodium 1.0.18's sodium_base642bin takes any byte >= 0x80 for a base64
+ * digit, so the alphabet is checked before decoding; sodium_base642bin
+ * then checks the padding and that no stray bits are set.
+ */
+static int
+b64_chars_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 parse_root(const char *s, size_t len, uint8_t root[MERKLE_HASH_LEN])
 {
 	size_t bin_len = 0;
 
-	if (len != ROOT_B64_LEN ||
+	if (len != ROOT_B64_LEN || !b64_chars_ok(s, len) ||
 	    sodium_base642bin(root, MERKLE_HASH_LEN, s, len, NULL, &bin_len,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    bin_len != MERKLE_HASH_LEN)

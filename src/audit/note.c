@@ -7,6 +7,7 @@
  * hashes must be lowercase hex.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,16 +39,21 @@
 
 #define COSIG_MAX_PREFIX 64	/* "cosignature/v1\ntime " + 20 digits + "\n" */
 #define COSIG_MAX_TIME ((uint64_t)INT64_MAX)
+#define SIGNER_ALIGN _Alignof(max_align_t)
 
 _Static_assert(sodium_base64_ENCODED_LEN(KEY_RAW_LEN,
     sodium_base64_VARIANT_ORIGINAL) == KEY_B64_LEN + 1, "vkey base64 length");
 
+/*
+ * One sodium_malloc block holds the secret key and the name, so that no
+ * malloc'd pointer hides in memory that leak checkers do not scan.
+ */
 struct note_signer {
-	char *name;		/* malloc'd */
 	uint32_t keyhash;
 	int alg;
 	uint8_t pk[ED25519_PK_LEN];
-	uint8_t sk[ED25519_SK_LEN];	/* secret; the struct is sodium_malloc'd */
+	uint8_t sk[ED25519_SK_LEN];	/* secret */
+	char name[];
 };
 
 struct note_verifier {
@@ -187,6 +193,26 @@ name_ok(const char *s, size_t len)
 	return 1;
 }
 
+/*
+ * libsodium 1.0.18's sodium_base642bin takes any byte >= 0x80 for a base64
+ * digit, so the alphabet is checked before decoding; sodium_base642bin
+ * then checks the padding and that no stray bits are set.
+ */
+static int
+b64_chars_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
+			return 0;
+	}
+	return 1;
+}
+
 static uint32_t
 key_hash(const char *name, size_t name_len, int alg,
     const uint8_t pk[ED25519_PK_LEN])
@@ -260,7 +286,7 @@ key_split(const char *s, char **namep, uint32_t *hashp,
 		goto out;
 	}
 	b64 = hex + KEYHASH_HEX_LEN + 1;
-	if (strlen(b64) != KEY_B64_LEN ||
+	if (strlen(b64) != KEY_B64_LEN || !b64_chars_ok(b64, KEY_B64_LEN) ||
 	    sodium_base642bin(raw, KEY_RAW_LEN, b64, KEY_B64_LEN, NULL,
 	    &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    bin_len != KEY_RAW_LEN) {
@@ -318,18 +344,26 @@ signer_make(const char *name, size_t name_len, int alg,
     const uint8_t seed[ED25519_SEED_LEN], struct note_signer **out)
 {
 	struct note_signer *s = NULL;
+	size_t size;
 	int r = ERR_INTERNAL;
 
 	*out = NULL;
-	if ((s = sodium_malloc(sizeof(*s))) == NULL) {
+	if (name_len > NOTE_MAX_LEN) {
+		r = ERR_TOOBIG;
+		goto out;
+	}
+	/*
+	 * sodium_malloc ends the block at a guard page, so it is aligned
+	 * only when its size is a multiple of the alignment.
+	 */
+	size = (sizeof(*s) + name_len + 1 + SIGNER_ALIGN - 1) /
+	    SIGNER_ALIGN * SIGNER_ALIGN;
+	if ((s = sodium_malloc(size)) == NULL) {
 		r = ERR_NOMEM;
 		goto out;
 	}
-	memset(s, 0, sizeof(*s));
-	if ((s->name = strndup(name, name_len)) == NULL) {
-		r = ERR_NOMEM;
-		goto out;
-	}
+	memset(s, 0, size);
+	memcpy(s->name, name, name_len);
 	if (crypto_sign_seed_keypair(s->pk, s->sk, seed) != 0) {
 		r = ERR_CRYPTO;
 		goto out;
@@ -501,10 +535,7 @@ note_signer_from_seed(const char *name, int alg, const uint8_t seed[32],
 void
 note_signer_free(struct note_signer *s)
 {
-	if (s == NULL)
-		return;
-	free(s->name);
-	sodium_free(s);		/* wipes sk */
+	sodium_free(s);		/* wipes sk; NULL is a no-op */
 }
 
 const char *
@@ -849,7 +880,8 @@ parse_sig_line(const char *line, size_t len, struct note_sig *sig)
 	b64 = sp + 1;
 	b64_len = len - SIG_PREFIX_LEN - name_len - 1;
 	/* A key hash needs at least 8 base64 characters ("AAAAAA=="). */
-	if (!name_ok(name, name_len) || b64_len < 8 || b64_len % 4 != 0) {
+	if (!name_ok(name, name_len) || b64_len < 8 || b64_len % 4 != 0 ||
+	    !b64_chars_ok(b64, b64_len)) {
 		r = ERR_FORMAT;
 		goto out;
 	}

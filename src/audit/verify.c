@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@ struct older {
 
 struct vstate {
 	struct audit_verify_result *res;
+	const char *dir;
 	int first_err;
 	struct tile_reader *t;
 	/* Hashes recomputed from the entries, per tile level. */
@@ -69,6 +71,52 @@ tile_name(char *buf, size_t len, int level, uint64_t index, unsigned w)
 		snprintf(buf, len, "(tile %d/%" PRIu64 ")", level, index);
 }
 
+/*
+ * Older partial versions of tile (level, index) stay published for readers
+ * of older checkpoints; each must be a prefix of the verified data, whose
+ * first i + 1 members end at byte ends[i]. Widths at or past w are not
+ * covered by the checkpoint and are left alone.
+ */
+static void
+check_partials(struct vstate *v, int level, uint64_t index, unsigned w,
+    const uint8_t *data, const size_t *ends)
+{
+	char rel[PATH_MAX], path[PATH_MAX * 2], name[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len;
+	DIR *d;
+	struct dirent *de;
+
+	if (tile_path(rel, sizeof(rel), level, index, TILE_WIDTH) != ERR_OK)
+		return;
+	snprintf(path, sizeof(path), "%s/%s.p", v->dir, rel);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char fpath[PATH_MAX * 3], *got = NULL, *end;
+		unsigned long pw;
+
+		if (de->d_name[0] == '.')
+			continue;
+		pw = strtoul(de->d_name, &end, 10);
+		if (*end != '\0' || pw == 0 || pw >= w)
+			continue;
+		tile_name(name, sizeof(name), level, index, (unsigned)pw);
+		snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
+		if (fs_read_file(fpath, TILE_MAX_BUNDLE, &got, &len) != ERR_OK ||
+		    len != ends[pw - 1] || memcmp(got, data, len) != 0) {
+			problem(v, ERR_MISMATCH, "%s: this older partial %s is not "
+			    "a prefix of the verified %s: it was altered", name,
+			    level == TILE_ENTRIES_LEVEL ? "bundle" : "tile",
+			    level == TILE_ENTRIES_LEVEL ? "entries" : "hashes");
+			v->tile_mismatches++;
+		}
+		free(got);
+	}
+	closedir(d);
+	free(buf);
+}
+
 /* Compares a recomputed tile with the published one. */
 static void
 check_tile(struct vstate *v, unsigned level, uint64_t index, unsigned w)
@@ -90,13 +138,29 @@ check_tile(struct vstate *v, unsigned level, uint64_t index, unsigned w)
 	for (unsigned i = 0; i < w; i++) {
 		if (memcmp(h + (size_t)i * MERKLE_HASH_LEN, v->acc[level][i],
 		    MERKLE_HASH_LEN) != 0) {
-			problem(v, ERR_MISMATCH, "%s: hash %u (%s %" PRIu64 ") "
-			    "does not match the entries", name, i,
-			    level == 0 ? "entry" : "subtree",
-			    index * TILE_WIDTH + i);
+			char bname[PATH_MAX];
+
+			tile_name(bname, sizeof(bname), TILE_ENTRIES_LEVEL,
+			    index, w);
+			if (level == 0)
+				problem(v, ERR_MISMATCH, "entry %" PRIu64 ": its "
+				    "hash in %s does not match the entry in %s",
+				    index * TILE_WIDTH + i, name, bname);
+			else
+				problem(v, ERR_MISMATCH, "%s: hash %u (subtree %"
+				    PRIu64 " of level %u) does not match the "
+				    "entries", name, i, index * TILE_WIDTH + i,
+				    level * TILE_HEIGHT);
 			v->tile_mismatches++;
 			return;
 		}
+	}
+	{
+		size_t ends[TILE_WIDTH];
+
+		for (unsigned i = 0; i < w; i++)
+			ends[i] = (size_t)(i + 1) * MERKLE_HASH_LEN;
+		check_partials(v, (int)level, index, w, v->acc[level][0], ends);
 	}
 }
 
@@ -173,6 +237,13 @@ verify_entries(struct vstate *v, const char *dir, uint64_t size,
 			    b * TILE_WIDTH + tile_width(TILE_ENTRIES_LEVEL, b, size) - 1);
 			goto out;
 		}
+		{
+			size_t ends[TILE_WIDTH];
+
+			for (unsigned i = 0; i < w; i++)
+				ends[i] = offs[i] + lens[i];
+			check_partials(v, TILE_ENTRIES_LEVEL, b, w, data, ends);
+		}
 		for (unsigned i = 0; i < w; i++) {
 			uint8_t h[MERKLE_HASH_LEN];
 
@@ -239,6 +310,7 @@ audit_verify(const char *dir, const struct audit_verify_opts *o,
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return ERR_NOMEM;
 	v->res = res;
+	v->dir = dir;
 	if ((r = note_verifier_from_vkey(o->log_vkey, &lv)) != ERR_OK) {
 		problem(v, r, "log key '%s' is not a verifier key "
 		    "(NAME+HASH+BASE64)", o->log_vkey);

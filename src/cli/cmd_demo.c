@@ -106,8 +106,15 @@ run_verify(const char *dir, const char *lkey, const char *wkey)
 		printf("  verified: %" PRIu64 " entries; log signature and "
 		    "witness cosignature valid\n", res->size);
 	else
-		printf("  verification FAILED:\n    %.*s\n",
-		    (int)strcspn(res->report, "\n"), res->report);
+	{
+		printf("  verification FAILED:\n");
+		for (const char *p = res->report; *p != '\0'; ) {
+			size_t l = strcspn(p, "\n");
+
+			printf("    %.*s\n", (int)l, p);
+			p += l + (p[l] == '\n');
+		}
+	}
 	free(res);
 	return r;
 }

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The audit log through its command line: appends, refusals, proofs,
+# show filters, and tamper detection of every kind the issue names.
+. "$(dirname "$0")/lib.sh"
+B=$BULWARK
+L=$T/log
+ORIGIN=test.bulwark.invalid/log
+
+# --- help works both ways
+grep -q "tamper-evident audit log" <<<"$($B help log)" || fail "bulwark help log"
+grep -q "tlog-tiles" <<<"$($B log --help)" || fail "bulwark log --help"
+grep -q "tlog-witness" <<<"$($B witness --help)" || fail "bulwark witness --help"
+ok
+expect_fail "unknown command" "not a bulwark command" $B frobnicate
+
+# --- init
+VKEY=$($B log init --dir "$L" --origin "$ORIGIN" 2>/dev/null)
+[[ $VKEY == "$ORIGIN+"* ]] || fail "init printed '$VKEY'"
+[ "$(stat -c %a "$L/private")" = 700 ] || fail "private dir mode"
+[ "$(stat -c %a "$L/private/log.key")" = 600 ] || fail "key mode"
+ok
+expect_fail "init twice" "already holds a log" $B log init --dir "$L" --origin "$ORIGIN"
+expect_fail "bad origin" "not usable" $B log init --dir "$T/x" --origin "has space"
+
+# --- append: indices in order, refusals marked and explained
+n_events 300 > "$T/ev1"
+$B log append --dir "$L" < "$T/ev1" > "$T/idx1"
+[ "$(wc -l < "$T/idx1")" = 300 ] || fail "300 indices expected"
+[ "$(head -1 "$T/idx1")" = 0 ] && [ "$(tail -1 "$T/idx1")" = 299 ] || fail "indices 0..299"
+ok
+{
+	echo '{"actor":"a","action":"ok.1"}'
+	echo '{"actor":"a","action":'			# malformed JSON
+	echo '{"actor":"a","action":"x","colour":"red"}'	# unknown field
+	echo '{"actor":"a","action":"x","detail":{"f":1.5}}'	# float
+	printf '{"actor":"a\xff","action":"x"}\n'	# invalid UTF-8
+	echo '{"actor":"a","action":"x","time":"yesterday"}'	# bad time
+	echo '[1,2,3]'					# not an object
+	echo '{"action":"x"}'				# missing actor
+	echo '{"actor":"a","action":"a","actor":"b"}'	# duplicate key
+	printf '{"actor":"a","action":"x","detail":{"s":"%070000d"}}\n' 0	# oversize
+	echo '{"actor":"a","action":"ok.2"}'
+} > "$T/mixed"
+if $B log append --dir "$L" < "$T/mixed" > "$T/idx2" 2> "$T/err2"; then
+	fail "append with refused lines must exit 1"
+fi
+[ "$(tr '\n' ' ' < "$T/idx2")" = "300 - - - - - - - - - 301 " ] || fail "mixed indices: $(tr '\n' ' ' < "$T/idx2")"
+for pat in "line 2: .*not valid JSON" "line 3: .*unknown field 'colour'" \
+	"line 4: .*fractional" "line 5: .*not valid JSON" "line 6: .*RFC 3339" \
+	"line 7: .*must be a JSON object" "line 8: .*missing field 'actor'" \
+	"line 9: .*not valid JSON" "line 10: .*(longer than|64 KiB|65535)"; do
+	grep -Eq "$pat" "$T/err2" || { cat "$T/err2"; fail "no error matching /$pat/"; }
+done
+ok
+
+# --- show
+grep -q "user7  test.event  target=root@web0" <<<"$($B log show --dir "$L" --actor user7)" || fail "show --actor"
+[ "$($B log show --dir "$L" --action 'ok.*' | wc -l)" = 2 ] || fail "show --action pattern"
+[ "$($B log show --dir "$L" --since 2000-01-01 --until 2000-12-31 | wc -l)" = 0 ] || fail "show time range"
+[ "$($B log show --dir "$L" --json --from 301 | wc -l)" = 1 ] || fail "show --from"
+grep -q '^{"action":"ok.2","actor":"a","time":"' <<<"$($B log show --dir "$L" --json --from 301)" || fail "canonical json"
+ok
+
+# --- proofs verify against the published checkpoint root
+$B log prove --dir "$L" --index 123 > "$T/incl.json"
+grep -q '"leafIdx": 123' "$T/incl.json" && grep -q '"treeSize": 302' "$T/incl.json" || fail "prove --index"
+$B log prove --dir "$L" --old 17 > "$T/cons.json"
+grep -q '"size1": 17' "$T/cons.json" || fail "prove --old"
+expect_fail "prove out of range" "out of range" $B log prove --dir "$L" --index 302
+ok
+
+# --- verify passes, then with the key given explicitly and remembered
+$B log verify --dir "$L" --quiet
+grep -q "verified: 302 entries" <<<"$($B log verify --dir "$L" --key "$VKEY" --remember "$T/seen")"
+[ -s "$T/seen" ] || fail "--remember wrote nothing"
+ok
+
+# --- a flipped byte anywhere in the published log is caught and located
+cp "$L/checkpoint" "$T/ckpt302"
+for f in $(cd "$L" && find checkpoint tile -type f | sort); do
+	rm -rf "$T/copy"
+	cp -a "$L" "$T/copy"
+	size=$(stat -c %s "$T/copy/$f")
+	off=$((size / 2))
+	printf "$(printf '\\%03o' $(( $(od -An -tu1 -j$off -N1 "$T/copy/$f") ^ 4 )))" |
+		dd of="$T/copy/$f" bs=1 seek=$off conv=notrunc status=none
+	if $B log verify --dir "$T/copy" --key "$VKEY" --quiet 2> "$T/verr"; then
+		fail "flipped byte in $f not detected"
+	fi
+	grep -q -- "$f" "$T/verr" || { cat "$T/verr"; fail "error does not name $f"; }
+	ok
+done
+
+# --- a wrong key is refused
+OTHER=$($B log init --dir "$T/other" --origin "$ORIGIN" 2>/dev/null)
+expect_fail "wrong log key" "does not verify|no signature" $B log verify --dir "$L" --key "$OTHER" --quiet
+
+# --- truncation and rollback against an older checkpoint
+cp -a "$L" "$T/log302"
+n_events 100 more > "$T/ev3"
+$B log append --dir "$L" < "$T/ev3" > /dev/null
+cp "$L/checkpoint" "$T/ckpt402"
+$B log verify --dir "$L" --key "$VKEY" --older "$T/ckpt302" --quiet	# grows: fine
+ok
+rm -rf "$L" && cp -a "$T/log302" "$L"		# roll back to 302 entries
+$B log verify --dir "$L" --key "$VKEY" --quiet	# consistent on its own...
+expect_fail "rollback vs older checkpoint" "truncated or rolled back: .* 402 entries, the log now covers 302" \
+	$B log verify --dir "$L" --key "$VKEY" --older "$T/ckpt402" --quiet
+expect_fail "rollback vs remembered checkpoint" "truncated or rolled back" \
+	$B log verify --dir "$L" --key "$VKEY" --remember "$T/seen402" --older "$T/ckpt402" --quiet
+
+# --- a rewritten history (same size, other entries) fails the older root
+rm -rf "$T/fork" && cp -a "$T/log302" "$T/fork"
+n_events 100 evil | $B log append --dir "$T/fork" > /dev/null
+expect_fail "fork vs older checkpoint" "rewritten" \
+	$B log verify --dir "$T/fork" --key "$VKEY" --older "$T/ckpt402" --quiet
+
+# --- only one writer at a time
+( sleep 2 | $B log append --dir "$T/log302" > /dev/null ) &
+sleep 0.5
+expect_fail "second writer" "another process is appending" $B log append --dir "$T/log302" < /dev/null
+wait
+
+done_checks
