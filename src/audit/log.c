@@ -27,6 +27,22 @@
 #define JOURNAL_RECORD_MAGIC "BJR1"
 /* Past this size the journal is folded into the tiles and restarted. */
 #define JOURNAL_ROTATE_BYTES (64u * 1024 * 1024)
+
+/*
+ * Test builds let BULWARK_JOURNAL_ROTATE lower the limit, so that crash and
+ * fault tests reach the rotation path with small logs.
+ */
+static uint64_t
+journal_rotate_bytes(void)
+{
+#ifdef BULWARK_FAULT_INJECTION
+	const char *s = getenv("BULWARK_JOURNAL_ROTATE");
+
+	if (s != NULL && strtoull(s, NULL, 10) > 0)
+		return strtoull(s, NULL, 10);
+#endif
+	return JOURNAL_ROTATE_BYTES;
+}
 #define JOURNAL_MAX_RECORD (AUDIT_LOG_MAX_BATCH_BYTES + \
     2u * AUDIT_LOG_MAX_BATCH + 2 * NOTE_MAX_LEN)
 
@@ -499,7 +515,7 @@ audit_log_append(struct audit_log *log, const char *const *entries,
 	*first = old_size;
 	if ((r = publish_state(log, old_size)) != ERR_OK)
 		return r;
-	if (log->jend > JOURNAL_ROTATE_BYTES &&
+	if (log->jend > journal_rotate_bytes() &&
 	    (r = journal_rotate(log)) != ERR_OK)
 		return r;
 	log->broken = 0;

@@ -692,6 +692,12 @@ witness_set_quiet(struct witness *w, int quiet)
 	w->quiet = quiet;
 }
 
+int
+witness_is_quiet(const struct witness *w)
+{
+	return w->quiet;
+}
+
 static void
 log_state_release(struct log_state *ls)
 {

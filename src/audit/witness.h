@@ -121,6 +121,7 @@ const char *witness_vkey(const struct witness *w);
 const char *witness_name(const struct witness *w);
 /* Stops the one-line-per-request decision log on stderr (tests, fuzzing). */
 void witness_set_quiet(struct witness *w, int quiet);
+int witness_is_quiet(const struct witness *w);
 
 /*
  * Parses an add-checkpoint body strictly (tlog-witness, add-checkpoint):

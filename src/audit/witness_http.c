@@ -140,6 +140,15 @@ content_length_too_big(struct MHD_Connection *c)
 	return v > WITNESS_MAX_BODY;
 }
 
+/* The core logs its decisions; this one is taken before the core sees it. */
+static void
+log_too_big(const struct witness_server *s)
+{
+	if (!witness_is_quiet(s->w))
+		fprintf(stderr, "witness: add-checkpoint origin \"-\" old - "
+		    "size -: 413 request body too large\n");
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -160,10 +169,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 				return reply_static(c,
 				    MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "use POST\n", MHD_HTTP_METHOD_POST);
-			if (content_length_too_big(c))
+			if (content_length_too_big(c)) {
+				log_too_big(s);
 				return reply_static(c,
 				    MHD_HTTP_CONTENT_TOO_LARGE,
 				    "request body too large\n", NULL);
+			}
 			if ((req = calloc(1, sizeof(*req))) == NULL)
 				return MHD_NO;
 			*con_cls = req;
@@ -188,8 +199,13 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			 * MHD lets us, else drop the connection: never read
 			 * on without bound.
 			 */
+			if (req->too_big)
+				return MHD_NO;
 			req->too_big = 1;
-			return MHD_NO;
+			*upload_data_size = 0;
+			log_too_big(s);
+			return reply_static(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "request body too large\n", NULL);
 		}
 		if (req->body == NULL &&
 		    (req->body = malloc(WITNESS_MAX_BODY)) == NULL)
@@ -200,7 +216,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 
-	/* The whole body is in. */
+	/* The whole body is in (and never a cut-off one). */
+	if (req->too_big)
+		return MHD_NO;
 	r = witness_add_checkpoint(s->w, req->body, req->len, &status, &resp,
 	    &resp_len);
 	if (r != ERR_OK || resp == NULL)

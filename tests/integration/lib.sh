@@ -78,3 +78,22 @@ n_events() {
 done_checks() {
 	echo "$(basename "$0"): $CHECKS checks passed"
 }
+
+# check_acked ACKS DIR BEFORE TAG: every index printed in ACKS (one line per
+# input line, "-" for refusals) must hold the entry whose session is
+# TAG-<input line number>, in the log in DIR that held BEFORE entries
+# before the run.
+check_acked() {
+	local acks=$1 dir=$2 before=$3 tag=$4
+	grep -q '^[0-9]' "$acks" || return 0
+	"$BULWARK" log show --dir "$dir" --json --from "$before" > "$T/shown"
+	awk -v tag="$tag" -v base="$before" '
+		NR == FNR { if ($0 ~ /^[0-9]+$/) want[$0] = tag "-" FNR; next }
+		{ have[base + FNR - 1] = $0 }
+		END {
+			for (i in want)
+				if (index(have[i], "\"session\":\"" want[i] "\"") == 0) {
+					print "index " i " lost " want[i] > "/dev/stderr"; exit 1
+				}
+		}' "$acks" "$T/shown"
+}

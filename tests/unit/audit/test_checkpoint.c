@@ -206,6 +206,8 @@ test_parse_negative(void **state)
 		"o\n1\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz-Nw7_RgQyg=\n",
 		"o\n1\n5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328\n",
 		"o\n1\n" R " \n",
+		/* bytes >= 0x80, which libsodium 1.0.18 decodes as digits */
+		"o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAA\xc9\xbe" "AAAAAAAAAAAAAA=\n",
 		"o\n1\n\n",
 		"o\n1\n",
 		"o\n",

@@ -322,6 +322,9 @@ test_go_key_mangling(void **state)
 	    "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n", &v), ERR_FORMAT);
 	assert_int_equal(note_verifier_from_vkey("Peter Neumann+c74f20a3+"
 	    "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", &v), ERR_FORMAT);
+	assert_int_equal(note_verifier_from_vkey("PeterNeumann+c74f20a3+"
+	    "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10\xc3\xa9", &v),
+	    ERR_FORMAT);
 	assert_int_equal(note_verifier_from_vkey("", &v), ERR_FORMAT);
 	assert_int_equal(note_verifier_from_vkey(NULL, &v), ERR_INVAL);
 	assert_null(v);
@@ -496,6 +499,9 @@ test_parse_negative(void **state)
 		"text\n\n" EM " a \n",
 		"text\n\n" EM " a\n",
 		"text\n\n" EM " a AAAAAA===\n",
+		/* bytes >= 0x80, which libsodium 1.0.18 decodes as digits */
+		"text\n\n" EM " a AAAA\xc3\xa9" "AA\n",
+		"text\n\n" EM " a x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJn\xc3\xa9\n",
 		"text\n\n" EM " a AAAAAA=A\n",
 		/* short signature: three bytes, no full key hash */
 		"text\n\n" EM " a AAAA\n",
