@@ -581,7 +581,8 @@ merkle_verify_subtree_consistency(uint64_t start, uint64_t end,
 			return ERR_RANGE;
 		if (n != 0)
 			return ERR_PROOF;
-		return hash_equal(subtree_root, empty_root) ? ERR_OK : ERR_PROOF;
+		return hash_equal(subtree_root, empty_root) ? ERR_OK :
+		    ERR_PROOF;
 	}
 	if (!subtree_valid(start, end))
 		return ERR_INVAL;

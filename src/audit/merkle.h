@@ -103,15 +103,28 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2,
 
 /*
  * Subtree proofs (draft-ietf-plants-merkle-tree-certs, as implemented by
- * transparency-dev/merkle): the subtree [start, end) of a tree must be a
- * valid subtree (end - start a power of two aligned at start, or the
- * right edge of the tree).
+ * transparency-dev/merkle): [start, end) must be a valid subtree, one that
+ * some node covers with no leaf to its left: start is 0, or start == end,
+ * or start is a multiple of the smallest power of two >= end - start (so
+ * [4, 8) and [4, 7) are valid, [2, 5) is not). An invalid subtree gives
+ * ERR_INVAL.
+ *
+ * Subtree inclusion: leaf `index` in [start, end) hashes up to
+ * subtree_root; the proof is the audit path of index - start in a tree of
+ * end - start leaves. index outside [start, end) gives ERR_RANGE.
  */
 int merkle_verify_subtree_inclusion(uint64_t index, uint64_t start,
     uint64_t end, const uint8_t leaf_hash[MERKLE_HASH_LEN],
     const uint8_t proof[][MERKLE_HASH_LEN], size_t n,
     const uint8_t subtree_root[MERKLE_HASH_LEN]) WUR;
 
+/*
+ * Subtree consistency: subtree [start, end) with root subtree_root is part
+ * of the tree of `size` leaves with root `root`. With start 0 this is an
+ * ordinary consistency proof. An empty subtree (start == end <= size) needs
+ * an empty proof and the empty root as subtree_root; root is not looked at.
+ * end > size gives ERR_RANGE.
+ */
 int merkle_verify_subtree_consistency(uint64_t start, uint64_t end,
     uint64_t size, const uint8_t subtree_root[MERKLE_HASH_LEN],
     const uint8_t root[MERKLE_HASH_LEN],

@@ -51,6 +51,13 @@ b64(const uint8_t *h, size_t n, char *out, size_t outlen)
 	sodium_bin2base64(out, outlen, h, n, sodium_base64_VARIANT_ORIGINAL);
 }
 
+static double
+elapsed(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) +
+	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
 /* ---- init ---- */
 
 static int
@@ -119,6 +126,7 @@ struct appender {
 	struct batch filling;	/* the reader adds here */
 	int eof;
 	int failed;		/* the committer could not make a batch durable */
+	uint64_t batches, entries;	/* for --stats */
 	char why[512];
 };
 
@@ -182,6 +190,8 @@ commit_batch(struct appender *a, struct batch *b)
 			ents[k] = b->slots[i].entry;
 			lens[k++] = b->slots[i].len;
 		}
+		a->batches++;
+		a->entries += k;
 		if ((r = audit_log_append(a->log, ents, lens, k, &first)) != ERR_OK) {
 			snprintf(a->why, sizeof(a->why), "cannot make entries "
 			    "durable: %s (%s); nothing after index %" PRIu64
@@ -357,9 +367,12 @@ log_append(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "no-witness", no_argument, NULL, 'W' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct appender a;
+	struct timespec t0, t1;
+	int stats = 0;
 	const char *dir = NULL;
 	char why[512] = "";
 	pthread_t th;
@@ -370,6 +383,7 @@ log_append(int argc, char **argv)
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'W': witness = 0; break;
+		case 'S': stats = 1; break;
 		default: return 2;
 		}
 	}
@@ -389,12 +403,18 @@ log_append(int argc, char **argv)
 		audit_log_close(a.log);
 		return 1;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = read_lines(&a, &refused);
 	pthread_mutex_lock(&a.mu);
 	a.eof = 1;
 	pthread_cond_broadcast(&a.cv);
 	pthread_mutex_unlock(&a.mu);
 	pthread_join(th, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (stats)
+		fprintf(stderr, "stats: %" PRIu64 " entries in %" PRIu64
+		    " batches in %.6f s\n", a.entries, a.batches,
+		    elapsed(&t0, &t1));
 	batch_clear(&a.filling);
 	free(a.filling.slots);
 	if (a.failed) {
@@ -618,13 +638,6 @@ struct progress {
 	struct timespec last;
 	struct timespec start;
 };
-
-static double
-elapsed(const struct timespec *a, const struct timespec *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) +
-	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
-}
 
 static void
 show_progress(void *ctx, uint64_t done, uint64_t total)

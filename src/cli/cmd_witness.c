@@ -68,9 +68,12 @@ parse_opts(int argc, char **argv, const int *allowed, struct opts *o)
 			if (optopt > OPT_LISTEN)
 				cli_error("witness %s: unknown option '-%c'",
 				    argv[0], optopt);
+			else if (optopt != 0)
+				cli_error("witness %s: option '%s' needs a value",
+				    argv[0], argv[optind - 1]);
 			else
-				cli_error("witness %s: unknown option or missing "
-				    "value in '%s'", argv[0], argv[optind - 1]);
+				cli_error("witness %s: unknown option '%s'",
+				    argv[0], argv[optind - 1]);
 			return usage_error();
 		}
 		for (const int *a = allowed; *a != 0; a++)

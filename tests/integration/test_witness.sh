@@ -45,6 +45,11 @@ append() {
 	n_events "$2" "$3" | "$B" log append --dir "$1" --no-witness >/dev/null
 }
 
+# hex: standard input as lowercase hex (od is in coreutils; xxd may be absent).
+hex() {
+	od -An -v -tx1 | tr -d ' \n'
+}
+
 # verify_cosig VKEY CHECKPOINTFILE RESPFILE: checks the cosignature/v1 line
 # in RESPFILE on the checkpoint's text with openssl, per
 # c2sp.org/tlog-cosignature: Ed25519 over "cosignature/v1\ntime T\n" ||
@@ -57,7 +62,7 @@ verify_cosig() {
 	kh=$(cut -d+ -f2 <<<"$vkey")
 	b64=$(cut -d+ -f3- <<<"$vkey")
 	base64 -d <<<"$b64" >"$d/vk"
-	[ "$(head -c 1 "$d/vk" | xxd -p)" = 04 ] || fail "witness key is not cosignature/v1"
+	[ "$(head -c 1 "$d/vk" | hex)" = 04 ] || fail "witness key is not cosignature/v1"
 	# SubjectPublicKeyInfo of an Ed25519 key (RFC 8410) around the raw key.
 	{ printf '\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00'; tail -c 32 "$d/vk"; } >"$d/pub.der"
 	line=$(grep -a "^— $name " "$resp" | head -1)
@@ -65,8 +70,8 @@ verify_cosig() {
 	sig=${line##* }
 	base64 -d <<<"$sig" >"$d/sig"
 	[ "$(stat -c %s "$d/sig")" = 76 ] || fail "cosignature is not 4+8+64 bytes"
-	[ "$(head -c 4 "$d/sig" | xxd -p)" = "$kh" ] || fail "cosignature key hash"
-	ts=$((16#$(tail -c +5 "$d/sig" | head -c 8 | xxd -p)))
+	[ "$(head -c 4 "$d/sig" | hex)" = "$kh" ] || fail "cosignature key hash"
+	ts=$((16#$(tail -c +5 "$d/sig" | head -c 8 | hex)))
 	now=$(date +%s)
 	[ "$ts" -gt 0 ] && [ "$ts" -le $((now + 1)) ] && [ "$ts" -ge $((now - 120)) ] ||
 		fail "cosignature time $ts is not now ($now)"

@@ -77,7 +77,7 @@ naive_init(struct naive *t, uint64_t n)
 	assert_non_null(t->cache);
 	assert_non_null(t->have);
 	for (i = 0; i < n; i++) {
-		/* Leaf data of varying length: i in big-endian, 1 to 8 bytes. */
+		/* Leaf data of 1 to 8 bytes: i in big-endian. */
 		size_t len = 1 + i % 8;
 		size_t j;
 
@@ -465,7 +465,7 @@ test_inclusion_proofs(void **state)
 			memcpy(leaf, fx->t.leaves[index], HLEN);
 			assert_int_equal(merkle_verify_inclusion(index, size,
 			    leaf, proof, n, root), ERR_OK);
-			/* The same path proves the leaf in the subtree [0, size). */
+			/* The path also proves the leaf in subtree [0, size). */
 			assert_int_equal(merkle_verify_subtree_inclusion(index,
 			    0, size, leaf, proof, n, root), ERR_OK);
 
