@@ -25,8 +25,17 @@
 
 #define JOURNAL_HEADER_MAGIC "BJH1"
 #define JOURNAL_RECORD_MAGIC "BJR1"
+/* A batch whose full bundles were made durable in private/stage. */
+#define JOURNAL_DIRECT_MAGIC "BJD1"
 /* Past this size the journal is folded into the tiles and restarted. */
 #define JOURNAL_ROTATE_BYTES (64u * 1024 * 1024)
+/*
+ * Direct batches keep the journal small but still cost a reread of their
+ * bundles on open: past this many entries the journal is restarted too.
+ */
+#define JOURNAL_ROTATE_ENTRIES (1u << 20)
+/* A batch of at least this many entries that fills a bundle goes direct. */
+#define DIRECT_MIN_ENTRIES 1024
 
 /*
  * Test builds let BULWARK_JOURNAL_ROTATE lower the limit, so that crash and
@@ -43,6 +52,25 @@ journal_rotate_bytes(void)
 #endif
 	return JOURNAL_ROTATE_BYTES;
 }
+
+/*
+ * The smallest batch that stages its full bundles instead of journaling
+ * their bytes. Test builds default to 1, so that the crash and fault tests
+ * (small batches) cover the direct path; BULWARK_DIRECT_MIN overrides.
+ */
+static size_t
+direct_min_entries(void)
+{
+#ifdef BULWARK_FAULT_INJECTION
+	const char *s = getenv("BULWARK_DIRECT_MIN");
+
+	if (s != NULL && strtoull(s, NULL, 10) > 0)
+		return (size_t)strtoull(s, NULL, 10);
+	return 1;
+#else
+	return DIRECT_MIN_ENTRIES;
+#endif
+}
 #define JOURNAL_MAX_RECORD (AUDIT_LOG_MAX_BATCH_BYTES + \
     2u * AUDIT_LOG_MAX_BATCH + 2 * NOTE_MAX_LEN)
 
@@ -53,6 +81,11 @@ struct outfile {
 	uint8_t *data;
 	size_t len;
 };
+
+/* What add_entry does with a bundle that fills. */
+#define BUNDLE_OUTBOX 0	/* copy it to the outbox, published after the sync */
+#define BUNDLE_STAGE 1	/* write it to private/stage/<index> now */
+#define BUNDLE_ON_DISK 2	/* nothing: replay found it on disk */
 
 struct audit_log {
 	char *dir;
@@ -70,6 +103,10 @@ struct audit_log {
 	unsigned edge_n[TILE_MAX_LEVELS];
 	uint8_t *bundle;	/* the partial entry bundle */
 	size_t bundle_len;
+	int bundle_mode;	/* where add_entry sends a full bundle: BUNDLE_* */
+	uint64_t jbase;		/* the journal's base size */
+	int pending;		/* a durable batch not yet published: */
+	uint64_t pend_old, pend_tail;	/* its first index, first not staged */
 
 	char *note;		/* the last signed checkpoint */
 	size_t note_len;
@@ -244,32 +281,90 @@ outbox_clear(struct audit_log *log)
 	log->nout = 0;
 }
 
-/* Root of a full tile: 256 hashes hashed up eight levels. */
-static void
-tile_root(uint8_t hashes[TILE_WIDTH][MERKLE_HASH_LEN], uint8_t out[MERKLE_HASH_LEN])
+/* private/stage/<index>: a full bundle of a direct batch. */
+static int
+stage_path(const struct audit_log *log, uint64_t index, char *buf, size_t len)
 {
-	uint8_t buf[TILE_WIDTH / 2][MERKLE_HASH_LEN];
-	size_t n = TILE_WIDTH / 2;
+	int n = snprintf(buf, len, "%s/private/stage/%" PRIu64, log->dir, index);
 
-	for (size_t i = 0; i < n; i++)
-		merkle_node_hash(hashes[2 * i], hashes[2 * i + 1], buf[i]);
-	while (n > 1) {
-		for (size_t i = 0; i < n / 2; i++)
-			merkle_node_hash(buf[2 * i], buf[2 * i + 1], buf[i]);
-		n /= 2;
+	return (n < 0 || (size_t)n >= len) ? ERR_TOOBIG : ERR_OK;
+}
+
+/*
+ * Writes the full bundle in log->bundle to its stage file, without fsync:
+ * the batch's one sync makes it durable, and only then is it renamed into
+ * place, so no bundle is visible before the entries in it are durable.
+ */
+static int
+stage_write(struct audit_log *log, uint64_t index)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	if ((r = stage_path(log, index, path, sizeof(path))) != ERR_OK)
+		return r;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd < 0 && errno == ENOENT) {
+		char *slash = strrchr(path, '/');
+
+		*slash = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return ERR_IO;
+		*slash = '/';
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0644);
 	}
-	memcpy(out, buf[0], MERKLE_HASH_LEN);
+	if (fd < 0)
+		return ERR_IO;
+	r = fs_write_all(fd, log->bundle, log->bundle_len);
+	if (close(fd) != 0 && r == ERR_OK)
+		r = ERR_IO;
+	return r;
+}
+
+/*
+ * Renames a durable stage file into place as full bundle index. ERR_NOTFOUND
+ * when there is no stage file (it was renamed before).
+ */
+static int
+stage_publish(struct audit_log *log, uint64_t index)
+{
+	char from[PATH_MAX], rel[PATH_MAX], to[PATH_MAX];
+	int r;
+
+	if ((r = stage_path(log, index, from, sizeof(from))) != ERR_OK ||
+	    (r = tile_path(rel, sizeof(rel), TILE_ENTRIES_LEVEL, index,
+	    TILE_WIDTH)) != ERR_OK ||
+	    (r = path_join(to, sizeof(to), log->dir, rel)) != ERR_OK)
+		return r;
+	if (access(from, F_OK) != 0)
+		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	r = fs_rename(from, to);
+	if (r == ERR_IO && errno == ENOENT) {
+		char *slash = strrchr(to, '/');
+
+		*slash = '\0';
+		if ((r = fs_mkdirs(to, 0755)) != ERR_OK)
+			return r;
+		*slash = '/';
+		r = fs_rename(from, to);
+	}
+	if (r == ERR_OK)
+		remove_partials(log, TILE_ENTRIES_LEVEL, index);
+	return r;
 }
 
 /*
  * Adds hash h at tile level `level`; a tile that fills goes to the outbox
- * and its root climbs to the next level.
+ * and its root, sub[level] (the subtree the frontier just completed),
+ * climbs to the next level.
  */
 static int
 edge_push(struct audit_log *log, unsigned level, uint64_t count,
-    const uint8_t h[MERKLE_HASH_LEN])
+    const uint8_t h[MERKLE_HASH_LEN],
+    uint8_t sub[TILE_MAX_LEVELS][MERKLE_HASH_LEN])
 {
-	uint8_t root[MERKLE_HASH_LEN];
 	int r;
 
 	memcpy(log->edge[level][log->edge_n[level]++], h, MERKLE_HASH_LEN);
@@ -280,37 +375,64 @@ edge_push(struct audit_log *log, unsigned level, uint64_t count,
 	    sizeof(log->edge[level]));
 	if (r != ERR_OK)
 		return r;
-	tile_root(log->edge[level], root);
 	log->edge_n[level] = 0;
 	if (level + 1 >= TILE_MAX_LEVELS)
 		return ERR_RANGE;
-	return edge_push(log, level + 1, count / TILE_WIDTH, root);
+	return edge_push(log, level + 1, count / TILE_WIDTH, sub[level], sub);
 }
 
-/* Adds one entry to the in-memory tree; tiles that fill go to the outbox. */
+/*
+ * Adds one entry to the in-memory tree; tiles that fill go to the outbox,
+ * a bundle that fills where log->bundle_mode says.
+ */
 static int
 add_entry(struct audit_log *log, const uint8_t *data, size_t len)
 {
-	uint8_t h[MERKLE_HASH_LEN];
+	uint8_t h[MERKLE_HASH_LEN], x[MERKLE_HASH_LEN];
+	uint8_t sub[TILE_MAX_LEVELS][MERKLE_HASH_LEN];
+	struct merkle_frontier *fr = &log->fr;
+	unsigned level;
 	int r;
 
 	if (len > ENTRY_MAX_LEN)
 		return ERR_TOOBIG;
+	if (fr->size == UINT64_MAX)
+		return ERR_RANGE;
 	merkle_leaf_hash(data, len, h);
 	log->bundle[log->bundle_len++] = (uint8_t)(len >> 8);
 	log->bundle[log->bundle_len++] = (uint8_t)len;
 	memcpy(log->bundle + log->bundle_len, data, len);
 	log->bundle_len += len;
-	merkle_frontier_append(&log->fr, h);
+	/*
+	 * The frontier append (merkle_frontier_append), keeping the roots of
+	 * the subtrees of 2^8, 2^16, ... leaves it completes: they are the
+	 * roots of the tiles this entry fills, so no tile is hashed twice.
+	 */
+	memcpy(x, h, MERKLE_HASH_LEN);
+	for (level = 0; (fr->size >> level) & 1; level++) {
+		merkle_node_hash(fr->hashes[level], x, x);
+		if ((level + 1) % TILE_HEIGHT == 0)
+			memcpy(sub[(level + 1) / TILE_HEIGHT - 1], x,
+			    MERKLE_HASH_LEN);
+	}
+	memcpy(fr->hashes[level], x, MERKLE_HASH_LEN);
+	fr->size++;
 	log->size++;
 	if (log->size % TILE_WIDTH == 0) {
-		r = outbox_add(log, TILE_ENTRIES_LEVEL, log->size / TILE_WIDTH - 1,
-		    log->bundle, log->bundle_len);
+		uint64_t index = log->size / TILE_WIDTH - 1;
+
+		if (log->bundle_mode == BUNDLE_OUTBOX)
+			r = outbox_add(log, TILE_ENTRIES_LEVEL, index, log->bundle,
+			    log->bundle_len);
+		else if (log->bundle_mode == BUNDLE_STAGE)
+			r = stage_write(log, index);
+		else
+			r = ERR_OK;
 		if (r != ERR_OK)
 			return r;
 		log->bundle_len = 0;
 	}
-	return edge_push(log, 0, log->size, h);
+	return edge_push(log, 0, log->size, h, sub);
 }
 
 /* Signs the checkpoint of the in-memory tree into log->note. */
@@ -447,6 +569,7 @@ journal_restart(struct audit_log *log)
 		close(log->jfd);
 	log->jfd = fd;
 	log->jend = log->reclen;
+	log->jbase = log->size;
 	return ERR_OK;
 }
 
@@ -465,15 +588,18 @@ journal_rotate(struct audit_log *log)
 }
 
 int
-audit_log_append(struct audit_log *log, const char *const *entries,
+audit_log_append_durable(struct audit_log *log, const char *const *entries,
     const size_t *lens, size_t n, uint64_t *first)
 {
-	uint64_t old_size = log->size;
+	uint64_t old_size, tail;
 	uint8_t b[12];
 	size_t total = 0;
-	int r;
+	int direct, r;
 
 	*first = 0;
+	if ((r = audit_log_publish(log)) != ERR_OK)
+		return r;
+	old_size = log->size;
 	if (log->broken)
 		return ERR_CONFLICT;
 	if (n == 0 || n > AUDIT_LOG_MAX_BATCH)
@@ -485,26 +611,52 @@ audit_log_append(struct audit_log *log, const char *const *entries,
 	}
 	if (total > AUDIT_LOG_MAX_BATCH_BYTES)
 		return ERR_TOOBIG;
+	/*
+	 * A large batch that fills bundles goes direct: its full bundles are
+	 * staged and made durable by syncfs() before the journal record,
+	 * which carries only the entries past the last full bundle. So the
+	 * bulk of the bytes reaches the disk once. A small batch journals its
+	 * entries and costs one fdatasync() of the journal alone.
+	 */
+	tail = (old_size + n) / TILE_WIDTH * TILE_WIDTH;
+	direct = tail > old_size && n >= direct_min_entries();
+	if (!direct)
+		tail = old_size;
 
 	/* From here a failure leaves memory ahead of disk. */
 	log->broken = 1;
+	log->bundle_mode = direct ? BUNDLE_STAGE : BUNDLE_OUTBOX;
 	log->reclen = 8;
 	put_u64(b, old_size);
 	put_u32(b + 8, (uint32_t)n);
 	if ((r = rec_put(log, b, 12)) != ERR_OK)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		uint8_t l[2] = { (uint8_t)(lens[i] >> 8), (uint8_t)lens[i] };
+		if (old_size + i >= tail) {
+			uint8_t l[2] = { (uint8_t)(lens[i] >> 8),
+			    (uint8_t)lens[i] };
 
-		if ((r = rec_put(log, l, 2)) != ERR_OK ||
-		    (r = rec_put(log, entries[i], lens[i])) != ERR_OK ||
-		    (r = add_entry(log, (const uint8_t *)entries[i],
+			if ((r = rec_put(log, l, 2)) != ERR_OK ||
+			    (r = rec_put(log, entries[i], lens[i])) != ERR_OK)
+				return r;
+		}
+		if ((r = add_entry(log, (const uint8_t *)entries[i],
 		    lens[i])) != ERR_OK)
 			return r;
 	}
+	log->bundle_mode = BUNDLE_OUTBOX;
 	if ((r = sign_checkpoint(log)) != ERR_OK ||
 	    (r = rec_put_note(log)) != ERR_OK ||
-	    (r = frame_record(log, JOURNAL_RECORD_MAGIC)) != ERR_OK)
+	    (r = frame_record(log, direct ? JOURNAL_DIRECT_MAGIC :
+	    JOURNAL_RECORD_MAGIC)) != ERR_OK)
+		return r;
+	/*
+	 * The stage files must be durable before the record can be: a record
+	 * on disk whose bundles are not would be a batch the log cannot
+	 * replay. So a direct batch costs a syncfs() for its bundles and an
+	 * fdatasync() for its small record.
+	 */
+	if (direct && (r = fs_syncfs(log->dirfd)) != ERR_OK)
 		return r;
 	if ((r = fs_pwrite_all(log->jfd, log->rec, log->reclen,
 	    (off_t)log->jend)) != ERR_OK ||
@@ -513,13 +665,45 @@ audit_log_append(struct audit_log *log, const char *const *entries,
 	log->jend += log->reclen;
 	/* Durable: the batch survives any crash from here on. */
 	*first = old_size;
-	if ((r = publish_state(log, old_size)) != ERR_OK)
+	log->pending = 1;
+	log->pend_old = old_size;
+	log->pend_tail = tail;
+	return ERR_OK;
+}
+
+int
+audit_log_publish(struct audit_log *log)
+{
+	int r;
+
+	if (!log->pending)
+		return ERR_OK;
+	log->pending = 0;	/* a failure leaves the log broken */
+	for (uint64_t i = log->pend_old / TILE_WIDTH;
+	    i < log->pend_tail / TILE_WIDTH; i++) {
+		if ((r = stage_publish(log, i)) != ERR_OK)
+			return r == ERR_NOTFOUND ? ERR_INTERNAL : r;
+	}
+	if ((r = publish_state(log, log->pend_old)) != ERR_OK)
 		return r;
-	if (log->jend > journal_rotate_bytes() &&
+	if ((log->jend > journal_rotate_bytes() ||
+	    log->size - log->jbase > JOURNAL_ROTATE_ENTRIES) &&
 	    (r = journal_rotate(log)) != ERR_OK)
 		return r;
 	log->broken = 0;
 	return ERR_OK;
+}
+
+int
+audit_log_append(struct audit_log *log, const char *const *entries,
+    const size_t *lens, size_t n, uint64_t *first)
+{
+	int r;
+
+	if ((r = audit_log_append_durable(log, entries, lens, n,
+	    first)) != ERR_OK)
+		return r;
+	return audit_log_publish(log);
 }
 
 /* Parses a signed checkpoint note and checks our own signature on it. */
@@ -647,7 +831,7 @@ pread_exact(int fd, void *buf, size_t len, off_t off)
  */
 static int
 read_record(struct audit_log *log, off_t off, off_t fsize, const char *magic,
-    size_t *plen)
+    size_t *plen, int *direct)
 {
 	uint8_t hdr[8], sum[SHA256_LEN];
 	size_t n;
@@ -657,7 +841,9 @@ read_record(struct audit_log *log, off_t off, off_t fsize, const char *magic,
 		return ERR_FORMAT;
 	if ((r = pread_exact(log->jfd, hdr, 8, off)) != ERR_OK)
 		return r;
-	if (memcmp(hdr, magic, 4) != 0)
+	*direct = memcmp(magic, JOURNAL_RECORD_MAGIC, 4) == 0 &&
+	    memcmp(hdr, JOURNAL_DIRECT_MAGIC, 4) == 0;
+	if (memcmp(hdr, magic, 4) != 0 && !*direct)
 		return ERR_FORMAT;
 	n = get_u32(hdr + 4);
 	if (n > JOURNAL_MAX_RECORD || (off_t)(n + 8 + SHA256_LEN) > fsize - off)
@@ -674,12 +860,61 @@ read_record(struct audit_log *log, off_t off, off_t fsize, const char *magic,
 	return ERR_OK;
 }
 
-/* Applies one batch record (payload in log->rec) and republishes. */
+/*
+ * Adds the entries of full bundle index past log->size, read from its
+ * published file or, when a crash came before its rename, its stage file.
+ * The part already in memory must match.
+ */
 static int
-replay_batch(struct audit_log *log, size_t plen, char *why, size_t whylen)
+replay_bundle(struct audit_log *log, uint64_t index, char *why, size_t whylen)
+{
+	char rel[PATH_MAX], path[PATH_MAX], *buf = NULL;
+	size_t offs[TILE_WIDTH], lens[TILE_WIDTH], len;
+	int r;
+
+	if ((r = tile_path(rel, sizeof(rel), TILE_ENTRIES_LEVEL, index,
+	    TILE_WIDTH)) != ERR_OK ||
+	    (r = path_join(path, sizeof(path), log->dir, rel)) != ERR_OK)
+		return r;
+	r = fs_read_file(path, TILE_MAX_BUNDLE, &buf, &len);
+	if (r == ERR_NOTFOUND) {
+		if ((r = stage_path(log, index, path, sizeof(path))) != ERR_OK)
+			return r;
+		r = fs_read_file(path, TILE_MAX_BUNDLE, &buf, &len);
+	}
+	if (r != ERR_OK) {
+		why_set(why, whylen, "cannot read bundle '%s' of a journaled "
+		    "batch: %s", path, err_str(r));
+		return r;
+	}
+	if ((r = tile_bundle_split((const uint8_t *)buf, len, TILE_WIDTH, offs,
+	    lens)) != ERR_OK ||
+	    len < log->bundle_len ||
+	    memcmp(buf, log->bundle, log->bundle_len) != 0) {
+		why_set(why, whylen, "bundle '%s' of a journaled batch is "
+		    "damaged; run 'bulwark log verify --dir %s'", path, log->dir);
+		free(buf);
+		return ERR_FORMAT;
+	}
+	for (unsigned k = 0; k < TILE_WIDTH && r == ERR_OK; k++) {
+		if (index * TILE_WIDTH + k >= log->size)
+			r = add_entry(log, (const uint8_t *)buf + offs[k], lens[k]);
+	}
+	free(buf);
+	return r;
+}
+
+/*
+ * Applies one batch record (payload in log->rec) and republishes. A direct
+ * record holds only the entries past its last full bundle; the others are
+ * read back from the bundles it made durable.
+ */
+static int
+replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
+    size_t whylen)
 {
 	const uint8_t *p = log->rec, *end = log->rec + plen;
-	uint64_t first, old = log->size;
+	uint64_t first, old = log->size, tail;
 	uint32_t count, nlen;
 	struct checkpoint c;
 	uint8_t root[MERKLE_HASH_LEN];
@@ -695,7 +930,23 @@ replay_batch(struct audit_log *log, size_t plen, char *why, size_t whylen)
 		    " but the log holds %" PRIu64 " entries", first, log->size);
 		return ERR_CONFLICT;
 	}
-	for (uint32_t i = 0; i < count; i++) {
+	if (count == 0 || count > AUDIT_LOG_MAX_BATCH)
+		return ERR_FORMAT;
+	tail = first;
+	if (direct) {
+		tail = (first + count) / TILE_WIDTH * TILE_WIDTH;
+		if (tail <= first)
+			return ERR_FORMAT;
+		log->bundle_mode = BUNDLE_ON_DISK;
+		r = ERR_OK;
+		for (uint64_t i = first / TILE_WIDTH; i < tail / TILE_WIDTH &&
+		    r == ERR_OK; i++)
+			r = replay_bundle(log, i, why, whylen);
+		log->bundle_mode = BUNDLE_OUTBOX;
+		if (r != ERR_OK)
+			return r;
+	}
+	for (uint64_t i = tail; i < first + count; i++) {
 		size_t n;
 
 		if (end - p < 2)
@@ -729,7 +980,33 @@ replay_batch(struct audit_log *log, size_t plen, char *why, size_t whylen)
 	}
 	if ((r = set_note(log, p, nlen)) != ERR_OK)
 		return r;
+	for (uint64_t i = first / TILE_WIDTH; i < tail / TILE_WIDTH; i++) {
+		r = stage_publish(log, i);
+		if (r != ERR_OK && r != ERR_NOTFOUND)
+			return r;
+	}
 	return publish_state(log, old);
+}
+
+/*
+ * After a replay every stage file of a durable batch is renamed into
+ * place: what is left belongs to batches never acknowledged.
+ */
+static void
+stage_clean(struct audit_log *log)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	if (path_join(path, sizeof(path), log->dir, "private/stage") != ERR_OK ||
+	    (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }
 
 /*
@@ -747,12 +1024,12 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 	uint64_t base;
 	uint32_t nlen;
 	off_t off;
-	int r;
+	int direct, r;
 
 	if (fstat(log->jfd, &st) != 0)
 		return ERR_IO;
 	if ((r = read_record(log, 0, st.st_size, JOURNAL_HEADER_MAGIC,
-	    &plen)) != ERR_OK || plen < 12) {
+	    &plen, &direct)) != ERR_OK || plen < 12) {
 		why_set(why, whylen, "journal header in '%s/private/journal' is "
 		    "damaged; run 'bulwark log verify --dir %s'", log->dir, log->dir);
 		return r == ERR_OK ? ERR_FORMAT : r;
@@ -779,6 +1056,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		checkpoint_release(&c);
 		return r;
 	}
+	log->jbase = base;
 	merkle_frontier_root(&log->fr, root);
 	r = memcmp(root, c.root, sizeof(root)) == 0 ? ERR_OK : ERR_MISMATCH;
 	checkpoint_release(&c);
@@ -791,14 +1069,16 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 	}
 	off = (off_t)(8 + plen + SHA256_LEN);
 	while (off < st.st_size) {
-		r = read_record(log, off, st.st_size, JOURNAL_RECORD_MAGIC, &plen);
+		r = read_record(log, off, st.st_size, JOURNAL_RECORD_MAGIC, &plen,
+		    &direct);
 		if (r == ERR_FORMAT) {
 			uint8_t hdr[8];
 			off_t declared = st.st_size;
 
 			if (st.st_size - off >= 8 &&
 			    pread_exact(log->jfd, hdr, 8, off) == ERR_OK &&
-			    memcmp(hdr, JOURNAL_RECORD_MAGIC, 4) == 0)
+			    (memcmp(hdr, JOURNAL_RECORD_MAGIC, 4) == 0 ||
+			    memcmp(hdr, JOURNAL_DIRECT_MAGIC, 4) == 0))
 				declared = off + 8 + (off_t)get_u32(hdr + 4) +
 				    SHA256_LEN;
 			if (declared < st.st_size) {
@@ -815,11 +1095,12 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		}
 		if (r != ERR_OK)
 			return r;
-		if ((r = replay_batch(log, plen, why, whylen)) != ERR_OK)
+		if ((r = replay_batch(log, plen, direct, why, whylen)) != ERR_OK)
 			return r;
 		off += (off_t)(8 + plen + SHA256_LEN);
 	}
 	log->jend = (uint64_t)off;
+	stage_clean(log);
 	return publish(log, "checkpoint", log->note, log->note_len, FS_NOSYNC);
 }
 

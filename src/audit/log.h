@@ -11,17 +11,40 @@
  *     journal                      write-ahead journal (see below)
  *     witnesses                    "URL VKEY" per line
  *     lock                         flock: one writer at a time
+ *     stage/<N>                    full bundles of a direct batch, made
+ *                                  durable before they are renamed to
+ *                                  tile/entries/<N>
  *
- * Durability. An append batch is encoded as one journal record holding the
- * entries and the checkpoint signed over the new tree; the record is
- * written and fdatasync'ed once, and only then are the tiles and the
- * checkpoint published (renamed into place without their own fsync). So a
- * batch costs one fsync and one signature, the signed checkpoint is on disk
- * before anyone can see it, and a crash at any point loses only batches
- * never acknowledged: audit_log_open() replays the journal and republishes
- * whatever tiles a crash cut short. When the journal outgrows its limit,
- * syncfs() makes the published tiles durable and a fresh journal starts at
- * the current size.
+ * Durability. Every append batch costs one signature and writes one
+ * journal record holding the checkpoint signed over the new tree. What
+ * else the record holds depends on the batch:
+ *
+ *  - A small batch (or one that fills no bundle) journals all its entries;
+ *    the record is written and fdatasync'ed, and only the journal is
+ *    synced, so the latency of one entry is one fdatasync.
+ *  - A large batch that fills bundles goes direct: each full bundle is
+ *    written to private/stage/<N> as it fills, syncfs() makes them
+ *    durable, and only then is the record, holding just the entries past
+ *    the last full bundle, written and fdatasync'ed (two syncs, the second
+ *    of a few KiB). So the bulk of the bytes reaches the disk once, not
+ *    once in the journal and again in the bundles, and a record on disk
+ *    always has its bundles on disk.
+ *
+ * A batch may be acknowledged as soon as that sync returns
+ * (audit_log_append_durable): an acknowledgement means durable, not yet
+ * published. Only then (audit_log_publish) are the stage files renamed into place and the tiles, the partial
+ * bundle and, last, the checkpoint published (temp file + rename, no
+ * fsync). Nothing is visible before it is durable: a bundle or tile of a
+ * batch never acknowledged is never published, and since the checkpoint is
+ * published after the tiles it covers, a reader that fetches the
+ * checkpoint finds every tile it needs. The signed checkpoint is on disk
+ * before anyone can see it. A crash at any point loses only batches never
+ * acknowledged: audit_log_open() replays the journal, reading the bundles
+ * of direct batches back (from stage/ when a crash came before the
+ * rename), checks every batch against its checkpoint, and republishes
+ * whatever a crash cut short. When the journal outgrows its byte limit or
+ * covers more than about a million entries, syncfs() makes the published
+ * tiles durable and a fresh journal starts at the current size.
  *
  * The log never signs a checkpoint that does not extend the last one it
  * signed: on open it recomputes the root at the last signed size from disk
@@ -71,6 +94,18 @@ const char *audit_log_checkpoint(const struct audit_log *log, size_t *len);
  */
 int audit_log_append(struct audit_log *log, const char *const *entries,
     const size_t *lens, size_t n, uint64_t *first) WUR;
+
+/*
+ * audit_log_append in two steps, so that a caller can acknowledge a batch
+ * between them: _durable returns once the batch is durable (publishing
+ * any batch still pending first), audit_log_publish then publishes its
+ * tiles and checkpoint (a no-op when nothing is pending). A failure of
+ * either leaves the log to be closed and reopened; a batch _durable
+ * accepted stays acknowledged, and reopening publishes it.
+ */
+int audit_log_append_durable(struct audit_log *log, const char *const *entries,
+    const size_t *lens, size_t n, uint64_t *first) WUR;
+int audit_log_publish(struct audit_log *log) WUR;
 
 /*
  * Sends the latest checkpoint to every configured witness, with a

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/blob.h"
 #include "audit/checkpoint.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
@@ -292,6 +293,35 @@ verify_entries(struct vstate *v, const char *dir, uint64_t size,
 	return r;
 }
 
+/* Every blob must hash to its name. */
+static void
+check_blobs(struct vstate *v, const char *dir)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/blob/sha256", dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		int r;
+
+		if (de->d_name[0] == '.')
+			continue;
+		r = audit_blob_get(dir, de->d_name, -1);
+		if (r == ERR_FORMAT)
+			problem(v, ERR_FORMAT, "blob/sha256/%s: not a blob name",
+			    de->d_name);
+		else if (r != ERR_OK)
+			problem(v, r == ERR_MISMATCH ? ERR_MISMATCH : r,
+			    "blob/sha256/%s: %s", de->d_name,
+			    r == ERR_MISMATCH ? "contents do not match the name: "
+			    "the blob was altered" : err_str(r));
+	}
+	closedir(d);
+}
+
 int
 audit_verify(const char *dir, const struct audit_verify_opts *o,
     struct audit_verify_result *res)
@@ -380,6 +410,7 @@ audit_verify(const char *dir, const struct audit_verify_opts *o,
 	}
 	if ((r = verify_entries(v, dir, c.size, older, nolder, c.root, o)) != ERR_OK)
 		problem(v, r, "cannot verify: %s", err_str(r));
+	check_blobs(v, dir);
  out:
 	r = v->first_err;
 	checkpoint_release(&c);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 
 int cmd_log(int argc, char **argv);
+/* bulwark log blob put|get (argv[0] is "blob"). */
+int cmd_log_blob(int argc, char **argv);
 int cmd_witness(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

@@ -107,9 +107,15 @@ log_init(int argc, char **argv)
 
 /* ---- append: a reader thread feeds a committer (group commit) ---- */
 
+/*
+ * A batch keeps its entries in one arena: the reader copies each canonical
+ * entry in and frees it at once, so that malloc hands the same block back
+ * for the next line instead of the committer freeing a million blocks
+ * another thread allocated.
+ */
 struct slot {
-	char *entry;		/* canonical entry, or NULL for a refused line */
-	size_t len;
+	size_t off;		/* into the arena */
+	size_t len;		/* SIZE_MAX for a refused line */
 };
 
 struct batch {
@@ -117,6 +123,8 @@ struct batch {
 	size_t n, cap;
 	size_t good;		/* slots with an entry */
 	size_t bytes;
+	char *arena;
+	size_t alen, acap;
 };
 
 struct appender {
@@ -127,19 +135,31 @@ struct appender {
 	int eof;
 	int failed;		/* the committer could not make a batch durable */
 	uint64_t batches, entries;	/* for --stats */
+	const char **ents;	/* the committer's arguments to the log */
+	size_t *lens;
+	char *out;		/* the committer's output */
+	size_t outcap;
 	char why[512];
 };
+
+#define REFUSED SIZE_MAX
 
 static void
 batch_clear(struct batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		free(b->slots[i].entry);
-	b->n = b->good = b->bytes = 0;
+	b->n = b->good = b->bytes = b->alen = 0;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	free(b->slots);
+	free(b->arena);
+	memset(b, 0, sizeof(*b));
 }
 
 static int
-batch_add(struct batch *b, char *entry, size_t len)
+batch_add(struct batch *b, const char *entry, size_t len)
 {
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 1024;
@@ -150,13 +170,29 @@ batch_add(struct batch *b, char *entry, size_t len)
 		b->slots = s;
 		b->cap = cap;
 	}
-	b->slots[b->n].entry = entry;
-	b->slots[b->n].len = len;
-	b->n++;
-	if (entry != NULL) {
+	if (entry != NULL && b->alen + len > b->acap) {
+		size_t cap = b->acap ? b->acap : 65536;
+		char *p;
+
+		while (cap < b->alen + len)
+			cap *= 2;
+		if ((p = realloc(b->arena, cap)) == NULL)
+			return ERR_NOMEM;
+		b->arena = p;
+		b->acap = cap;
+	}
+	if (entry == NULL) {
+		b->slots[b->n].off = 0;
+		b->slots[b->n].len = REFUSED;
+	} else {
+		memcpy(b->arena + b->alen, entry, len);
+		b->slots[b->n].off = b->alen;
+		b->slots[b->n].len = len;
+		b->alen += len;
 		b->good++;
 		b->bytes += len;
 	}
+	b->n++;
 	return ERR_OK;
 }
 
@@ -168,50 +204,69 @@ batch_full(const struct batch *b)
 	    b->n >= 4 * AUDIT_LOG_MAX_BATCH;
 }
 
+/* Writes v and a newline at p; returns the length. */
+static size_t
+put_index(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	p[n] = '\n';
+	return n + 1;
+}
+
 /* Makes one batch durable and prints its indices in input order. */
 static int
 commit_batch(struct appender *a, struct batch *b)
 {
-	const char **ents = NULL;
-	size_t *lens = NULL, k = 0;
+	size_t k = 0, olen = 0;
 	uint64_t first = 0;
 	int r = ERR_OK;
 
 	if (b->good > 0) {
-		ents = calloc(b->good, sizeof(*ents));
-		lens = calloc(b->good, sizeof(*lens));
-		if (ents == NULL || lens == NULL) {
-			r = ERR_NOMEM;
-			goto out;
-		}
 		for (size_t i = 0; i < b->n; i++) {
-			if (b->slots[i].entry == NULL)
+			if (b->slots[i].len == REFUSED)
 				continue;
-			ents[k] = b->slots[i].entry;
-			lens[k++] = b->slots[i].len;
+			a->ents[k] = b->arena + b->slots[i].off;
+			a->lens[k++] = b->slots[i].len;
 		}
 		a->batches++;
 		a->entries += k;
-		if ((r = audit_log_append(a->log, ents, lens, k, &first)) != ERR_OK) {
+		if ((r = audit_log_append_durable(a->log, a->ents, a->lens, k,
+		    &first)) != ERR_OK) {
 			snprintf(a->why, sizeof(a->why), "cannot make entries "
 			    "durable: %s (%s); nothing after index %" PRIu64
 			    " was acknowledged; rerun to recover the log",
 			    err_str(r), strerror(errno), audit_log_size(a->log) -
 			    (audit_log_size(a->log) > 0 ? 1 : 0));
-			goto out;
+			return r;
 		}
 	}
+	/* At most 21 bytes a line; a->out holds 4 * AUDIT_LOG_MAX_BATCH. */
 	for (size_t i = 0; i < b->n; i++) {
-		if (b->slots[i].entry == NULL)
-			fputs("-\n", stdout);
-		else
-			printf("%" PRIu64 "\n", first++);
+		if (b->slots[i].len == REFUSED) {
+			a->out[olen++] = '-';
+			a->out[olen++] = '\n';
+		} else {
+			olen += put_index(a->out + olen, first++);
+		}
 	}
-	if (fflush(stdout) != 0)
-		r = ERR_IO;
- out:
-	free(ents);
-	free(lens);
+	/* Durable: acknowledge, then publish (reopening would, too). */
+	if (fwrite(a->out, 1, olen, stdout) != olen || fflush(stdout) != 0) {
+		snprintf(a->why, sizeof(a->why), "cannot write the indices: %s",
+		    strerror(errno));
+		return ERR_IO;
+	}
+	if ((r = audit_log_publish(a->log)) != ERR_OK)
+		snprintf(a->why, sizeof(a->why), "cannot publish entries: %s "
+		    "(%s); every index printed is durable; rerun to recover "
+		    "the log", err_str(r), strerror(errno));
 	return r;
 }
 
@@ -236,6 +291,7 @@ committer(void *arg)
 		pthread_cond_broadcast(&a->cv);
 		pthread_mutex_unlock(&a->mu);
 		int r = commit_batch(a, &mine);
+
 		batch_clear(&mine);
 		pthread_mutex_lock(&a->mu);
 		if (r != ERR_OK) {
@@ -245,30 +301,32 @@ committer(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&a->mu);
-	batch_clear(&mine);
-	free(mine.slots);
+	batch_free(&mine);
 	return NULL;
 }
 
-/* Hands one canonical entry (or a refusal) to the committer. */
+/*
+ * Hands one canonical entry (or a refusal, entry NULL) to the committer;
+ * the caller keeps entry. The committer is woken only when the queue was
+ * empty: it takes everything queued once it wakes anyway.
+ */
 static int
-enqueue(struct appender *a, char *entry, size_t len)
+enqueue(struct appender *a, const char *entry, size_t len)
 {
-	int r;
+	int r, wake;
 
 	pthread_mutex_lock(&a->mu);
 	while (batch_full(&a->filling) && !a->failed)
 		pthread_cond_wait(&a->cv, &a->mu);
 	if (a->failed) {
 		pthread_mutex_unlock(&a->mu);
-		free(entry);
 		return ERR_IO;
 	}
+	wake = a->filling.n == 0;
 	r = batch_add(&a->filling, entry, len);
-	pthread_cond_signal(&a->cv);
+	if (wake)
+		pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
-	if (r != ERR_OK)
-		free(entry);
 	return r;
 }
 
@@ -289,7 +347,9 @@ handle_line(struct appender *a, const char *line, size_t len, uint64_t lineno,
 		*refused = 1;
 		return enqueue(a, NULL, 0);
 	}
-	return enqueue(a, canon, clen);
+	r = enqueue(a, canon, clen);
+	free(canon);
+	return r;
 }
 
 /* Reads stdin line by line; lines longer than ENTRY_MAX_INPUT are refused. */
@@ -392,16 +452,25 @@ log_append(int argc, char **argv)
 		return 2;
 	}
 	memset(&a, 0, sizeof(a));
+	a.ents = calloc(AUDIT_LOG_MAX_BATCH, sizeof(*a.ents));
+	a.lens = calloc(AUDIT_LOG_MAX_BATCH, sizeof(*a.lens));
+	a.out = malloc(4 * AUDIT_LOG_MAX_BATCH * 21);
+	if (a.ents == NULL || a.lens == NULL || a.out == NULL) {
+		cli_error("out of memory");
+		r = 1;
+		goto out;
+	}
 	if ((r = audit_log_open(dir, &a.log, why, sizeof(why))) != ERR_OK) {
 		cli_error("%s", why);
-		return 1;
+		r = 1;
+		goto out;
 	}
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cv, NULL);
 	if (pthread_create(&th, NULL, committer, &a) != 0) {
 		cli_error("cannot start the committer thread");
-		audit_log_close(a.log);
-		return 1;
+		r = 1;
+		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = read_lines(&a, &refused);
@@ -415,23 +484,27 @@ log_append(int argc, char **argv)
 		fprintf(stderr, "stats: %" PRIu64 " entries in %" PRIu64
 		    " batches in %.6f s\n", a.entries, a.batches,
 		    elapsed(&t0, &t1));
-	batch_clear(&a.filling);
-	free(a.filling.slots);
 	if (a.failed) {
 		cli_error("%s", a.why);
-		audit_log_close(a.log);
-		return 1;
+		r = 1;
+		goto out;
 	}
 	if (r != ERR_OK) {
 		cli_error("reading entries failed: %s", err_str(r));
-		audit_log_close(a.log);
-		return 1;
+		r = 1;
+		goto out;
 	}
 	if (witness && audit_log_witness(a.log, &got, warn_line) != ERR_OK)
 		cli_error("checkpoint not cosigned; 'bulwark log checkpoint "
 		    "--dir %s' retries", dir);
+	r = refused ? 1 : 0;
+ out:
 	audit_log_close(a.log);
-	return refused ? 1 : 0;
+	batch_free(&a.filling);
+	free(a.ents);
+	free(a.lens);
+	free(a.out);
+	return r;
 }
 
 /* ---- checkpoint ---- */
@@ -998,6 +1071,7 @@ cmd_log(int argc, char **argv)
 		{ "verify", log_verify },
 		{ "show", log_show },
 		{ "witness", log_witness },
+		{ "blob", cmd_log_blob },
 	};
 
 	if (argc < 2) {

@@ -75,9 +75,21 @@ grep -q "verified: 302 entries" <<<"$($B log verify --dir "$L" --key "$VKEY" --r
 [ -s "$T/seen" ] || fail "--remember wrote nothing"
 ok
 
+# --- blobs: content-addressed, deduplicated, checked on read and by verify
+head -c 300000 /dev/urandom > "$T/rec.bin"
+H=$($B log blob put --dir "$L" "$T/rec.bin")
+[[ $H == sha256:$(sha256sum < "$T/rec.bin" | cut -c1-64) ]] || fail "blob name $H"
+[ "$($B log blob put --dir "$L" < "$T/rec.bin")" = "$H" ] || fail "blob put twice"
+$B log blob get --dir "$L" "$H" | cmp -s - "$T/rec.bin" || fail "blob round trip"
+printf '{"actor":"a","action":"session.recording","detail":{"blob":"%s"}}\n' "$H" |
+	$B log append --dir "$L" > /dev/null
+expect_fail "blob bad name" "not a blob name" $B log blob get --dir "$L" sha256:xyz
+expect_fail "blob missing" "no blob" $B log blob get --dir "$L" "sha256:$(printf '%064d' 0)"
+ok
+
 # --- a flipped byte anywhere in the published log is caught and located
-cp "$L/checkpoint" "$T/ckpt302"
-for f in $(cd "$L" && find checkpoint tile -type f | sort); do
+cp "$L/checkpoint" "$T/ckpt303"
+for f in $(cd "$L" && find checkpoint tile blob -type f | sort); do
 	rm -rf "$T/copy"
 	cp -a "$L" "$T/copy"
 	size=$(stat -c %s "$T/copy/$f")
@@ -96,29 +108,29 @@ OTHER=$($B log init --dir "$T/other" --origin "$ORIGIN" 2>/dev/null)
 expect_fail "wrong log key" "does not verify|no signature" $B log verify --dir "$L" --key "$OTHER" --quiet
 
 # --- truncation and rollback against an older checkpoint
-cp -a "$L" "$T/log302"
+cp -a "$L" "$T/log303"
 n_events 100 more > "$T/ev3"
 $B log append --dir "$L" < "$T/ev3" > /dev/null
-cp "$L/checkpoint" "$T/ckpt402"
-$B log verify --dir "$L" --key "$VKEY" --older "$T/ckpt302" --quiet	# grows: fine
+cp "$L/checkpoint" "$T/ckpt403"
+$B log verify --dir "$L" --key "$VKEY" --older "$T/ckpt303" --quiet	# grows: fine
 ok
-rm -rf "$L" && cp -a "$T/log302" "$L"		# roll back to 302 entries
+rm -rf "$L" && cp -a "$T/log303" "$L"		# roll back to 303 entries
 $B log verify --dir "$L" --key "$VKEY" --quiet	# consistent on its own...
-expect_fail "rollback vs older checkpoint" "truncated or rolled back: .* 402 entries, the log now covers 302" \
-	$B log verify --dir "$L" --key "$VKEY" --older "$T/ckpt402" --quiet
+expect_fail "rollback vs older checkpoint" "truncated or rolled back: .* 403 entries, the log now covers 303" \
+	$B log verify --dir "$L" --key "$VKEY" --older "$T/ckpt403" --quiet
 expect_fail "rollback vs remembered checkpoint" "truncated or rolled back" \
-	$B log verify --dir "$L" --key "$VKEY" --remember "$T/seen402" --older "$T/ckpt402" --quiet
+	$B log verify --dir "$L" --key "$VKEY" --remember "$T/seen402" --older "$T/ckpt403" --quiet
 
 # --- a rewritten history (same size, other entries) fails the older root
-rm -rf "$T/fork" && cp -a "$T/log302" "$T/fork"
+rm -rf "$T/fork" && cp -a "$T/log303" "$T/fork"
 n_events 100 evil | $B log append --dir "$T/fork" > /dev/null
 expect_fail "fork vs older checkpoint" "rewritten" \
-	$B log verify --dir "$T/fork" --key "$VKEY" --older "$T/ckpt402" --quiet
+	$B log verify --dir "$T/fork" --key "$VKEY" --older "$T/ckpt403" --quiet
 
 # --- only one writer at a time
-( sleep 2 | $B log append --dir "$T/log302" > /dev/null ) &
+( sleep 2 | $B log append --dir "$T/log303" > /dev/null ) &
 sleep 0.5
-expect_fail "second writer" "another process is appending" $B log append --dir "$T/log302" < /dev/null
+expect_fail "second writer" "another process is appending" $B log append --dir "$T/log303" < /dev/null
 wait
 
 done_checks
