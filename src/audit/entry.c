@@ -85,9 +85,11 @@ put(struct canon *c, const void *s, size_t n)
 	int r;
 
 	if (c->len + n > c->cap &&
-	    (r = grow(&c->out, &c->cap, c->len + n, OUT_LIMIT)) != ERR_OK)
-		return r == ERR_TOOBIG ? fail(c, "entry longer than 64 KiB"),
-		    ERR_TOOBIG : r;
+	    (r = grow(&c->out, &c->cap, c->len + n, OUT_LIMIT)) != ERR_OK) {
+		if (r == ERR_TOOBIG)
+			fail(c, "entry too long to canonicalize");
+		return r;
+	}
 	memcpy(c->out + c->len, s, n);
 	c->len += n;
 	return ERR_OK;
@@ -435,10 +437,24 @@ key_cmp(const struct canon *c, const struct member *a, const struct member *b)
 	return a->keylen < b->keylen ? -1 : a->keylen > b->keylen;
 }
 
-/* Insertion sort: objects are small, and usually arrive sorted. */
+static int
+member_cmp(const void *a, const void *b, void *c)
+{
+	return key_cmp(c, a, b);
+}
+
+/*
+ * Insertion sort: objects are small, and usually arrive sorted. Large
+ * ones go to qsort_r, or 24,000 members in reverse order (a 256 KiB line)
+ * would take a second.
+ */
 static void
 sort_members(const struct canon *c, struct member *m, size_t n)
 {
+	if (n > 32) {
+		qsort_r(m, n, sizeof(*m), member_cmp, (void *)c);
+		return;
+	}
 	for (size_t i = 1; i < n; i++) {
 		struct member t = m[i];
 		size_t j = i;
@@ -449,6 +465,93 @@ sort_members(const struct canon *c, struct member *m, size_t n)
 		}
 		m[j] = t;
 	}
+}
+
+/*
+ * Keys and values quoted in a reason are shown in their canonical spelling,
+ * which already escapes quotes, backslashes and C0 controls, with DEL, the
+ * C1 controls, the Unicode line and paragraph separators and the bidi
+ * embedding, override and isolate controls escaped too: a reason is one
+ * line that displays as what it says. At most SHOWN_MAX bytes of it, cut
+ * between characters and marked with "...".
+ */
+#define SHOWN_MAX 64
+
+/* The code point of the k-byte character at s if shown() escapes it. */
+static unsigned
+shown_escape(const unsigned char *s, size_t k)
+{
+	if (k == 1 && s[0] == 0x7f)
+		return 0x7f;
+	if (k == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+		return s[1];
+	if (k == 3 && s[0] == 0xe2 &&
+	    ((s[1] == 0x80 && s[2] >= 0xa8 && s[2] <= 0xae) ||
+	    (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)))
+		return 0x2000 | (s[1] & 0x3fu) << 6 | (s[2] & 0x3fu);
+	return 0;
+}
+
+static const char *
+shown(char buf[SHOWN_MAX + 4], const unsigned char *s, size_t n)
+{
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		const unsigned char *piece = s + i;
+		size_t k, pk;
+		unsigned cp = 0;
+		char esc[8];
+
+		if (s[i] == '\\')
+			k = s[i + 1] == 'u' ? 6 : 2;
+		else if (s[i] < 0x80)
+			k = 1;
+		else
+			k = s[i] < 0xe0 ? 2 : s[i] < 0xf0 ? 3 : 4;
+		if (k > n - i)
+			break;
+		if (s[i] != '\\')
+			cp = shown_escape(s + i, k);
+		pk = k;
+		if (cp != 0) {
+			snprintf(esc, sizeof(esc), "\\u%04X", cp);
+			piece = (const unsigned char *)esc;
+			pk = 6;
+		}
+		if (o + pk > SHOWN_MAX) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(buf + o, piece, pk);
+		o += pk;
+		i += k;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* The key of member m as shown(): its canonical spelling runs to '"'. */
+static const char *
+key_shown(const struct canon *c, const struct member *m,
+    char buf[SHOWN_MAX + 4])
+{
+	const unsigned char *k = c->out + m->start + 1;
+	size_t i = 0;
+
+	while (k[i] != '"')
+		i += k[i] == '\\' ? 2 : 1;
+	return shown(buf, k, i);
+}
+
+static int
+fail_duplicate(struct canon *c, const struct member *m)
+{
+	char buf[SHOWN_MAX + 4];
+
+	return fail(c, "not valid JSON: duplicate key '%s'",
+	    key_shown(c, m, buf));
 }
 
 /*
@@ -466,8 +569,7 @@ emit_sorted(struct canon *c, size_t from, struct member *m, size_t n)
 		int d = key_cmp(c, &m[i - 1], &m[i]);
 
 		if (d == 0)
-			return fail(c, "not valid JSON: duplicate key '%.*s'",
-			    (int)m[i].keylen, (const char *)c->keys + m[i].key);
+			return fail_duplicate(c, &m[i]);
 		if (d > 0)
 			sorted = 0;
 	}
@@ -478,8 +580,7 @@ emit_sorted(struct canon *c, size_t from, struct member *m, size_t n)
 	sort_members(c, m, n);
 	for (size_t i = 1; i < n; i++)
 		if (key_cmp(c, &m[i - 1], &m[i]) == 0)
-			return fail(c, "not valid JSON: duplicate key '%.*s'",
-			    (int)m[i].keylen, (const char *)c->keys + m[i].key);
+			return fail_duplicate(c, &m[i]);
 	if ((tmp = malloc(len)) == NULL)
 		return ERR_NOMEM;
 	memcpy(tmp, c->out + from, len);
@@ -651,10 +752,13 @@ check_schema(struct canon *c, const struct member *m, size_t n, int *has_time)
 				break;
 		/* The key's canonical form may be longer (escapes). */
 		if (f == sizeof(entry_fields) / sizeof(entry_fields[0]) ||
-		    c->out[m[i].start + kl + 1] != '"')
-			return fail(c, "unknown field '%.*s'; entries have time, "
+		    c->out[m[i].start + kl + 1] != '"') {
+			char buf[SHOWN_MAX + 4];
+
+			return fail(c, "unknown field '%s'; entries have time, "
 			    "actor, source, target, action, decision, session "
-			    "and detail", (int)(kl > 64 ? 64 : kl), k);
+			    "and detail", key_shown(c, &m[i], buf));
+		}
 		if (strcmp(entry_fields[f], "detail") == 0) {
 			if (v[0] != '{')
 				return fail(c, "field 'detail' must be an object");
@@ -676,9 +780,13 @@ check_schema(struct canon *c, const struct member *m, size_t n, int *has_time)
 				    "(YYYY-MM-DDTHH:MM:SS[.ffffff]Z)");
 			memcpy(t, v + 1, vl - 2);
 			t[vl - 2] = '\0';
-			if (entry_time_valid(t) != ERR_OK)
+			if (entry_time_valid(t) != ERR_OK) {
+				char buf[SHOWN_MAX + 4];
+
 				return fail(c, "field 'time' is '%s', not RFC "
-				    "3339 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)", t);
+				    "3339 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)",
+				    shown(buf, v + 1, vl - 2));
+			}
 		}
 	}
 	if (!seen_actor)
@@ -688,13 +796,52 @@ check_schema(struct canon *c, const struct member *m, size_t n, int *has_time)
 	return ERR_OK;
 }
 
-/* Adds "time":NOW to the top-level object in canonical position. */
+/*
+ * The shape of an RFC 3339 UTC time, "dddd-dd-ddTdd:dd:dd[.d{1,9}]Z",
+ * without the calendar check: cheap enough for every append.
+ */
+static int
+time_shape(const char *s)
+{
+	size_t n = strlen(s), i;
+	const char *pat = "dddd-dd-ddTdd:dd:dd";
+
+	if (n < 20 || n > 30 || s[n - 1] != 'Z')
+		return ERR_FORMAT;
+	for (i = 0; pat[i] != '\0'; i++) {
+		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
+			return ERR_FORMAT;
+	}
+	if (s[i] == '.') {
+		size_t digits = 0;
+
+		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+		if (digits == 0 || digits > 9)
+			return ERR_FORMAT;
+	}
+	return i == n - 1 ? ERR_OK : ERR_FORMAT;
+}
+
+/*
+ * Adds "time":NOW to the top-level object in canonical position. NOW is
+ * written as it is, so it must have the shape of a time (which needs no
+ * escapes); anything else is the caller's bug.
+ */
 static int
 add_time(struct canon *c, size_t first, size_t n, const char *now)
 {
 	size_t pos = 1, tl = strlen(now);
 	unsigned char *tmp;
 	int r;
+
+	if (time_shape(now) != ERR_OK) {
+		if (c->why != NULL && c->whylen > 0)
+			snprintf(c->why, c->whylen, "internal error: the time to "
+			    "add is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS"
+			    "[.ffffff]Z)");
+		return ERR_INVAL;
+	}
 
 	/* "time" sorts after every other allowed field but before none: it
 	 * is the last of the allowed keys, so it goes just before '}'. */
@@ -731,9 +878,16 @@ entry_canonicalize(const char *in, size_t len, const char *now_rfc3339,
 	c.why = why;
 	c.whylen = whylen;
 	if (len > ENTRY_MAX_INPUT) {
-		fail(&c, "entry longer than 64 KiB");
+		fail(&c, "entry longer than %d bytes before canonicalization; "
+		    "store large data as a blob", ENTRY_MAX_INPUT);
 		return ERR_TOOBIG;
 	}
+	/*
+	 * The key buffer from the start: every entry has keys, and an empty
+	 * key must still be an offset into an object (no NULL + 0).
+	 */
+	if ((r = grow(&c.keys, &c.kcap, 64, OUT_LIMIT)) != ERR_OK)
+		goto out;
 	c.p = (const unsigned char *)in;
 	c.end = c.p + len;
 	skip_ws(&c);
@@ -754,7 +908,8 @@ entry_canonicalize(const char *in, size_t len, const char *now_rfc3339,
 		r = fail(&c, "not valid JSON: text after the object");
 		goto out;
 	}
-	if ((r = check_schema(&c, c.m + first, n, &has_time)) != ERR_OK)
+	if ((r = check_schema(&c, n > 0 ? c.m + first : NULL, n,
+	    &has_time)) != ERR_OK)
 		goto out;
 	if (!has_time && now_rfc3339 != NULL &&
 	    (r = add_time(&c, first, n, now_rfc3339)) != ERR_OK)
@@ -773,7 +928,7 @@ entry_canonicalize(const char *in, size_t len, const char *now_rfc3339,
 	r = ERR_OK;
  out:
 	if (r == ERR_TOOBIG && why != NULL && whylen > 0 && why[0] == '\0')
-		snprintf(why, whylen, "entry longer than 64 KiB");
+		snprintf(why, whylen, "entry too long to canonicalize");
 	free(c.out);
 	free(c.keys);
 	free(c.m);
@@ -783,26 +938,10 @@ entry_canonicalize(const char *in, size_t len, const char *now_rfc3339,
 int
 entry_time_valid(const char *s)
 {
-	size_t n = strlen(s), i;
-	const char *pat = "dddd-dd-ddTdd:dd:dd";
 	struct tm tm;
 	char *end;
 
-	if (n < 20 || n > 30 || s[n - 1] != 'Z')
-		return ERR_FORMAT;
-	for (i = 0; pat[i] != '\0'; i++) {
-		if (pat[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pat[i])
-			return ERR_FORMAT;
-	}
-	if (s[i] == '.') {
-		size_t digits = 0;
-
-		for (i++; s[i] >= '0' && s[i] <= '9'; i++)
-			digits++;
-		if (digits == 0 || digits > 9)
-			return ERR_FORMAT;
-	}
-	if (i != n - 1)
+	if (time_shape(s) != ERR_OK)
 		return ERR_FORMAT;
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);

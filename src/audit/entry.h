@@ -39,7 +39,8 @@
  * its canonical form to *out (malloc'd, NUL-terminated, *outlen bytes).
  * When now_rfc3339 is not NULL and the record has no time, that time is
  * added. On failure returns ERR_FORMAT or ERR_TOOBIG and writes a one-line
- * reason to why (which may be NULL) of size whylen.
+ * reason to why (which may be NULL) of size whylen; ERR_INVAL when
+ * now_rfc3339 is not in entry_time_now's form, ERR_NOMEM.
  */
 int entry_canonicalize(const char *in, size_t len, const char *now_rfc3339,
     char **out, size_t *outlen, char *why, size_t whylen) WUR;
