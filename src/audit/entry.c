@@ -515,7 +515,7 @@ shown(char buf[SHOWN_MAX + 4], const unsigned char *s, size_t n)
 			cp = shown_escape(s + i, k);
 		pk = k;
 		if (cp != 0) {
-			snprintf(esc, sizeof(esc), "\\u%04X", cp);
+			snprintf(esc, sizeof(esc), "\\u%04X", cp & 0xffffu);
 			piece = (const unsigned char *)esc;
 			pk = 6;
 		}
