@@ -1,7 +1,7 @@
 /*
- * stubmain.c - replays a libFuzzer corpus without libFuzzer (after sudo's
- * fuzzstub): every file named on the command line, or found in a directory
- * named there, is passed to LLVMFuzzerTestOneInput once. Lets CTest run
+ * replay_main.c - replays a libFuzzer corpus without libFuzzer, as sudo's
+ * fuzz replayer does: every file named on the command line, or found in a
+ * directory named there, is passed to LLVMFuzzerTestOneInput once. Lets CTest run
  * each harness over its checked-in corpus under gcc and the sanitizers.
  */
 #include <dirent.h>
@@ -22,7 +22,7 @@ replay_file(const char *path)
 
 	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
 	    fseek(f, 0, SEEK_SET) != 0) {
-		fprintf(stderr, "stubmain: cannot read %s\n", path);
+		fprintf(stderr, "replay: cannot read %s\n", path);
 		if (f != NULL)
 			fclose(f);
 		return -1;
@@ -30,7 +30,7 @@ replay_file(const char *path)
 	/* An exact-size heap copy, so ASan sees reads past the end. */
 	if ((buf = malloc(n > 0 ? (size_t)n : 1)) == NULL ||
 	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		fprintf(stderr, "stubmain: cannot read %s\n", path);
+		fprintf(stderr, "replay: cannot read %s\n", path);
 		free(buf);
 		fclose(f);
 		return -1;
@@ -52,7 +52,7 @@ main(int argc, char **argv)
 		struct dirent *de;
 
 		if (stat(argv[i], &st) != 0) {
-			fprintf(stderr, "stubmain: %s: no such file\n", argv[i]);
+			fprintf(stderr, "replay: %s: no such file\n", argv[i]);
 			return 1;
 		}
 		if (!S_ISDIR(st.st_mode)) {
