@@ -12,68 +12,22 @@
 #include <sodium.h>
 
 #include "audit/checkpoint.h"
+#include "common/encoding.h"
 #include "audit/note.h"
 #include "common/banned.h"
 
 /* 32 bytes of padded base64: 43 characters and one '='. */
 #define ROOT_B64_LEN 44
-/* UINT64_MAX has 20 decimal digits. */
-#define SIZE_MAX_DIGITS 20
-
 _Static_assert(sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN,
     sodium_base64_VARIANT_ORIGINAL) == ROOT_B64_LEN + 1, "root base64 length");
-
-/* A tree size: decimal, no sign, no leading zero unless it is "0". */
-static int
-parse_size(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (len == 0 || len > SIZE_MAX_DIGITS || (len > 1 && s[0] == '0'))
-		return ERR_FORMAT;
-	for (i = 0; i < len; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return ERR_FORMAT;
-		d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return ERR_FORMAT;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return ERR_OK;
-}
-
-/*
- * libsodium 1.0.18's sodium_base642bin takes any byte >= 0x80 for a base64
- * digit, so the alphabet is checked before decoding; sodium_base642bin
- * then checks the padding and that no stray bits are set.
- */
-static int
-b64_chars_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
-			return 0;
-	}
-	return 1;
-}
 
 static int
 parse_root(const char *s, size_t len, uint8_t root[MERKLE_HASH_LEN])
 {
 	size_t bin_len = 0;
 
-	if (len != ROOT_B64_LEN || !b64_chars_ok(s, len) ||
-	    sodium_base642bin(root, MERKLE_HASH_LEN, s, len, NULL, &bin_len,
-	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (len != ROOT_B64_LEN ||
+	    enc_base64_decode(s, len, root, MERKLE_HASH_LEN, &bin_len) != ERR_OK ||
 	    bin_len != MERKLE_HASH_LEN)
 		return ERR_FORMAT;
 	return ERR_OK;
@@ -131,7 +85,7 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out)
 		goto out;
 	}
 	if ((r = next_line(text, len, &pos, &line, &line_len)) != ERR_OK ||
-	    (r = parse_size(line, line_len, &c.size)) != ERR_OK)
+	    (r = enc_u64_parse(line, line_len, &c.size)) != ERR_OK)
 		goto out;
 	if ((r = next_line(text, len, &pos, &line, &line_len)) != ERR_OK ||
 	    (r = parse_root(line, line_len, c.root)) != ERR_OK)
@@ -177,7 +131,7 @@ int
 checkpoint_format(const struct checkpoint *c, char **out, size_t *len)
 {
 	struct checkpoint check;
-	char *buf = NULL, size_str[SIZE_MAX_DIGITS + 1];
+	char *buf = NULL, size_str[21];
 	size_t origin_len, ext_len, total, off, i;
 	uint64_t v;
 	int r = ERR_INTERNAL;

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "audit/note.h"
+#include "common/encoding.h"
 #include "common/sha256.h"
 #include "common/banned.h"
 
@@ -193,26 +194,6 @@ name_ok(const char *s, size_t len)
 	return 1;
 }
 
-/*
- * libsodium 1.0.18's sodium_base642bin takes any byte >= 0x80 for a base64
- * digit, so the alphabet is checked before decoding; sodium_base642bin
- * then checks the padding and that no stray bits are set.
- */
-static int
-b64_chars_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
-			return 0;
-	}
-	return 1;
-}
-
 static uint32_t
 key_hash(const char *name, size_t name_len, int alg,
     const uint8_t pk[ED25519_PK_LEN])
@@ -286,10 +267,9 @@ key_split(const char *s, char **namep, uint32_t *hashp,
 		goto out;
 	}
 	b64 = hex + KEYHASH_HEX_LEN + 1;
-	if (strlen(b64) != KEY_B64_LEN || !b64_chars_ok(b64, KEY_B64_LEN) ||
-	    sodium_base642bin(raw, KEY_RAW_LEN, b64, KEY_B64_LEN, NULL,
-	    &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    bin_len != KEY_RAW_LEN) {
+	if (strlen(b64) != KEY_B64_LEN ||
+	    enc_base64_decode(b64, KEY_B64_LEN, raw, KEY_RAW_LEN,
+	    &bin_len) != ERR_OK || bin_len != KEY_RAW_LEN) {
 		r = ERR_FORMAT;
 		goto out;
 	}
@@ -880,8 +860,7 @@ parse_sig_line(const char *line, size_t len, struct note_sig *sig)
 	b64 = sp + 1;
 	b64_len = len - SIG_PREFIX_LEN - name_len - 1;
 	/* A key hash needs at least 8 base64 characters ("AAAAAA=="). */
-	if (!name_ok(name, name_len) || b64_len < 8 || b64_len % 4 != 0 ||
-	    !b64_chars_ok(b64, b64_len)) {
+	if (!name_ok(name, name_len) || b64_len < 8 || b64_len % 4 != 0) {
 		r = ERR_FORMAT;
 		goto out;
 	}
@@ -890,8 +869,7 @@ parse_sig_line(const char *line, size_t len, struct note_sig *sig)
 		r = ERR_NOMEM;
 		goto out;
 	}
-	if (sodium_base642bin(raw, raw_max, b64, b64_len, NULL, &raw_len,
-	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (enc_base64_decode(b64, b64_len, raw, raw_max, &raw_len) != ERR_OK ||
 	    raw_len < KEYHASH_LEN) {
 		r = ERR_FORMAT;
 		goto out;

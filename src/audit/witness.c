@@ -22,6 +22,7 @@
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "audit/witness.h"
+#include "common/encoding.h"
 #include "common/fsutil.h"
 #include "common/sha256.h"
 #include "common/banned.h"
@@ -198,47 +199,14 @@ lock_dir(const char *dir, int *fdp)
 	return ERR_OK;
 }
 
-/* Canonical ASCII decimal: no sign, no leading zeroes, fits in 64 bits. */
-static int
-parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20 || (s[0] == '0' && len > 1))
-		return ERR_FORMAT;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return ERR_FORMAT;
-		d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return ERR_FORMAT;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return ERR_OK;
-}
-
 /* One hash in canonical standard base64 (44 characters). */
 static int
 decode_hash(const char *s, size_t len, uint8_t out[MERKLE_HASH_LEN])
 {
-	char again[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN,
-	    sodium_base64_VARIANT_ORIGINAL)];
-	const char *end = NULL;
 	size_t n = 0;
 
-	if (len != sizeof(again) - 1)
-		return ERR_FORMAT;
-	if (sodium_base642bin(out, MERKLE_HASH_LEN, s, len, NULL, &n, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || n != MERKLE_HASH_LEN ||
-	    end != s + len)
-		return ERR_FORMAT;
-	/* Refuse the non-canonical spellings (stray bits in the last digit). */
-	sodium_bin2base64(again, sizeof(again), out, MERKLE_HASH_LEN,
-	    sodium_base64_VARIANT_ORIGINAL);
-	if (memcmp(again, s, len) != 0)
+	if (len != 44 || enc_base64_decode(s, len, out, MERKLE_HASH_LEN,
+	    &n) != ERR_OK || n != MERKLE_HASH_LEN)
 		return ERR_FORMAT;
 	return ERR_OK;
 }
@@ -258,7 +226,7 @@ witness_request_parse(const char *body, size_t len, struct witness_request *out)
 	if ((nl = memchr(p, '\n', len)) == NULL || nl - p < 5 ||
 	    memcmp(p, "old ", 4) != 0)
 		return ERR_FORMAT;
-	if ((r = parse_u64(p + 4, (size_t)(nl - p - 4), &out->old_size)) != ERR_OK)
+	if ((r = enc_u64_parse(p + 4, (size_t)(nl - p - 4), &out->old_size)) != ERR_OK)
 		return r;
 	p = nl + 1;
 	/* Zero or more proof lines, then an empty line. */
@@ -339,7 +307,7 @@ witness_parse_size(const char *body, size_t len, uint64_t *size)
 	*size = 0;
 	if (body == NULL || len < 2 || body[len - 1] != '\n')
 		return ERR_FORMAT;
-	return parse_u64(body, len - 1, size);
+	return enc_u64_parse(body, len - 1, size);
 }
 
 int
