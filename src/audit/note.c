@@ -371,29 +371,18 @@ note_keygen(const char *name, int alg, char **skey, char **vkey)
 		*skey = NULL;
 	if (vkey != NULL)
 		*vkey = NULL;
-	if (name == NULL || skey == NULL || vkey == NULL) {
-		r = ERR_INVAL;
-		goto out;
-	}
-	name_len = strlen(name);
-	if (!name_ok(name, name_len)) {
-		r = ERR_INVAL;
-		goto out;
-	}
-	if (!alg_ok(alg)) {
-		r = ERR_UNSUPPORTED;
-		goto out;
-	}
+	if (name == NULL || skey == NULL || vkey == NULL)
+		return ERR_INVAL;
 	if ((r = crypto_ready()) != ERR_OK)
-		goto out;
-	if ((raw = sodium_malloc(KEY_RAW_LEN)) == NULL) {
-		r = ERR_NOMEM;
-		goto out;
-	}
+		return r;
+	if ((raw = sodium_malloc(KEY_RAW_LEN)) == NULL)
+		return ERR_NOMEM;
 	raw[0] = (uint8_t)alg;
 	randombytes_buf(raw + 1, ED25519_SEED_LEN);
-	if ((r = signer_make(name, name_len, alg, raw + 1, &s)) != ERR_OK)
+	/* Checks the name and the algorithm too. */
+	if ((r = note_signer_from_seed(name, alg, raw + 1, &s)) != ERR_OK)
 		goto out;
+	name_len = strlen(name);
 
 	len = SKEY_PREFIX_LEN + name_len + 1 + KEYHASH_HEX_LEN + 1 +
 	    KEY_B64_LEN;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,11 +108,28 @@ struct cached_tile {
 	uint8_t hashes[TILE_WIDTH][MERKLE_HASH_LEN];
 };
 
+/*
+ * Read-ahead for a front-to-back walk (tile_reader_prefetch): a thread
+ * that opens the files the walk will read next and asks the kernel to
+ * start reading them (POSIX_FADV_WILLNEED), so that the disk works on
+ * many files at once while the walker hashes. It holds no file data of
+ * its own and stays at most `ahead` bundles in front of the walker.
+ */
+struct prefetch {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t cursor;	/* bundle the walker last asked for */
+	uint64_t ahead;
+	int stop;
+};
+
 struct tile_reader {
 	char *dir;
 	uint64_t size;
 	struct cached_tile cache[TILE_MAX_LEVELS];
 	uint8_t *bundle;
+	struct prefetch *pf;
 	char last_path[PATH_MAX];
 };
 
@@ -138,6 +156,16 @@ tile_reader_free(struct tile_reader *t)
 {
 	if (t == NULL)
 		return;
+	if (t->pf != NULL) {
+		pthread_mutex_lock(&t->pf->mu);
+		t->pf->stop = 1;
+		pthread_cond_signal(&t->pf->cv);
+		pthread_mutex_unlock(&t->pf->mu);
+		pthread_join(t->pf->thread, NULL);
+		pthread_cond_destroy(&t->pf->cv);
+		pthread_mutex_destroy(&t->pf->mu);
+		free(t->pf);
+	}
 	free(t->dir);
 	free(t->bundle);
 	free(t);
@@ -269,6 +297,12 @@ tile_reader_bundle(struct tile_reader *t, uint64_t index, const uint8_t **data,
 	*data = NULL;
 	size_t offs[TILE_WIDTH], lens[TILE_WIDTH], pos = 0;
 
+	if (t->pf != NULL) {
+		pthread_mutex_lock(&t->pf->mu);
+		t->pf->cursor = index;
+		pthread_cond_signal(&t->pf->cv);
+		pthread_mutex_unlock(&t->pf->mu);
+	}
 	r = read_tile_file(t, TILE_ENTRIES_LEVEL, index, t->bundle,
 	    TILE_MAX_BUNDLE, len, w);
 	if (r != ERR_OK)
@@ -288,6 +322,92 @@ tile_reader_bundle(struct tile_reader *t, uint64_t index, const uint8_t **data,
 	    offs, lens) == ERR_OK)
 		*len = pos;
 	*data = t->bundle;
+	return ERR_OK;
+}
+
+/* Starts the kernel reading tile (level, index); failures do not matter. */
+static void
+prefetch_file(const struct tile_reader *t, int level, uint64_t index)
+{
+	char rel[PATH_MAX], path[PATH_MAX];
+	unsigned w = tile_width(level, index, t->size);
+	int fd, n;
+
+	if (w == 0 || tile_path(rel, sizeof(rel), level, index, w) != ERR_OK)
+		return;
+	n = snprintf(path, sizeof(path), "%s/%s", t->dir, rel);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	close(fd);
+}
+
+/*
+ * The order of the walk: bundle b, then each hash tile that the entries up
+ * to the end of bundle b complete (level 0 tile b, level 1 tile b/256 when
+ * b ends one, ...); the right edge's partial tiles come after the last
+ * bundle.
+ */
+static void *
+prefetch_main(void *arg)
+{
+	struct tile_reader *t = arg;
+	struct prefetch *pf = t->pf;
+	uint64_t nbundles = (t->size + TILE_WIDTH - 1) / TILE_WIDTH;
+
+	for (uint64_t b = 0; b < nbundles; b++) {
+		uint64_t end = b + 1;	/* level 0 tiles done after b */
+
+		pthread_mutex_lock(&pf->mu);
+		while (!pf->stop && b > pf->cursor + pf->ahead)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (pf->stop) {
+			pthread_mutex_unlock(&pf->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&pf->mu);
+		prefetch_file(t, TILE_ENTRIES_LEVEL, b);
+		prefetch_file(t, 0, b);
+		for (int l = 1; l < TILE_MAX_LEVELS && end % TILE_WIDTH == 0;
+		    l++) {
+			end /= TILE_WIDTH;
+			prefetch_file(t, l, end - 1);
+		}
+	}
+	for (int l = 1; l < TILE_MAX_LEVELS; l++)
+		prefetch_file(t, l, (t->size >> (l * TILE_HEIGHT)) / TILE_WIDTH);
+	return NULL;
+}
+
+int
+tile_reader_prefetch(struct tile_reader *t, unsigned ahead)
+{
+	struct prefetch *pf;
+
+	if (t->pf != NULL || ahead == 0)
+		return ERR_OK;
+	if ((pf = calloc(1, sizeof(*pf))) == NULL)
+		return ERR_NOMEM;
+	pf->ahead = ahead;
+	if (pthread_mutex_init(&pf->mu, NULL) != 0) {
+		free(pf);
+		return ERR_NOMEM;
+	}
+	if (pthread_cond_init(&pf->cv, NULL) != 0) {
+		pthread_mutex_destroy(&pf->mu);
+		free(pf);
+		return ERR_NOMEM;
+	}
+	t->pf = pf;
+	if (pthread_create(&pf->thread, NULL, prefetch_main, t) != 0) {
+		t->pf = NULL;
+		pthread_cond_destroy(&pf->cv);
+		pthread_mutex_destroy(&pf->mu);
+		free(pf);
+		return ERR_NOMEM;
+	}
 	return ERR_OK;
 }
 

@@ -69,6 +69,15 @@ int tile_reader_tile(struct tile_reader *t, unsigned level, uint64_t index,
 /* Reads entry bundle index: *data (owned by the reader) of *len bytes. */
 int tile_reader_bundle(struct tile_reader *t, uint64_t index,
     const uint8_t **data, size_t *len, unsigned *w) WUR;
+/*
+ * For a walk of every bundle in order (bundle b, then the hash tiles the
+ * entries through b complete, the right edge's partial tiles last): starts
+ * a thread that has the kernel read the files of the next `ahead` bundles
+ * while the caller works (POSIX_FADV_WILLNEED; no file data is held).
+ * tile_reader_bundle tells it where the walk is; tile_reader_free stops it.
+ * Only a hint: results are the same with or without it.
+ */
+int tile_reader_prefetch(struct tile_reader *t, unsigned ahead) WUR;
 /* The path, relative to DIR, of the last file the reader failed on. */
 const char *tile_reader_last_path(const struct tile_reader *t);
 
