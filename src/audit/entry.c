@@ -935,6 +935,18 @@ entry_canonicalize(const char *in, size_t len, const char *now_rfc3339,
 	return r;
 }
 
+/* Days in month mon (0-11) of year: the Gregorian leap-year rule. */
+static int
+days_in_month(int year, int mon)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+
+	if (mon == 1 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+		return 29;
+	return days[mon];
+}
+
 int
 entry_time_valid(const char *s)
 {
@@ -945,7 +957,8 @@ entry_time_valid(const char *s)
 		return ERR_FORMAT;
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	if (end == NULL || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+	    tm.tm_mday > days_in_month(tm.tm_year + 1900, tm.tm_mon) ||
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
 		return ERR_FORMAT;
 	return ERR_OK;

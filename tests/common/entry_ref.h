@@ -78,6 +78,18 @@ entry_ref_no_reals(const json_t *v, unsigned depth)
 	}
 }
 
+/* Days in month mon (0-11) of year: the Gregorian leap-year rule. */
+static inline int
+entry_ref_days_in_month(int year, int mon)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+
+	if (mon == 1 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+		return 29;
+	return days[mon];
+}
+
 static int
 entry_ref_time_valid(const char *s)
 {
@@ -104,7 +116,8 @@ entry_ref_time_valid(const char *s)
 		return ERR_FORMAT;
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	if (end == NULL || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+	    tm.tm_mday > entry_ref_days_in_month(tm.tm_year + 1900, tm.tm_mon) ||
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
 		return ERR_FORMAT;
 	return ERR_OK;
