@@ -74,6 +74,11 @@ $B log verify --dir "$L" --quiet
 grep -q "verified: 302 entries" <<<"$($B log verify --dir "$L" --key "$VKEY" --remember "$T/seen")"
 [ -s "$T/seen" ] || fail "--remember wrote nothing"
 ok
+# On a terminal (script(1) gives it one) verify shows its progress.
+script -qec "$B log verify --dir '$L' --key '$VKEY'" /dev/null > "$T/tty" 2>&1
+grep -q "verifying: 302/302 entries (100%)" "$T/tty" || { cat "$T/tty"; fail "no progress on a terminal"; }
+! grep -q "verifying:" <<<"$($B log verify --dir "$L" --key "$VKEY" 2>&1)" || fail "progress without a terminal"
+ok
 
 # --- blobs: content-addressed, deduplicated, checked on read and by verify
 head -c 300000 /dev/urandom > "$T/rec.bin"
