@@ -121,6 +121,8 @@ struct prefetch {
 	pthread_cond_t cv;
 	uint64_t cursor;	/* bundle the walker last asked for */
 	uint64_t ahead;
+	uint64_t wake_at;	/* cursor that wakes the waiting thread */
+	int waiting;
 	int stop;
 };
 
@@ -300,7 +302,8 @@ tile_reader_bundle(struct tile_reader *t, uint64_t index, const uint8_t **data,
 	if (t->pf != NULL) {
 		pthread_mutex_lock(&t->pf->mu);
 		t->pf->cursor = index;
-		pthread_cond_signal(&t->pf->cv);
+		if (t->pf->waiting && index >= t->pf->wake_at)
+			pthread_cond_signal(&t->pf->cv);
 		pthread_mutex_unlock(&t->pf->mu);
 	}
 	r = read_tile_file(t, TILE_ENTRIES_LEVEL, index, t->bundle,
@@ -360,9 +363,18 @@ prefetch_main(void *arg)
 	for (uint64_t b = 0; b < nbundles; b++) {
 		uint64_t end = b + 1;	/* level 0 tiles done after b */
 
+		/*
+		 * Sleep until the walker is half a window behind, rather than
+		 * waking for every bundle it takes.
+		 */
 		pthread_mutex_lock(&pf->mu);
-		while (!pf->stop && b > pf->cursor + pf->ahead)
-			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (b > pf->cursor + pf->ahead) {
+			pf->wake_at = b - pf->ahead / 2;
+			pf->waiting = 1;
+			while (!pf->stop && pf->cursor < pf->wake_at)
+				pthread_cond_wait(&pf->cv, &pf->mu);
+			pf->waiting = 0;
+		}
 		if (pf->stop) {
 			pthread_mutex_unlock(&pf->mu);
 			return NULL;

@@ -77,7 +77,7 @@ int tile_reader_bundle(struct tile_reader *t, uint64_t index,
  * tile_reader_bundle tells it where the walk is; tile_reader_free stops it.
  * Only a hint: results are the same with or without it.
  */
-int tile_reader_prefetch(struct tile_reader *t, unsigned ahead) WUR;
+int tile_reader_prefetch(struct tile_reader *t, unsigned ahead);
 /* The path, relative to DIR, of the last file the reader failed on. */
 const char *tile_reader_last_path(const struct tile_reader *t);
 
