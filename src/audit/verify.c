@@ -33,6 +33,8 @@ struct vstate {
 	uint8_t acc[TILE_MAX_LEVELS][TILE_WIDTH][MERKLE_HASH_LEN];
 	unsigned accn[TILE_MAX_LEVELS];
 	uint64_t count[TILE_MAX_LEVELS];
+	/* Root of the last full tile's hashes, per tile level. */
+	uint8_t full_root[TILE_MAX_LEVELS][MERKLE_HASH_LEN];
 	size_t tile_mismatches;
 	size_t entry_mismatches;
 };
@@ -187,9 +189,60 @@ acc_push(struct vstate *v, unsigned level, const uint8_t h[MERKLE_HASH_LEN])
 			n /= 2;
 		}
 		v->accn[level] = 0;
+		memcpy(v->full_root[level], buf[0], MERKLE_HASH_LEN);
 		if (level + 1 < TILE_MAX_LEVELS)
 			acc_push(v, level + 1, buf[0]);
 	}
+}
+
+/*
+ * Adds a perfect subtree of 2^level leaves to f, whose size is a multiple
+ * of 2^level: the same carries as appending its leaves one at a time, but
+ * without recomputing the subtree.
+ */
+static void
+frontier_append_subtree(struct merkle_frontier *f, unsigned level,
+    const uint8_t root[MERKLE_HASH_LEN])
+{
+	uint8_t h[MERKLE_HASH_LEN];
+	unsigned l;
+
+	memcpy(h, root, MERKLE_HASH_LEN);
+	for (l = level; (f->size >> l) & 1; l++)
+		merkle_node_hash(f->hashes[l], h, h);
+	memcpy(f->hashes[l], h, MERKLE_HASH_LEN);
+	f->size += (uint64_t)1 << level;
+}
+
+/* Compares the root of the first fr->size entries with older checkpoints. */
+static void
+check_older(struct vstate *v, const struct merkle_frontier *fr,
+    const struct older *older, size_t nolder)
+{
+	uint8_t got[MERKLE_HASH_LEN];
+
+	for (size_t k = 0; k < nolder; k++) {
+		if (older[k].size != fr->size)
+			continue;
+		merkle_frontier_root(fr, got);
+		if (memcmp(got, older[k].root, sizeof(got)) != 0)
+			problem(v, ERR_CONFLICT, "the log was rewritten: "
+			    "its first %" PRIu64 " entries no longer "
+			    "produce the root of an older signed "
+			    "checkpoint (a fork or a rollback)",
+			    older[k].size);
+	}
+}
+
+/* Whether an older checkpoint ends strictly inside (from, from + n). */
+static int
+older_inside(const struct older *older, size_t nolder, uint64_t from,
+    uint64_t n)
+{
+	for (size_t k = 0; k < nolder; k++)
+		if (older[k].size > from && older[k].size < from + n)
+			return 1;
+	return 0;
 }
 
 /* Parses and checks a signed checkpoint against the log key. */
@@ -249,22 +302,29 @@ verify_entries(struct vstate *v, const char *dir, uint64_t size,
 				ends[i] = offs[i] + lens[i];
 			check_partials(v, TILE_ENTRIES_LEVEL, b, w, data, ends);
 		}
-		for (unsigned i = 0; i < w; i++) {
-			uint8_t h[MERKLE_HASH_LEN];
+		/*
+		 * A full bundle is one level-0 tile, whose root acc_push computes
+		 * anyway: the frontier takes it whole, unless an older checkpoint
+		 * needs a root from the middle of the bundle.
+		 */
+		if (w == TILE_WIDTH && fr.size % TILE_WIDTH == 0 &&
+		    !older_inside(older, nolder, fr.size, TILE_WIDTH)) {
+			for (unsigned i = 0; i < w; i++) {
+				uint8_t h[MERKLE_HASH_LEN];
 
-			merkle_leaf_hash(data + offs[i], lens[i], h);
-			merkle_frontier_append(&fr, h);
-			acc_push(v, 0, h);
-			for (size_t k = 0; k < nolder; k++) {
-				if (older[k].size != fr.size)
-					continue;
-				merkle_frontier_root(&fr, got);
-				if (memcmp(got, older[k].root, sizeof(got)) != 0)
-					problem(v, ERR_CONFLICT, "the log was rewritten: "
-					    "its first %" PRIu64 " entries no longer "
-					    "produce the root of an older signed "
-					    "checkpoint (a fork or a rollback)",
-					    older[k].size);
+				merkle_leaf_hash(data + offs[i], lens[i], h);
+				acc_push(v, 0, h);
+			}
+			frontier_append_subtree(&fr, TILE_HEIGHT, v->full_root[0]);
+			check_older(v, &fr, older, nolder);
+		} else {
+			for (unsigned i = 0; i < w; i++) {
+				uint8_t h[MERKLE_HASH_LEN];
+
+				merkle_leaf_hash(data + offs[i], lens[i], h);
+				merkle_frontier_append(&fr, h);
+				acc_push(v, 0, h);
+				check_older(v, &fr, older, nolder);
 			}
 		}
 		if (o->progress != NULL && (b % 256 == 255 || b + 1 == nbundles))
