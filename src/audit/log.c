@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,15 +88,41 @@ struct outfile {
 #define BUNDLE_STAGE 1	/* write it to private/stage/<index> now */
 #define BUNDLE_ON_DISK 2	/* nothing: replay found it on disk */
 
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+/*
+ * One batch between prepare and publish: everything commit and publish
+ * need, so that they never read the tree state prepare is changing.
+ */
+struct batch {
+	uint64_t old, tail, size;	/* first index, first not staged, end */
+	int direct;
+	struct buf rec;		/* the framed journal record */
+	struct outfile *out;	/* full tiles and bundles, in order */
+	size_t nout, capout;
+	/* The partial tiles this batch changed (edge_n 0: unchanged). */
+	uint8_t edge[TILE_MAX_LEVELS][TILE_WIDTH][MERKLE_HASH_LEN];
+	unsigned edge_n[TILE_MAX_LEVELS];
+	struct buf bundle;	/* the partial bundle, when it changed */
+	int has_bundle;
+	char *note;		/* the checkpoint signed over the batch */
+	size_t note_len;
+};
+
 struct audit_log {
 	char *dir;
 	char *origin;
 	int lockfd;
 	int jfd;
 	int dirfd;
-	int broken;		/* a failed append left memory ahead of disk */
+	atomic_int failed;	/* commit or publish failed */
+	int pfailed;		/* prepare failed: memory is damaged */
 	struct note_signer *signer;
 
+	/* The tree as prepared so far (the prepare side's state). */
 	uint64_t size;
 	struct merkle_frontier fr;
 	/* The right edge: the partial tile at each level, and its fill. */
@@ -104,20 +131,26 @@ struct audit_log {
 	uint8_t *bundle;	/* the partial entry bundle */
 	size_t bundle_len;
 	int bundle_mode;	/* where add_entry sends a full bundle: BUNDLE_* */
+	struct batch *cur;	/* the batch add_entry fills */
+
+	/*
+	 * Batches in flight: numbers nprep (prepared), ndur (durable) and npub
+	 * (published) count them; batch i lives in slot[i % 2]. The prepare
+	 * side owns slot[nprep % 2] while nprep - npub < 2, the commit side
+	 * the slots of batches npub .. nprep - 1; the counters hand them over.
+	 */
+	struct batch slot[2];
+	atomic_uint_fast64_t nprep, ndur, npub;
+
+	/* The commit side's state. */
 	uint64_t jbase;		/* the journal's base size */
-	int pending;		/* a durable batch not yet published: */
-	uint64_t pend_old, pend_tail;	/* its first index, first not staged */
-
-	char *note;		/* the last signed checkpoint */
-	size_t note_len;
 	uint64_t jend;		/* offset of the journal's end */
+	uint64_t pubsize;	/* the size of the published tree */
+	char *note;		/* the last published checkpoint */
+	size_t note_len;
 
-	struct outfile *out;
-	size_t nout, capout;
-	uint8_t *rec;		/* journal record under construction */
-	size_t reclen, reccap;
+	struct buf rec;		/* a record read back on replay */
 };
-
 static void
 put_u32(uint8_t *p, uint32_t v)
 {
@@ -173,34 +206,34 @@ path_join(char *buf, size_t len, const char *dir, const char *rel)
 
 /* Record buffer: grows within JOURNAL_MAX_RECORD. */
 static int
-rec_reserve(struct audit_log *log, size_t more)
+rec_reserve(struct buf *b, size_t more)
 {
-	size_t want = log->reclen + more, cap;
+	size_t want = b->len + more, cap;
 	uint8_t *p;
 
 	if (want > JOURNAL_MAX_RECORD + 64)
 		return ERR_TOOBIG;
-	if (want <= log->reccap)
+	if (want <= b->cap)
 		return ERR_OK;
-	cap = log->reccap ? log->reccap : 65536;
+	cap = b->cap ? b->cap : 65536;
 	while (cap < want)
 		cap *= 2;
-	if ((p = realloc(log->rec, cap)) == NULL)
+	if ((p = realloc(b->p, cap)) == NULL)
 		return ERR_NOMEM;
-	log->rec = p;
-	log->reccap = cap;
+	b->p = p;
+	b->cap = cap;
 	return ERR_OK;
 }
 
 static int
-rec_put(struct audit_log *log, const void *p, size_t n)
+rec_put(struct buf *b, const void *p, size_t n)
 {
 	int r;
 
-	if ((r = rec_reserve(log, n)) != ERR_OK)
+	if ((r = rec_reserve(b, n)) != ERR_OK)
 		return r;
-	memcpy(log->rec + log->reclen, p, n);
-	log->reclen += n;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
 	return ERR_OK;
 }
 
@@ -252,33 +285,97 @@ static int
 outbox_add(struct audit_log *log, int level, uint64_t index, const void *data,
     size_t len)
 {
+	struct batch *b = log->cur;
 	struct outfile *o;
 
-	if (log->nout == log->capout) {
-		size_t cap = log->capout ? log->capout * 2 : 64;
+	if (b->nout == b->capout) {
+		size_t cap = b->capout ? b->capout * 2 : 64;
 
-		if ((o = reallocarray(log->out, cap, sizeof(*o))) == NULL)
+		if ((o = reallocarray(b->out, cap, sizeof(*o))) == NULL)
 			return ERR_NOMEM;
-		log->out = o;
-		log->capout = cap;
+		b->out = o;
+		b->capout = cap;
 	}
-	o = &log->out[log->nout];
+	o = &b->out[b->nout];
 	if ((o->data = malloc(len)) == NULL)
 		return ERR_NOMEM;
 	memcpy(o->data, data, len);
 	o->len = len;
 	o->level = level;
 	o->index = index;
-	log->nout++;
+	b->nout++;
 	return ERR_OK;
 }
 
 static void
-outbox_clear(struct audit_log *log)
+outbox_clear(struct batch *b)
 {
-	for (size_t i = 0; i < log->nout; i++)
-		free(log->out[i].data);
-	log->nout = 0;
+	for (size_t i = 0; i < b->nout; i++)
+		free(b->out[i].data);
+	b->nout = 0;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	outbox_clear(b);
+	free(b->out);
+	free(b->rec.p);
+	free(b->bundle.p);
+	free(b->note);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * Copies into b what publishing it needs of the tree as it stands: the
+ * partial tiles of every level that changed since old, the partial bundle.
+ */
+static int
+batch_snapshot(struct audit_log *log, struct batch *b, uint64_t old)
+{
+	b->old = old;
+	b->size = log->size;
+	for (unsigned l = 0; l < TILE_MAX_LEVELS; l++) {
+		unsigned shift = l * TILE_HEIGHT;
+
+		b->edge_n[l] = 0;
+		if ((log->size >> shift) == (old >> shift) || log->edge_n[l] == 0)
+			continue;
+		b->edge_n[l] = log->edge_n[l];
+		memcpy(b->edge[l], log->edge[l],
+		    (size_t)log->edge_n[l] * MERKLE_HASH_LEN);
+	}
+	b->has_bundle = log->size != old && log->size % TILE_WIDTH != 0;
+	b->bundle.len = 0;
+	if (b->has_bundle) {
+		if (log->bundle_len > b->bundle.cap) {
+			uint8_t *p = realloc(b->bundle.p, log->bundle_len);
+
+			if (p == NULL)
+				return ERR_NOMEM;
+			b->bundle.p = p;
+			b->bundle.cap = log->bundle_len;
+		}
+		memcpy(b->bundle.p, log->bundle, log->bundle_len);
+		b->bundle.len = log->bundle_len;
+	}
+	return ERR_OK;
+}
+
+/* Sets b's note to a copy of note. */
+static int
+batch_set_note(struct batch *b, const void *note, size_t len)
+{
+	char *p;
+
+	if ((p = malloc(len + 1)) == NULL)
+		return ERR_NOMEM;
+	memcpy(p, note, len);
+	p[len] = '\0';
+	free(b->note);
+	b->note = p;
+	b->note_len = len;
+	return ERR_OK;
 }
 
 /* private/stage/<index>: a full bundle of a direct batch. */
@@ -435,9 +532,11 @@ add_entry(struct audit_log *log, const uint8_t *data, size_t len)
 	return edge_push(log, 0, log->size, h, sub);
 }
 
-/* Signs the checkpoint of the in-memory tree into log->note. */
+static int set_note(struct audit_log *log, const uint8_t *note, size_t len);
+
+/* Signs the checkpoint of the in-memory tree into b->note. */
 static int
-sign_checkpoint(struct audit_log *log)
+sign_checkpoint(struct audit_log *log, struct batch *b)
 {
 	struct checkpoint c;
 	const struct note_signer *signers[1] = { log->signer };
@@ -455,26 +554,25 @@ sign_checkpoint(struct audit_log *log)
 	free(body);
 	if (r != ERR_OK)
 		return r;
-	free(log->note);
-	log->note = note;
-	log->note_len = nlen;
+	free(b->note);
+	b->note = note;
+	b->note_len = nlen;
 	return ERR_OK;
 }
 
 /*
- * Publishes what the in-memory state holds beyond what is on disk: the
- * outbox's full tiles, the partial tiles of every level that changed since
- * old_size, the partial bundle, and the checkpoint. None is fsync'ed: the
- * journal is the durable copy until the next rotation.
+ * Publishes batch b (snapshot by batch_snapshot): its full tiles, the
+ * partial tiles it changed, the partial bundle, and its checkpoint. None
+ * is fsync'ed: the journal is the durable copy until the next rotation.
  */
 static int
-publish_state(struct audit_log *log, uint64_t old_size)
+publish_state(struct audit_log *log, struct batch *b)
 {
 	char rel[PATH_MAX];
 	int r;
 
-	for (size_t i = 0; i < log->nout; i++) {
-		struct outfile *o = &log->out[i];
+	for (size_t i = 0; i < b->nout; i++) {
+		struct outfile *o = &b->out[i];
 
 		if ((r = tile_path(rel, sizeof(rel), o->level, o->index,
 		    TILE_WIDTH)) != ERR_OK ||
@@ -482,73 +580,73 @@ publish_state(struct audit_log *log, uint64_t old_size)
 			return r;
 		remove_partials(log, o->level, o->index);
 	}
-	outbox_clear(log);
+	outbox_clear(b);
 	for (unsigned l = 0; l < TILE_MAX_LEVELS; l++) {
-		unsigned shift = l * TILE_HEIGHT;
-		uint64_t n = log->size >> shift;
+		uint64_t n = b->size >> (l * TILE_HEIGHT);
 
-		if (n == (old_size >> shift) || log->edge_n[l] == 0)
+		if (b->edge_n[l] == 0)
 			continue;
 		if ((r = tile_path(rel, sizeof(rel), (int)l, n / TILE_WIDTH,
-		    log->edge_n[l])) != ERR_OK ||
-		    (r = publish(log, rel, log->edge[l],
-		    (size_t)log->edge_n[l] * MERKLE_HASH_LEN, FS_NOSYNC)) != ERR_OK)
+		    b->edge_n[l])) != ERR_OK ||
+		    (r = publish(log, rel, b->edge[l],
+		    (size_t)b->edge_n[l] * MERKLE_HASH_LEN, FS_NOSYNC)) != ERR_OK)
 			return r;
 	}
-	if (log->size != old_size && log->size % TILE_WIDTH != 0) {
+	if (b->has_bundle) {
 		if ((r = tile_path(rel, sizeof(rel), TILE_ENTRIES_LEVEL,
-		    log->size / TILE_WIDTH, log->size % TILE_WIDTH)) != ERR_OK ||
-		    (r = publish(log, rel, log->bundle, log->bundle_len,
+		    b->size / TILE_WIDTH, b->size % TILE_WIDTH)) != ERR_OK ||
+		    (r = publish(log, rel, b->bundle.p, b->bundle.len,
 		    FS_NOSYNC)) != ERR_OK)
 			return r;
 	}
-	return publish(log, "checkpoint", log->note, log->note_len, FS_NOSYNC);
+	return publish(log, "checkpoint", b->note, b->note_len, FS_NOSYNC);
 }
 
-/* magic | u32 length | payload | SHA-256(payload), around log->rec. */
+/* magic | u32 length | payload | SHA-256(payload), around rec. */
 static int
-frame_record(struct audit_log *log, const char *magic)
+frame_record(struct buf *rec, const char *magic)
 {
 	uint8_t sum[SHA256_LEN];
-	size_t plen = log->reclen - 8;
-	int r;
+	size_t plen = rec->len - 8;
 
-	memcpy(log->rec, magic, 4);
-	put_u32(log->rec + 4, (uint32_t)plen);
-	sha256(log->rec + 8, plen, sum);
-	if ((r = rec_put(log, sum, sizeof(sum))) != ERR_OK)
-		return r;
-	return ERR_OK;
+	memcpy(rec->p, magic, 4);
+	put_u32(rec->p + 4, (uint32_t)plen);
+	sha256(rec->p + 8, plen, sum);
+	return rec_put(rec, sum, sizeof(sum));
 }
 
 static int
-rec_put_note(struct audit_log *log)
+rec_put_note(struct buf *rec, const char *note, size_t len)
 {
 	uint8_t b[4];
 	int r;
 
-	put_u32(b, (uint32_t)log->note_len);
-	if ((r = rec_put(log, b, 4)) != ERR_OK)
+	put_u32(b, (uint32_t)len);
+	if ((r = rec_put(rec, b, 4)) != ERR_OK)
 		return r;
-	return rec_put(log, log->note, log->note_len);
+	return rec_put(rec, note, len);
 }
 
-/* Writes a fresh journal starting at the current size, durably. */
+/*
+ * Writes a fresh journal based at size, whose checkpoint is note, durably
+ * (rec is scratch space).
+ */
 static int
-journal_restart(struct audit_log *log)
+journal_restart(struct audit_log *log, uint64_t size, const char *note,
+    size_t note_len, struct buf *rec)
 {
 	char path[PATH_MAX], tmp[PATH_MAX], pdir[PATH_MAX];
 	uint8_t b[8];
 	int fd = -1, r;
 
-	log->reclen = 0;
-	if ((r = rec_reserve(log, 8)) != ERR_OK)
+	rec->len = 0;
+	if ((r = rec_reserve(rec, 8)) != ERR_OK)
 		return r;
-	log->reclen = 8;
-	put_u64(b, log->size);
-	if ((r = rec_put(log, b, 8)) != ERR_OK ||
-	    (r = rec_put_note(log)) != ERR_OK ||
-	    (r = frame_record(log, JOURNAL_HEADER_MAGIC)) != ERR_OK)
+	rec->len = 8;
+	put_u64(b, size);
+	if ((r = rec_put(rec, b, 8)) != ERR_OK ||
+	    (r = rec_put_note(rec, note, note_len)) != ERR_OK ||
+	    (r = frame_record(rec, JOURNAL_HEADER_MAGIC)) != ERR_OK)
 		return r;
 	if ((r = path_join(pdir, sizeof(pdir), log->dir, "private")) != ERR_OK ||
 	    (r = path_join(path, sizeof(path), pdir, "journal")) != ERR_OK ||
@@ -557,7 +655,7 @@ journal_restart(struct audit_log *log)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return ERR_IO;
-	if ((r = fs_write_all(fd, log->rec, log->reclen)) != ERR_OK ||
+	if ((r = fs_write_all(fd, rec->p, rec->len)) != ERR_OK ||
 	    (r = fs_sync(fd, 1)) != ERR_OK ||
 	    (r = fs_rename(tmp, path)) != ERR_OK ||
 	    (r = fs_sync_dir(pdir)) != ERR_OK) {
@@ -568,40 +666,24 @@ journal_restart(struct audit_log *log)
 	if (log->jfd >= 0)
 		close(log->jfd);
 	log->jfd = fd;
-	log->jend = log->reclen;
-	log->jbase = log->size;
+	log->jend = rec->len;
+	log->jbase = size;
 	return ERR_OK;
 }
 
-/*
- * Folds the journal into the tiles: syncfs() makes every published tile
- * durable, after which the journal's batches are no longer needed.
- */
 static int
-journal_rotate(struct audit_log *log)
+fail(struct audit_log *log, int r)
 {
-	int r;
-
-	if ((r = fs_syncfs(log->dirfd)) != ERR_OK)
-		return r;
-	return journal_restart(log);
+	if (r != ERR_OK)
+		atomic_store(&log->failed, 1);
+	return r;
 }
 
-int
-audit_log_append_durable(struct audit_log *log, const char *const *entries,
-    const size_t *lens, size_t n, uint64_t *first)
+static int
+check_batch(const size_t *lens, size_t n)
 {
-	uint64_t old_size, tail;
-	uint8_t b[12];
 	size_t total = 0;
-	int direct, r;
 
-	*first = 0;
-	if ((r = audit_log_publish(log)) != ERR_OK)
-		return r;
-	old_size = log->size;
-	if (log->broken)
-		return ERR_CONFLICT;
 	if (n == 0 || n > AUDIT_LOG_MAX_BATCH)
 		return ERR_INVAL;
 	for (size_t i = 0; i < n; i++) {
@@ -609,8 +691,17 @@ audit_log_append_durable(struct audit_log *log, const char *const *entries,
 			return ERR_TOOBIG;
 		total += lens[i];
 	}
-	if (total > AUDIT_LOG_MAX_BATCH_BYTES)
-		return ERR_TOOBIG;
+	return total > AUDIT_LOG_MAX_BATCH_BYTES ? ERR_TOOBIG : ERR_OK;
+}
+
+static int
+prepare(struct audit_log *log, struct batch *b, const char *const *entries,
+    const size_t *lens, size_t n)
+{
+	uint64_t old_size = log->size, tail;
+	uint8_t h[12];
+	int direct, r;
+
 	/*
 	 * A large batch that fills bundles goes direct: its full bundles are
 	 * staged and made durable by syncfs() before the journal record,
@@ -622,22 +713,22 @@ audit_log_append_durable(struct audit_log *log, const char *const *entries,
 	direct = tail > old_size && n >= direct_min_entries();
 	if (!direct)
 		tail = old_size;
-
-	/* From here a failure leaves memory ahead of disk. */
-	log->broken = 1;
+	outbox_clear(b);
+	log->cur = b;
 	log->bundle_mode = direct ? BUNDLE_STAGE : BUNDLE_OUTBOX;
-	log->reclen = 8;
-	put_u64(b, old_size);
-	put_u32(b + 8, (uint32_t)n);
-	if ((r = rec_put(log, b, 12)) != ERR_OK)
+	b->rec.len = 8;
+	put_u64(h, old_size);
+	put_u32(h + 8, (uint32_t)n);
+	if ((r = rec_reserve(&b->rec, 12)) != ERR_OK ||
+	    (r = rec_put(&b->rec, h, 12)) != ERR_OK)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		if (old_size + i >= tail) {
 			uint8_t l[2] = { (uint8_t)(lens[i] >> 8),
 			    (uint8_t)lens[i] };
 
-			if ((r = rec_put(log, l, 2)) != ERR_OK ||
-			    (r = rec_put(log, entries[i], lens[i])) != ERR_OK)
+			if ((r = rec_put(&b->rec, l, 2)) != ERR_OK ||
+			    (r = rec_put(&b->rec, entries[i], lens[i])) != ERR_OK)
 				return r;
 		}
 		if ((r = add_entry(log, (const uint8_t *)entries[i],
@@ -645,53 +736,124 @@ audit_log_append_durable(struct audit_log *log, const char *const *entries,
 			return r;
 	}
 	log->bundle_mode = BUNDLE_OUTBOX;
-	if ((r = sign_checkpoint(log)) != ERR_OK ||
-	    (r = rec_put_note(log)) != ERR_OK ||
-	    (r = frame_record(log, direct ? JOURNAL_DIRECT_MAGIC :
-	    JOURNAL_RECORD_MAGIC)) != ERR_OK)
+	b->direct = direct;
+	b->tail = tail;
+	if ((r = batch_snapshot(log, b, old_size)) != ERR_OK ||
+	    (r = sign_checkpoint(log, b)) != ERR_OK ||
+	    (r = rec_put_note(&b->rec, b->note, b->note_len)) != ERR_OK)
 		return r;
+	return frame_record(&b->rec, direct ? JOURNAL_DIRECT_MAGIC :
+	    JOURNAL_RECORD_MAGIC);
+}
+
+int
+audit_log_prepare(struct audit_log *log, const char *const *entries,
+    const size_t *lens, size_t n, uint64_t *first)
+{
+	uint64_t i = atomic_load(&log->nprep);
+	int r;
+
+	*first = 0;
+	if (atomic_load(&log->failed) || log->pfailed)
+		return ERR_CONFLICT;
+	if ((r = check_batch(lens, n)) != ERR_OK)
+		return r;
+	if (i - atomic_load(&log->npub) >= 2)
+		return ERR_INTERNAL;
+	*first = log->size;
+	/*
+	 * From here a failure leaves memory ahead of disk: no later batch can
+	 * be prepared, but those prepared before may still be committed.
+	 */
+	if ((r = prepare(log, &log->slot[i & 1], entries, lens, n)) != ERR_OK) {
+		log->pfailed = 1;
+		return r;
+	}
+	atomic_store(&log->nprep, i + 1);
+	return ERR_OK;
+}
+
+int
+audit_log_commit(struct audit_log *log)
+{
+	uint64_t i = atomic_load(&log->ndur);
+	struct batch *b = &log->slot[i & 1];
+	int r;
+
+	if (atomic_load(&log->failed))
+		return ERR_CONFLICT;
+	if (i == atomic_load(&log->nprep))
+		return ERR_INTERNAL;
 	/*
 	 * The stage files must be durable before the record can be: a record
 	 * on disk whose bundles are not would be a batch the log cannot
 	 * replay. So a direct batch costs a syncfs() for its bundles and an
-	 * fdatasync() for its small record.
+	 * fdatasync() for its small record. Records are written in order, each
+	 * only once the one before it is durable.
 	 */
-	if (direct && (r = fs_syncfs(log->dirfd)) != ERR_OK)
-		return r;
-	if ((r = fs_pwrite_all(log->jfd, log->rec, log->reclen,
+	if (b->direct && (r = fs_syncfs(log->dirfd)) != ERR_OK)
+		return fail(log, r);
+	if ((r = fs_pwrite_all(log->jfd, b->rec.p, b->rec.len,
 	    (off_t)log->jend)) != ERR_OK ||
 	    (r = fs_sync(log->jfd, 0)) != ERR_OK)
-		return r;
-	log->jend += log->reclen;
+		return fail(log, r);
+	log->jend += b->rec.len;
 	/* Durable: the batch survives any crash from here on. */
-	*first = old_size;
-	log->pending = 1;
-	log->pend_old = old_size;
-	log->pend_tail = tail;
+	atomic_store(&log->ndur, i + 1);
 	return ERR_OK;
 }
 
 int
 audit_log_publish(struct audit_log *log)
 {
+	uint64_t i = atomic_load(&log->npub), end = atomic_load(&log->ndur);
+	struct batch *b = NULL;
 	int r;
 
-	if (!log->pending)
+	if (i == end)
 		return ERR_OK;
-	log->pending = 0;	/* a failure leaves the log broken */
-	for (uint64_t i = log->pend_old / TILE_WIDTH;
-	    i < log->pend_tail / TILE_WIDTH; i++) {
-		if ((r = stage_publish(log, i)) != ERR_OK)
-			return r == ERR_NOTFOUND ? ERR_INTERNAL : r;
+	if (atomic_load(&log->failed))
+		return ERR_CONFLICT;
+	for (; i < end; i++) {
+		b = &log->slot[i & 1];
+		for (uint64_t k = b->old / TILE_WIDTH; k < b->tail / TILE_WIDTH;
+		    k++) {
+			if ((r = stage_publish(log, k)) != ERR_OK)
+				return fail(log, r == ERR_NOTFOUND ?
+				    ERR_INTERNAL : r);
+		}
+		if ((r = publish_state(log, b)) != ERR_OK ||
+		    (r = set_note(log, (const uint8_t *)b->note,
+		    b->note_len)) != ERR_OK)
+			return fail(log, r);
+		log->pubsize = b->size;
+		atomic_store(&log->npub, i + 1);
 	}
-	if ((r = publish_state(log, log->pend_old)) != ERR_OK)
-		return r;
+	/*
+	 * Every durable batch is published and, with commit on this thread,
+	 * none is being made durable: the journal can restart at the
+	 * published size. A batch prepared meanwhile starts there.
+	 */
 	if ((log->jend > journal_rotate_bytes() ||
-	    log->size - log->jbase > JOURNAL_ROTATE_ENTRIES) &&
-	    (r = journal_rotate(log)) != ERR_OK)
-		return r;
-	log->broken = 0;
+	    log->pubsize - log->jbase > JOURNAL_ROTATE_ENTRIES) &&
+	    ((r = fs_syncfs(log->dirfd)) != ERR_OK ||
+	    (r = journal_restart(log, log->pubsize, log->note, log->note_len,
+	    &log->rec)) != ERR_OK))
+		return fail(log, r);
 	return ERR_OK;
+}
+
+int
+audit_log_append_durable(struct audit_log *log, const char *const *entries,
+    const size_t *lens, size_t n, uint64_t *first)
+{
+	int r;
+
+	*first = 0;
+	if ((r = audit_log_publish(log)) != ERR_OK ||
+	    (r = audit_log_prepare(log, entries, lens, n, first)) != ERR_OK)
+		return r;
+	return audit_log_commit(log);
 }
 
 int
@@ -826,7 +988,7 @@ pread_exact(int fd, void *buf, size_t len, off_t off)
 }
 
 /*
- * Reads the record at off into log->rec (payload at log->rec, length
+ * Reads the record at off into log->rec (payload at log->rec.p, length
  * *plen). ERR_FORMAT for a torn or damaged record.
  */
 static int
@@ -848,13 +1010,14 @@ read_record(struct audit_log *log, off_t off, off_t fsize, const char *magic,
 	n = get_u32(hdr + 4);
 	if (n > JOURNAL_MAX_RECORD || (off_t)(n + 8 + SHA256_LEN) > fsize - off)
 		return ERR_FORMAT;
-	log->reclen = 0;
-	if ((r = rec_reserve(log, n + SHA256_LEN)) != ERR_OK)
+	log->rec.len = 0;
+	if ((r = rec_reserve(&log->rec, n + SHA256_LEN)) != ERR_OK)
 		return r;
-	if ((r = pread_exact(log->jfd, log->rec, n + SHA256_LEN, off + 8)) != ERR_OK)
+	if ((r = pread_exact(log->jfd, log->rec.p, n + SHA256_LEN,
+	    off + 8)) != ERR_OK)
 		return r;
-	sha256(log->rec, n, sum);
-	if (sodium_memcmp(sum, log->rec + n, SHA256_LEN) != 0)
+	sha256(log->rec.p, n, sum);
+	if (sodium_memcmp(sum, log->rec.p + n, SHA256_LEN) != 0)
 		return ERR_FORMAT;
 	*plen = n;
 	return ERR_OK;
@@ -913,7 +1076,8 @@ static int
 replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
     size_t whylen)
 {
-	const uint8_t *p = log->rec, *end = log->rec + plen;
+	const uint8_t *p = log->rec.p, *end = log->rec.p + plen;
+	struct batch *b = &log->slot[0];
 	uint64_t first, old = log->size, tail;
 	uint32_t count, nlen;
 	struct checkpoint c;
@@ -932,6 +1096,8 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 	}
 	if (count == 0 || count > AUDIT_LOG_MAX_BATCH)
 		return ERR_FORMAT;
+	outbox_clear(b);
+	log->cur = b;
 	tail = first;
 	if (direct) {
 		tail = (first + count) / TILE_WIDTH * TILE_WIDTH;
@@ -978,14 +1144,16 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 		    "match its checkpoint", first);
 		return r;
 	}
-	if ((r = set_note(log, p, nlen)) != ERR_OK)
+	if ((r = set_note(log, p, nlen)) != ERR_OK ||
+	    (r = batch_set_note(b, p, nlen)) != ERR_OK ||
+	    (r = batch_snapshot(log, b, old)) != ERR_OK)
 		return r;
 	for (uint64_t i = first / TILE_WIDTH; i < tail / TILE_WIDTH; i++) {
 		r = stage_publish(log, i);
 		if (r != ERR_OK && r != ERR_NOTFOUND)
 			return r;
 	}
-	return publish_state(log, old);
+	return publish_state(log, b);
 }
 
 /*
@@ -1034,17 +1202,17 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		    "damaged; run 'bulwark log verify --dir %s'", log->dir, log->dir);
 		return r == ERR_OK ? ERR_FORMAT : r;
 	}
-	base = get_u64(log->rec);
-	nlen = get_u32(log->rec + 8);
+	base = get_u64(log->rec.p);
+	nlen = get_u32(log->rec.p + 8);
 	if (nlen != plen - 12)
 		return ERR_FORMAT;
-	if ((r = check_own_note(log, (const char *)log->rec + 12, nlen,
+	if ((r = check_own_note(log, (const char *)log->rec.p + 12, nlen,
 	    &c)) != ERR_OK) {
 		why_set(why, whylen, "journal header checkpoint does not verify "
 		    "with the log's key: %s", err_str(r));
 		return r;
 	}
-	if ((r = set_note(log, log->rec + 12, nlen)) != ERR_OK) {
+	if ((r = set_note(log, log->rec.p + 12, nlen)) != ERR_OK) {
 		checkpoint_release(&c);
 		return r;
 	}
@@ -1100,6 +1268,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		off += (off_t)(8 + plen + SHA256_LEN);
 	}
 	log->jend = (uint64_t)off;
+	log->pubsize = log->size;
 	stage_clean(log);
 	return publish(log, "checkpoint", log->note, log->note_len, FS_NOSYNC);
 }
@@ -1251,8 +1420,11 @@ audit_log_create(const char *dir, const char *origin, char **vkeyp)
 		goto out;
 	}
 	if ((r = log_lock_and_key(log, NULL, 0)) != ERR_OK ||
-	    (r = sign_checkpoint(log)) != ERR_OK ||
-	    (r = journal_restart(log)) != ERR_OK ||
+	    (r = sign_checkpoint(log, &log->slot[0])) != ERR_OK ||
+	    (r = set_note(log, (const uint8_t *)log->slot[0].note,
+	    log->slot[0].note_len)) != ERR_OK ||
+	    (r = journal_restart(log, 0, log->note, log->note_len,
+	    &log->rec)) != ERR_OK ||
 	    (r = publish(log, "checkpoint", log->note, log->note_len, 0)) != ERR_OK)
 		goto out;
 	*vkeyp = vkey;
@@ -1278,9 +1450,9 @@ audit_log_close(struct audit_log *log)
 	if (log->lockfd >= 0)
 		close(log->lockfd);
 	note_signer_free(log->signer);
-	outbox_clear(log);
-	free(log->out);
-	free(log->rec);
+	batch_free(&log->slot[0]);
+	batch_free(&log->slot[1]);
+	free(log->rec.p);
 	free(log->bundle);
 	free(log->note);
 	free(log->origin);

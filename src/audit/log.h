@@ -32,9 +32,9 @@
  *
  * A batch may be acknowledged as soon as that sync returns
  * (audit_log_append_durable): an acknowledgement means durable, not yet
- * published. Only then (audit_log_publish) are the stage files renamed into place and the tiles, the partial
- * bundle and, last, the checkpoint published (temp file + rename, no
- * fsync). Nothing is visible before it is durable: a bundle or tile of a
+ * published. Only then (audit_log_publish) are the stage files renamed
+ * into place and the tiles, the partial bundle and, last, the checkpoint
+ * published (temp file + rename, no fsync). Nothing is visible before it is durable: a bundle or tile of a
  * batch never acknowledged is never published, and since the checkpoint is
  * published after the tiles it covers, a reader that fetches the
  * checkpoint finds every tile it needs. The signed checkpoint is on disk
@@ -49,6 +49,44 @@
  * The log never signs a checkpoint that does not extend the last one it
  * signed: on open it recomputes the root at the last signed size from disk
  * and refuses to go on if it differs.
+ *
+ * Pipelining. The work of a batch splits into prepare (hash the leaves,
+ * update the tree and its right edge, write the stage files, sign, build
+ * the record: CPU and page-cache writes) and commit (syncfs, record write,
+ * fdatasync: waiting on the disk), then acknowledge and publish. A caller
+ * may prepare batch k+1 on one thread while another commits, acknowledges
+ * and publishes batch k (audit_log_prepare, _commit, _publish), so that
+ * the CPU work of one batch overlaps the syncs of the one before. So the
+ * checkpoint of k+1 is signed before batch k is durable. That is safe
+ * because a signature is released only through the disk, and the disk
+ * keeps batches in order:
+ *
+ *  - Records are written by commit alone, in batch order, each only after
+ *    the fdatasync of the one before returned. So no record of k+1 is on
+ *    disk, even in the page cache, unless record k is durable; and replay
+ *    applies records in order and refuses (does not skip) a damaged
+ *    record that has records after it. Recovery can never keep batch k+1
+ *    and drop batch k.
+ *  - The checkpoint of a batch is published (and returned by
+ *    audit_log_checkpoint, and handed to witnesses) only after its record
+ *    is durable, and batches are published in order.
+ *  - If batch k fails or the process dies before k is durable, the
+ *    signature over k+1 has been in memory only (its stage files, named by
+ *    bundle index past k's, hold no checkpoint and are removed on open):
+ *    it is lost with the process, as the signature of a batch whose own
+ *    sync fails always was. The log may later sign another tree of that
+ *    size, but no one can hold both checkpoints. Every checkpoint anyone
+ *    can see is one that replay restores or extends.
+ *  - A journal rotation (a new header at the published size) happens only
+ *    in publish, on the commit side, when every durable batch is published
+ *    and no commit is under way; a batch prepared meanwhile starts at that
+ *    size, so its record fits the new journal.
+ *
+ * Between prepare and publish a batch keeps its own copy of what commit
+ * and publish need (record, full tiles, the partial tiles and bundle it
+ * changed, its signed checkpoint), so the two sides share no mutable
+ * state but the counters that hand batches over. At most two batches are
+ * in flight, which bounds the memory.
  */
 #ifndef BULWARK_AUDIT_LOG_H
 #define BULWARK_AUDIT_LOG_H
@@ -81,9 +119,11 @@ int audit_log_open(const char *dir, struct audit_log **out, char *why,
     size_t whylen) WUR;
 void audit_log_close(struct audit_log *log);
 
+/* The size of the tree as prepared (durable and published once every
+ * batch prepared has been committed and published). */
 uint64_t audit_log_size(const struct audit_log *log);
 const char *audit_log_origin(const struct audit_log *log);
-/* The latest signed checkpoint note (without cosignatures). */
+/* The latest published checkpoint note (without cosignatures). */
 const char *audit_log_checkpoint(const struct audit_log *log, size_t *len);
 
 /*
@@ -105,6 +145,25 @@ int audit_log_append(struct audit_log *log, const char *const *entries,
  */
 int audit_log_append_durable(struct audit_log *log, const char *const *entries,
     const size_t *lens, size_t n, uint64_t *first) WUR;
+
+/*
+ * The same in three steps, for a pipeline of two threads (see "Pipelining"
+ * above): audit_log_prepare adds a batch to the tree in memory, stages its
+ * full bundles, signs its checkpoint and builds its journal record, but
+ * makes nothing durable; *first receives the index of its first entry.
+ * audit_log_commit makes the oldest prepared batch durable; then it may be
+ * acknowledged. audit_log_publish publishes every durable batch not yet
+ * published (a no-op when there is none).
+ *
+ * One thread may call audit_log_prepare while another calls commit and
+ * publish, with at most two batches between prepare and publish: prepare
+ * fails with ERR_INTERNAL when two are. Calls on the same side must not
+ * overlap. A failure of any of them leaves the log to be closed and
+ * reopened; every later call fails with ERR_CONFLICT.
+ */
+int audit_log_prepare(struct audit_log *log, const char *const *entries,
+    const size_t *lens, size_t n, uint64_t *first) WUR;
+int audit_log_commit(struct audit_log *log) WUR;
 int audit_log_publish(struct audit_log *log) WUR;
 
 /*

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,16 @@ log_init(int argc, char **argv)
 	return 0;
 }
 
-/* ---- append: a reader thread feeds a committer (group commit) ---- */
+/*
+ * ---- append: a reader thread feeds a pipeline of two (group commit) ----
+ *
+ * The reader canonicalizes lines into a batch. The committer takes
+ * everything queued so far as one batch and prepares it (audit_log_prepare:
+ * hashing, staging, signing) and hands it to the syncer, which makes it
+ * durable (audit_log_commit), prints its indices and publishes it. So the
+ * committer prepares batch k+1 while the syncer waits on the disk for
+ * batch k; log.h says why that is safe.
+ */
 
 /*
  * A batch keeps its entries in one arena: the reader copies each canonical
@@ -127,19 +137,31 @@ struct batch {
 	size_t alen, acap;
 };
 
+/* A prepared batch on its way from the committer to the syncer. */
+struct handoff {
+	int logged;		/* it holds entries: commit it */
+	uint64_t end;		/* the log's size once it is durable */
+	char *out;		/* its output: an index or "-" per line */
+	size_t olen;
+};
+
 struct appender {
 	struct audit_log *log;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct batch filling;	/* the reader adds here */
 	int eof;
-	int failed;		/* the committer could not make a batch durable */
+	int failed;		/* a batch could not be prepared or made durable */
+	int prepared_all;	/* the committer is done */
 	uint64_t batches, entries;	/* for --stats */
 	const char **ents;	/* the committer's arguments to the log */
 	size_t *lens;
-	char *out;		/* the committer's output */
-	size_t outcap;
-	char why[512];
+	struct handoff hand[2];	/* by parity of the handoff count */
+	uint64_t nhand;		/* handed to the syncer */
+	uint64_t ntaken;	/* taken by the syncer */
+	uint64_t acked;		/* entries acknowledged */
+	char why[512];		/* set by the thread that set failed */
+	int unacked;		/* why: entries not acknowledged */
 };
 
 #define REFUSED SIZE_MAX
@@ -221,14 +243,40 @@ put_index(char *p, uint64_t v)
 	return n + 1;
 }
 
-/* Makes one batch durable and prints its indices in input order. */
+static void
+set_failed(struct appender *a, int unacked, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Stops the pipeline with a reason. With unacked, the reason is that
+ * entries could not be made durable: log_append adds which were.
+ */
+static void
+set_failed(struct appender *a, int unacked, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&a->mu);
+	if (!a->failed) {
+		va_start(ap, fmt);
+		vsnprintf(a->why, sizeof(a->why), fmt, ap);
+		va_end(ap);
+		a->failed = 1;
+		a->unacked = unacked;
+	}
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Prepares one batch into h and renders its indices in input order. */
 static int
-commit_batch(struct appender *a, struct batch *b)
+prepare_batch(struct appender *a, struct batch *b, struct handoff *h)
 {
 	size_t k = 0, olen = 0;
 	uint64_t first = 0;
-	int r = ERR_OK;
+	int r;
 
+	h->logged = 0;
 	if (b->good > 0) {
 		for (size_t i = 0; i < b->n; i++) {
 			if (b->slots[i].len == REFUSED)
@@ -238,36 +286,26 @@ commit_batch(struct appender *a, struct batch *b)
 		}
 		a->batches++;
 		a->entries += k;
-		if ((r = audit_log_append_durable(a->log, a->ents, a->lens, k,
+		if ((r = audit_log_prepare(a->log, a->ents, a->lens, k,
 		    &first)) != ERR_OK) {
-			snprintf(a->why, sizeof(a->why), "cannot make entries "
-			    "durable: %s (%s); nothing after index %" PRIu64
-			    " was acknowledged; rerun to recover the log",
-			    err_str(r), strerror(errno), audit_log_size(a->log) -
-			    (audit_log_size(a->log) > 0 ? 1 : 0));
+			set_failed(a, 1, "cannot make entries durable: %s (%s)",
+			    err_str(r), strerror(errno));
 			return r;
 		}
+		h->logged = 1;
+		h->end = first + k;
 	}
-	/* At most 21 bytes a line; a->out holds 4 * AUDIT_LOG_MAX_BATCH. */
+	/* At most 21 bytes a line; h->out holds 4 * AUDIT_LOG_MAX_BATCH. */
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->slots[i].len == REFUSED) {
-			a->out[olen++] = '-';
-			a->out[olen++] = '\n';
+			h->out[olen++] = '-';
+			h->out[olen++] = '\n';
 		} else {
-			olen += put_index(a->out + olen, first++);
+			olen += put_index(h->out + olen, first++);
 		}
 	}
-	/* Durable: acknowledge, then publish (reopening would, too). */
-	if (fwrite(a->out, 1, olen, stdout) != olen || fflush(stdout) != 0) {
-		snprintf(a->why, sizeof(a->why), "cannot write the indices: %s",
-		    strerror(errno));
-		return ERR_IO;
-	}
-	if ((r = audit_log_publish(a->log)) != ERR_OK)
-		snprintf(a->why, sizeof(a->why), "cannot publish entries: %s "
-		    "(%s); every index printed is durable; rerun to recover "
-		    "the log", err_str(r), strerror(errno));
-	return r;
+	h->olen = olen;
+	return ERR_OK;
 }
 
 static void *
@@ -279,29 +317,94 @@ committer(void *arg)
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		struct batch tmp;
+		struct handoff *h;
 
-		while (a->filling.n == 0 && !a->eof)
+		while (a->filling.n == 0 && !a->eof && !a->failed)
 			pthread_cond_wait(&a->cv, &a->mu);
-		if (a->filling.n == 0 && a->eof)
+		/*
+		 * The log holds at most two batches between prepare and
+		 * publish: wait until the syncer has taken the last one
+		 * handed over, which it does once it published the one
+		 * before.
+		 */
+		while (a->ntaken < a->nhand && !a->failed)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->failed || (a->filling.n == 0 && a->eof))
 			break;
 		/* Take everything queued so far: this is the group commit. */
 		tmp = mine;
 		mine = a->filling;
 		a->filling = tmp;
+		h = &a->hand[a->nhand & 1];
 		pthread_cond_broadcast(&a->cv);
 		pthread_mutex_unlock(&a->mu);
-		int r = commit_batch(a, &mine);
+		int r = prepare_batch(a, &mine, h);
 
 		batch_clear(&mine);
 		pthread_mutex_lock(&a->mu);
-		if (r != ERR_OK) {
-			a->failed = 1;
-			pthread_cond_broadcast(&a->cv);
+		if (r != ERR_OK)
 			break;
-		}
+		a->nhand++;
+		pthread_cond_broadcast(&a->cv);
 	}
+	a->prepared_all = 1;
+	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	batch_free(&mine);
+	return NULL;
+}
+
+/*
+ * Makes each handed-over batch durable, acknowledges it (prints its
+ * indices), then publishes it. A failure stops it; what was printed is
+ * durable.
+ */
+static void *
+syncer(void *arg)
+{
+	struct appender *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		struct handoff *h;
+		int r = ERR_OK;
+
+		while (a->ntaken == a->nhand && !a->prepared_all)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->ntaken == a->nhand)
+			break;
+		h = &a->hand[a->ntaken & 1];
+		a->ntaken++;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->mu);
+		if (h->logged && (r = audit_log_commit(a->log)) != ERR_OK) {
+			set_failed(a, 1, "cannot make entries durable: %s (%s)",
+			    err_str(r), strerror(errno));
+			pthread_mutex_lock(&a->mu);
+			break;
+		}
+		/* Durable: acknowledge, then publish (reopening would, too). */
+		if (fwrite(h->out, 1, h->olen, stdout) != h->olen ||
+		    fflush(stdout) != 0) {
+			set_failed(a, 0, "cannot write the indices: %s",
+			    strerror(errno));
+			pthread_mutex_lock(&a->mu);
+			break;
+		}
+		pthread_mutex_lock(&a->mu);
+		if (h->logged)
+			a->acked = h->end;
+		pthread_mutex_unlock(&a->mu);
+		if ((r = audit_log_publish(a->log)) != ERR_OK) {
+			set_failed(a, 0, "cannot publish entries: %s (%s); every "
+			    "index printed is durable; rerun to recover the log",
+			    err_str(r), strerror(errno));
+			pthread_mutex_lock(&a->mu);
+			break;
+		}
+		pthread_mutex_lock(&a->mu);
+	}
+	pthread_mutex_unlock(&a->mu);
 	return NULL;
 }
 
@@ -325,9 +428,40 @@ enqueue(struct appender *a, const char *entry, size_t len)
 	wake = a->filling.n == 0;
 	r = batch_add(&a->filling, entry, len);
 	if (wake)
-		pthread_cond_signal(&a->cv);
+		pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	return r;
+}
+
+/*
+ * What entry_time_now makes, without its snprintf per line (the reader
+ * thread's alone): the date changes once a second.
+ */
+static void
+time_now(char now[40])
+{
+	static time_t sec = -1;
+	static char prefix[40];
+	static size_t plen;
+	struct timespec ts;
+	long us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != sec) {
+		struct tm tm;
+
+		/* "YYYY-MM-DDTHH:MM:SS.", then six digits and "Z". */
+		gmtime_r(&ts.tv_sec, &tm);
+		plen = strftime(prefix, sizeof(prefix) - 8,
+		    "%Y-%m-%dT%H:%M:%S.", &tm);
+		sec = ts.tv_sec;
+	}
+	memcpy(now, prefix, plen);
+	us = ts.tv_nsec / 1000;
+	for (int i = 5; i >= 0; i--, us /= 10)
+		now[plen + (size_t)i] = (char)('0' + us % 10);
+	now[plen + 6] = 'Z';
+	now[plen + 7] = '\0';
 }
 
 static int
@@ -340,7 +474,7 @@ handle_line(struct appender *a, const char *line, size_t len, uint64_t lineno,
 
 	while (len > 0 && line[len - 1] == '\r')
 		len--;
-	entry_time_now(now, sizeof(now));
+	time_now(now);
 	r = entry_canonicalize(line, len, now, &canon, &clen, why, sizeof(why));
 	if (r != ERR_OK) {
 		cli_error("line %" PRIu64 ": entry refused: %s", lineno, why);
@@ -435,7 +569,7 @@ log_append(int argc, char **argv)
 	int stats = 0;
 	const char *dir = NULL;
 	char why[512] = "";
-	pthread_t th;
+	pthread_t th, ts;
 	int c, r, refused = 0, witness = 1;
 	size_t got;
 
@@ -454,8 +588,10 @@ log_append(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	a.ents = calloc(AUDIT_LOG_MAX_BATCH, sizeof(*a.ents));
 	a.lens = calloc(AUDIT_LOG_MAX_BATCH, sizeof(*a.lens));
-	a.out = malloc(4 * AUDIT_LOG_MAX_BATCH * 21);
-	if (a.ents == NULL || a.lens == NULL || a.out == NULL) {
+	a.hand[0].out = malloc(4 * AUDIT_LOG_MAX_BATCH * 21);
+	a.hand[1].out = malloc(4 * AUDIT_LOG_MAX_BATCH * 21);
+	if (a.ents == NULL || a.lens == NULL || a.hand[0].out == NULL ||
+	    a.hand[1].out == NULL) {
 		cli_error("out of memory");
 		r = 1;
 		goto out;
@@ -465,10 +601,21 @@ log_append(int argc, char **argv)
 		r = 1;
 		goto out;
 	}
+	a.acked = audit_log_size(a.log);
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cv, NULL);
+	if (pthread_create(&ts, NULL, syncer, &a) != 0) {
+		cli_error("cannot start the syncer thread");
+		r = 1;
+		goto out;
+	}
 	if (pthread_create(&th, NULL, committer, &a) != 0) {
 		cli_error("cannot start the committer thread");
+		pthread_mutex_lock(&a.mu);
+		a.prepared_all = 1;
+		pthread_cond_broadcast(&a.cv);
+		pthread_mutex_unlock(&a.mu);
+		pthread_join(ts, NULL);
 		r = 1;
 		goto out;
 	}
@@ -479,11 +626,18 @@ log_append(int argc, char **argv)
 	pthread_cond_broadcast(&a.cv);
 	pthread_mutex_unlock(&a.mu);
 	pthread_join(th, NULL);
+	pthread_join(ts, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (stats)
 		fprintf(stderr, "stats: %" PRIu64 " entries in %" PRIu64
 		    " batches in %.6f s\n", a.entries, a.batches,
 		    elapsed(&t0, &t1));
+	if (a.failed && a.unacked) {
+		cli_error("%s; nothing after index %" PRIu64 " was acknowledged; "
+		    "rerun to recover the log", a.why, a.acked - (a.acked > 0));
+		r = 1;
+		goto out;
+	}
 	if (a.failed) {
 		cli_error("%s", a.why);
 		r = 1;
@@ -503,7 +657,8 @@ log_append(int argc, char **argv)
 	batch_free(&a.filling);
 	free(a.ents);
 	free(a.lens);
-	free(a.out);
+	free(a.hand[0].out);
+	free(a.hand[1].out);
 	return r;
 }
 
