@@ -135,11 +135,12 @@ struct audit_log {
 
 	/*
 	 * Batches in flight: numbers nprep (prepared), ndur (durable) and npub
-	 * (published) count them; batch i lives in slot[i % 2]. The prepare
-	 * side owns slot[nprep % 2] while nprep - npub < 2, the commit side
-	 * the slots of batches npub .. nprep - 1; the counters hand them over.
+	 * (published) count them; batch i lives in slot[i % AUDIT_LOG_INFLIGHT].
+	 * The prepare side owns slot[nprep % AUDIT_LOG_INFLIGHT] while
+	 * nprep - npub < AUDIT_LOG_INFLIGHT, the commit side the slots of
+	 * batches npub .. nprep - 1; the counters hand them over.
 	 */
-	struct batch slot[2];
+	struct batch slot[AUDIT_LOG_INFLIGHT];
 	atomic_uint_fast64_t nprep, ndur, npub;
 
 	/* The commit side's state. */
@@ -564,9 +565,13 @@ sign_checkpoint(struct audit_log *log, struct batch *b)
  * Publishes batch b (snapshot by batch_snapshot): its full tiles, the
  * partial tiles it changed, the partial bundle, and its checkpoint. None
  * is fsync'ed: the journal is the durable copy until the next rotation.
+ * When the batch after it (next) is published right after, what next
+ * supersedes is skipped: b's checkpoint, and b's partial tile at a level
+ * (or partial bundle) that next changed, which next publishes as a newer
+ * partial or as a full tile. No checkpoint that needs them is published.
  */
 static int
-publish_state(struct audit_log *log, struct batch *b)
+publish_state(struct audit_log *log, struct batch *b, const struct batch *next)
 {
 	char rel[PATH_MAX];
 	int r;
@@ -584,7 +589,7 @@ publish_state(struct audit_log *log, struct batch *b)
 	for (unsigned l = 0; l < TILE_MAX_LEVELS; l++) {
 		uint64_t n = b->size >> (l * TILE_HEIGHT);
 
-		if (b->edge_n[l] == 0)
+		if (b->edge_n[l] == 0 || (next != NULL && next->edge_n[l] != 0))
 			continue;
 		if ((r = tile_path(rel, sizeof(rel), (int)l, n / TILE_WIDTH,
 		    b->edge_n[l])) != ERR_OK ||
@@ -592,13 +597,15 @@ publish_state(struct audit_log *log, struct batch *b)
 		    (size_t)b->edge_n[l] * MERKLE_HASH_LEN, FS_NOSYNC)) != ERR_OK)
 			return r;
 	}
-	if (b->has_bundle) {
+	if (b->has_bundle && (next == NULL || !next->has_bundle)) {
 		if ((r = tile_path(rel, sizeof(rel), TILE_ENTRIES_LEVEL,
 		    b->size / TILE_WIDTH, b->size % TILE_WIDTH)) != ERR_OK ||
 		    (r = publish(log, rel, b->bundle.p, b->bundle.len,
 		    FS_NOSYNC)) != ERR_OK)
 			return r;
 	}
+	if (next != NULL)
+		return ERR_OK;
 	return publish(log, "checkpoint", b->note, b->note_len, FS_NOSYNC);
 }
 
@@ -758,14 +765,15 @@ audit_log_prepare(struct audit_log *log, const char *const *entries,
 		return ERR_CONFLICT;
 	if ((r = check_batch(lens, n)) != ERR_OK)
 		return r;
-	if (i - atomic_load(&log->npub) >= 2)
+	if (i - atomic_load(&log->npub) >= AUDIT_LOG_INFLIGHT)
 		return ERR_INTERNAL;
 	*first = log->size;
 	/*
 	 * From here a failure leaves memory ahead of disk: no later batch can
 	 * be prepared, but those prepared before may still be committed.
 	 */
-	if ((r = prepare(log, &log->slot[i & 1], entries, lens, n)) != ERR_OK) {
+	if ((r = prepare(log, &log->slot[i % AUDIT_LOG_INFLIGHT], entries, lens,
+	    n)) != ERR_OK) {
 		log->pfailed = 1;
 		return r;
 	}
@@ -777,7 +785,7 @@ int
 audit_log_commit(struct audit_log *log)
 {
 	uint64_t i = atomic_load(&log->ndur);
-	struct batch *b = &log->slot[i & 1];
+	struct batch *b = &log->slot[i % AUDIT_LOG_INFLIGHT];
 	int r;
 
 	if (atomic_load(&log->failed))
@@ -815,20 +823,22 @@ audit_log_publish(struct audit_log *log)
 	if (atomic_load(&log->failed))
 		return ERR_CONFLICT;
 	for (; i < end; i++) {
-		b = &log->slot[i & 1];
+		b = &log->slot[i % AUDIT_LOG_INFLIGHT];
 		for (uint64_t k = b->old / TILE_WIDTH; k < b->tail / TILE_WIDTH;
 		    k++) {
 			if ((r = stage_publish(log, k)) != ERR_OK)
 				return fail(log, r == ERR_NOTFOUND ?
 				    ERR_INTERNAL : r);
 		}
-		if ((r = publish_state(log, b)) != ERR_OK ||
-		    (r = set_note(log, (const uint8_t *)b->note,
-		    b->note_len)) != ERR_OK)
+		if ((r = publish_state(log, b, i + 1 < end ?
+		    &log->slot[(i + 1) % AUDIT_LOG_INFLIGHT] : NULL)) != ERR_OK)
 			return fail(log, r);
-		log->pubsize = b->size;
 		atomic_store(&log->npub, i + 1);
 	}
+	if ((r = set_note(log, (const uint8_t *)b->note,
+	    b->note_len)) != ERR_OK)
+		return fail(log, r);
+	log->pubsize = b->size;
 	/*
 	 * Every durable batch is published and, with commit on this thread,
 	 * none is being made durable: the journal can restart at the
@@ -1153,7 +1163,7 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 		if (r != ERR_OK && r != ERR_NOTFOUND)
 			return r;
 	}
-	return publish_state(log, b);
+	return publish_state(log, b, NULL);
 }
 
 /*
@@ -1450,8 +1460,8 @@ audit_log_close(struct audit_log *log)
 	if (log->lockfd >= 0)
 		close(log->lockfd);
 	note_signer_free(log->signer);
-	batch_free(&log->slot[0]);
-	batch_free(&log->slot[1]);
+	for (unsigned i = 0; i < AUDIT_LOG_INFLIGHT; i++)
+		batch_free(&log->slot[i]);
 	free(log->rec.p);
 	free(log->bundle);
 	free(log->note);

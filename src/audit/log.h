@@ -85,8 +85,10 @@
  * Between prepare and publish a batch keeps its own copy of what commit
  * and publish need (record, full tiles, the partial tiles and bundle it
  * changed, its signed checkpoint), so the two sides share no mutable
- * state but the counters that hand batches over. At most two batches are
- * in flight, which bounds the memory.
+ * state but the counters that hand batches over. At most
+ * AUDIT_LOG_INFLIGHT batches are in flight, which bounds the memory. A
+ * publish that covers several durable batches skips what the later ones
+ * supersede (the earlier checkpoints and partial tiles).
  */
 #ifndef BULWARK_AUDIT_LOG_H
 #define BULWARK_AUDIT_LOG_H
@@ -100,6 +102,8 @@
 /* Bounds one batch, and so the memory an append run holds. */
 #define AUDIT_LOG_MAX_BATCH 65536
 #define AUDIT_LOG_MAX_BATCH_BYTES (32u * 1024 * 1024)
+/* Batches between audit_log_prepare and audit_log_publish, at most. */
+#define AUDIT_LOG_INFLIGHT 4
 
 struct audit_log;
 
@@ -156,8 +160,9 @@ int audit_log_append_durable(struct audit_log *log, const char *const *entries,
  * published (a no-op when there is none).
  *
  * One thread may call audit_log_prepare while another calls commit and
- * publish, with at most two batches between prepare and publish: prepare
- * fails with ERR_INTERNAL when two are. Calls on the same side must not
+ * publish, with at most AUDIT_LOG_INFLIGHT batches between prepare and
+ * publish: prepare fails with ERR_INTERNAL when that many are. Calls on
+ * the same side must not
  * overlap. A failure of any of them leaves the log to be closed and
  * reopened; every later call fails with ERR_CONFLICT.
  */

@@ -363,11 +363,12 @@ static void *
 syncer(void *arg)
 {
 	struct appender *a = arg;
+	unsigned unpub = 0;	/* durable batches not yet published */
+	int r, stopped = 0;	/* this thread failed */
 
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		struct handoff *h;
-		int r = ERR_OK;
 
 		while (a->ntaken == a->nhand && !a->prepared_all)
 			pthread_cond_wait(&a->cv, &a->mu);
@@ -380,6 +381,7 @@ syncer(void *arg)
 		if (h->logged && (r = audit_log_commit(a->log)) != ERR_OK) {
 			set_failed(a, 1, "cannot make entries durable: %s (%s)",
 			    err_str(r), strerror(errno));
+			stopped = 1;
 			pthread_mutex_lock(&a->mu);
 			break;
 		}
@@ -388,23 +390,41 @@ syncer(void *arg)
 		    fflush(stdout) != 0) {
 			set_failed(a, 0, "cannot write the indices: %s",
 			    strerror(errno));
+			stopped = 1;
 			pthread_mutex_lock(&a->mu);
 			break;
 		}
 		pthread_mutex_lock(&a->mu);
-		if (h->logged)
+		if (h->logged) {
 			a->acked = h->end;
+			unpub++;
+		}
+		/*
+		 * With the next batch ready, make it durable first and
+		 * publish both after (one checkpoint): up to two durable
+		 * batches wait, so with one being committed and one prepared
+		 * the log holds at most AUDIT_LOG_INFLIGHT.
+		 */
+		if (unpub < 2 && a->ntaken < a->nhand)
+			continue;
 		pthread_mutex_unlock(&a->mu);
+		unpub = 0;
 		if ((r = audit_log_publish(a->log)) != ERR_OK) {
 			set_failed(a, 0, "cannot publish entries: %s (%s); every "
 			    "index printed is durable; rerun to recover the log",
 			    err_str(r), strerror(errno));
+			stopped = 1;
 			pthread_mutex_lock(&a->mu);
 			break;
 		}
 		pthread_mutex_lock(&a->mu);
 	}
 	pthread_mutex_unlock(&a->mu);
+	/* Also after the committer failed: what is durable gets published. */
+	if (unpub > 0 && !stopped && (r = audit_log_publish(a->log)) != ERR_OK)
+		set_failed(a, 0, "cannot publish entries: %s (%s); every index "
+		    "printed is durable; rerun to recover the log", err_str(r),
+		    strerror(errno));
 	return NULL;
 }
 
