@@ -7,10 +7,11 @@ PKGS=(
 	build-essential cmake pkg-config git ca-certificates
 	libsodium-dev libssl-dev libjansson-dev
 	libmicrohttpd-dev libcurl4-openssl-dev curl
+	liboath-dev libqrencode-dev openssh-client openssh-server
 )
 TEST_PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev procps psmisc
-	coreutils util-linux time
+	coreutils util-linux time oathtool
 )
 
 want=("${PKGS[@]}")
@@ -38,5 +39,13 @@ fi
 
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Installing openssh-server must not start or restart the machine's own
+# sshd: Bulwark runs its own sshd instances with their own configuration.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
