@@ -11,7 +11,7 @@ PKGS=(
 )
 TEST_PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev procps psmisc
-	coreutils util-linux time oathtool
+	coreutils util-linux time oathtool zbar-tools
 )
 
 want=("${PKGS[@]}")
