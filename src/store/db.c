@@ -2,7 +2,8 @@
  * db.c - the gateway state store on SQLite (see db.h).
  *
  * Every statement is a constant string prepared with bound parameters
- * (stmt() below); nothing a caller passes is ever part of SQL text.
+ * (vstmt() and query() below); nothing a caller passes is ever part of
+ * SQL text.
  * Writes that read before they write (the TOTP compare-and-set, ending a
  * session, migrations) run inside BEGIN IMMEDIATE, which takes the write
  * lock first, so that no other connection can commit in between.
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,22 +172,21 @@ name_ok(const char *s)
 }
 
 /*
- * Prepares the constant sql and binds its parameters ?1, ?2 ... from the
- * arguments, one letter of fmt each:
+ * Prepares the constant sql and binds its parameters ?1, ?2 ... from ap,
+ * one letter of fmt each:
  *   t  const char *      text (SQL NULL when the pointer is NULL)
  *   i  int64_t           integer
  *   b  const void *, size_t   blob
  * Arguments are bound without copying: they must outlive the statement.
  */
 static int
-stmt(struct db *db, sqlite3_stmt **stp, const char *sql, const char *fmt, ...)
+vstmt(struct db *db, sqlite3_stmt **stp, const char *sql, const char *fmt,
+    va_list ap)
 {
 	sqlite3_stmt *st = NULL;
-	va_list ap;
 	int rc, i, r = ERR_INTERNAL;
 
 	*stp = NULL;
-	va_start(ap, fmt);
 	if ((rc = sqlite3_prepare_v3(db->h, sql, -1, 0, &st, NULL)) !=
 	    SQLITE_OK) {
 		r = db_fail(db, rc);
@@ -222,8 +223,20 @@ stmt(struct db *db, sqlite3_stmt **stp, const char *sql, const char *fmt, ...)
 	st = NULL;
 	r = ERR_OK;
  out:
-	va_end(ap);
 	sqlite3_finalize(st);
+	return r;
+}
+
+/* vstmt() with the parameters as arguments. */
+static int
+stmt(struct db *db, sqlite3_stmt **stp, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vstmt(db, stp, sql, fmt, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -273,6 +286,17 @@ run_changed(struct db *db, sqlite3_stmt *st)
 	return sqlite3_changes(db->h) > 0 ? ERR_OK : ERR_NOTFOUND;
 }
 
+/* Steps st to its first row: ERR_OK, or ERR_NOTFOUND when it has none. */
+static int
+first_row(struct db *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return ERR_OK;
+	return rc == SQLITE_DONE ? ERR_NOTFOUND : db_fail(db, rc);
+}
+
 /* A malloc'd copy of column col, NULL for SQL NULL. */
 static int
 col_str(sqlite3_stmt *st, int col, char **out)
@@ -288,49 +312,129 @@ col_str(sqlite3_stmt *st, int col, char **out)
 	return ERR_OK;
 }
 
-typedef int (*row_fn)(sqlite3_stmt *st, void *elem);
-typedef void (*release_fn)(void *elem);
+/* How one column of a row is stored in a field of a struct db_... */
+enum col_kind {
+	COL_STR,	/* char *, malloc'd (col_str()) */
+	COL_INT,	/* int */
+	COL_U16,	/* uint16_t, read as an int */
+	COL_U32,	/* uint32_t, read as an int64 */
+	COL_I64,	/* int64_t */
+	COL_U64,	/* uint64_t, read as an int64 */
+};
+
+struct col {
+	enum col_kind kind;
+	size_t off;		/* offsetof the field */
+};
 
 /*
- * Steps st expecting at most one row: fills *elem from it (ERR_OK) or
- * answers ERR_NOTFOUND.
+ * How the rows of one query become one struct db_... type: column i of
+ * the row goes to cols[i].
  */
-static int
-get_one(struct db *db, sqlite3_stmt *st, row_fn fill, release_fn release,
-    void *elem)
-{
-	int rc, r;
+struct rowtype {
+	size_t size;		/* sizeof the struct */
+	const struct col *cols;
+	size_t ncols;
+};
 
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		return ERR_NOTFOUND;
-	if (rc != SQLITE_ROW)
-		return db_fail(db, rc);
-	if ((r = fill(st, elem)) != ERR_OK)
-		release(elem);
-	return r;
+#define COL(type, field, kind)	{ kind, offsetof(type, field) }
+#define ROWTYPE(type, cols) \
+	{ sizeof(type), cols, sizeof(cols) / sizeof(cols[0]) }
+
+/*
+ * Frees the strings of *elem, of rt's type, and zeroes it (the
+ * db_..._release functions). NULL is a no-op.
+ */
+static void
+row_release(void *elem, const struct rowtype *rt)
+{
+	unsigned char *p = elem;
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < rt->ncols; i++)
+		if (rt->cols[i].kind == COL_STR)
+			free(*(char **)(void *)(p + rt->cols[i].off));
+	memset(p, 0, rt->size);
 }
 
-/* Collects every row of st into a new array of elemsz-byte elements. */
+/*
+ * Fills the zeroed *elem, of rt's type, from the current row of st. On
+ * failure it may be half-filled: row_release() it.
+ */
 static int
-get_all(struct db *db, sqlite3_stmt *st, size_t elemsz, row_fn fill,
-    release_fn release, void **outp, size_t *np)
+row_fill(sqlite3_stmt *st, void *elem, const struct rowtype *rt)
+{
+	unsigned char *p = elem;
+	void *f;
+	size_t i;
+	int c, r;
+
+	for (i = 0; i < rt->ncols; i++) {
+		f = p + rt->cols[i].off;
+		c = (int)i;
+		switch (rt->cols[i].kind) {
+		case COL_STR:
+			if ((r = col_str(st, c, f)) != ERR_OK)
+				return r;
+			break;
+		case COL_INT:
+			*(int *)f = sqlite3_column_int(st, c);
+			break;
+		case COL_U16:
+			*(uint16_t *)f = (uint16_t)sqlite3_column_int(st, c);
+			break;
+		case COL_U32:
+			*(uint32_t *)f = (uint32_t)sqlite3_column_int64(st, c);
+			break;
+		case COL_I64:
+			*(int64_t *)f = sqlite3_column_int64(st, c);
+			break;
+		case COL_U64:
+			*(uint64_t *)f = (uint64_t)sqlite3_column_int64(st, c);
+			break;
+		default:
+			return ERR_INTERNAL;	/* a bug in this file */
+		}
+	}
+	return ERR_OK;
+}
+
+/* Releases elements a[0..n) of rt's type, then a itself. */
+static void
+array_free(void *a, size_t n, const struct rowtype *rt)
+{
+	unsigned char *p = a;
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		row_release(p + i * rt->size, rt);
+	free(p);
+}
+
+/* Collects every row of st into a new array of rt's type. */
+static int
+get_all(struct db *db, sqlite3_stmt *st, const struct rowtype *rt,
+    void **outp, size_t *np)
 {
 	unsigned char *arr = NULL, *tmp;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0;
 	int rc, r = ERR_INTERNAL;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap == 0 ? 16 : 2 * cap;
-			if ((tmp = reallocarray(arr, cap, elemsz)) == NULL) {
+			if ((tmp = reallocarray(arr, cap, rt->size)) == NULL) {
 				r = ERR_NOMEM;
 				goto out;
 			}
 			arr = tmp;
 		}
-		memset(arr + n * elemsz, 0, elemsz);
-		r = fill(st, arr + n * elemsz);
+		memset(arr + n * rt->size, 0, rt->size);
+		r = row_fill(st, arr + n * rt->size, rt);
 		n++;	/* a half-filled element is released below */
 		if (r != ERR_OK)
 			goto out;
@@ -345,9 +449,60 @@ get_all(struct db *db, sqlite3_stmt *st, size_t elemsz, row_fn fill,
 	n = 0;
 	r = ERR_OK;
  out:
-	for (i = 0; i < n; i++)
-		release(arr + i * elemsz);
-	free(arr);
+	array_free(arr, n, rt);
+	return r;
+}
+
+/* What query() does with its statement. */
+enum q_how {
+	Q_RUN,		/* runs it (run()) */
+	Q_CHANGED,	/* runs it (run_changed()) */
+	Q_EXISTS,	/* ERR_OK if it has a row, else ERR_NOTFOUND */
+	Q_ONE,		/* fills *out from its first row, else ERR_NOTFOUND */
+	Q_ALL,		/* collects its rows into *(void **)out and *np */
+};
+
+/*
+ * Prepares the constant sql with the parameters fmt describes (as vstmt()),
+ * does with it what how says and finalizes it. rt, out and np are for
+ * Q_ONE and Q_ALL only (NULL otherwise).
+ */
+static int
+query(struct db *db, enum q_how how, const struct rowtype *rt, void *out,
+    size_t *np, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vstmt(db, &st, sql, fmt, ap);
+	va_end(ap);
+	if (r != ERR_OK)
+		return r;
+	switch (how) {
+	case Q_RUN:
+		r = run(db, st);
+		break;
+	case Q_CHANGED:
+		r = run_changed(db, st);
+		break;
+	case Q_EXISTS:
+		r = first_row(db, st);
+		break;
+	case Q_ONE:
+		if ((r = first_row(db, st)) == ERR_OK &&
+		    (r = row_fill(st, out, rt)) != ERR_OK)
+			row_release(out, rt);
+		break;
+	case Q_ALL:
+		r = get_all(db, st, rt, out, np);
+		break;
+	default:
+		r = ERR_INTERNAL;	/* a bug in this file */
+		break;
+	}
+	sqlite3_finalize(st);
 	return r;
 }
 
@@ -675,321 +830,205 @@ db_errmsg(const struct db *db)
 
 /* ---- Users -------------------------------------------------------------- */
 
+/* The columns of user_cols, in its order. */
 #define USER_COLS "name, uid, role, state, created"
 
-static int
-user_row(sqlite3_stmt *st, void *elem)
-{
-	struct db_user *u = elem;
-	int r;
-
-	if ((r = col_str(st, 0, &u->name)) != ERR_OK ||
-	    (r = col_str(st, 2, &u->role)) != ERR_OK)
-		return r;
-	u->uid = (uint32_t)sqlite3_column_int64(st, 1);
-	u->state = sqlite3_column_int(st, 3);
-	u->created = sqlite3_column_int64(st, 4);
-	return ERR_OK;
-}
+static const struct col user_cols[] = {
+	COL(struct db_user, name, COL_STR),
+	COL(struct db_user, uid, COL_U32),
+	COL(struct db_user, role, COL_STR),
+	COL(struct db_user, state, COL_INT),
+	COL(struct db_user, created, COL_I64),
+};
+static const struct rowtype user_rows =
+    ROWTYPE(struct db_user, user_cols);
 
 void
 db_user_release(struct db_user *u)
 {
-	if (u == NULL)
-		return;
-	free(u->name);
-	free(u->role);
-	memset(u, 0, sizeof(*u));
-}
-
-static void
-user_release(void *elem)
-{
-	db_user_release(elem);
+	row_release(u, &user_rows);
 }
 
 void
 db_user_array_free(struct db_user *a, size_t n)
 {
-	size_t i;
+	array_free(a, n, &user_rows);
+}
 
-	if (a == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		db_user_release(&a[i]);
-	free(a);
+/*
+ * The one row of sql, whose ?1 is name, into out of rt's type, after
+ * zeroing out and checking the arguments (the db_..._get functions).
+ */
+static int
+get_by_name(struct db *db, const struct rowtype *rt, void *out,
+    const char *sql, const char *name)
+{
+	if (out != NULL)
+		memset(out, 0, rt->size);
+	if (db == NULL || !name_ok(name) || out == NULL)
+		return ERR_INVAL;
+	return query(db, Q_ONE, rt, out, NULL, sql, "t", name);
+}
+
+/* Runs the write sql, whose ?1 is name, as Q_CHANGED. */
+static int
+change_by_name(struct db *db, const char *sql, const char *name)
+{
+	if (db == NULL || !name_ok(name))
+		return ERR_INVAL;
+	return query(db, Q_CHANGED, NULL, NULL, NULL, sql, "t", name);
+}
+
+/*
+ * Zeroes a list's out-parameters (*outp, *np) and says whether both are
+ * there; outp is the address of the caller's struct db_... pointer.
+ */
+static int
+list_out_ok(void **outp, size_t *np)
+{
+	if (outp != NULL)
+		*outp = NULL;
+	if (np != NULL)
+		*np = 0;
+	return outp != NULL && np != NULL;
 }
 
 int
 db_user_add(struct db *db, const char *name, uint32_t uid, const char *role)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !name_ok(name) || !name_ok(role))
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "INSERT INTO users (name, uid, role, state, "
-	    "created) VALUES (?1, ?2, ?3, 0, ?4)", "titi", name, (int64_t)uid,
-	    role, (int64_t)time(NULL))) != ERR_OK)
-		goto out;
-	r = run(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_RUN, NULL, NULL, NULL, "INSERT INTO users (name, "
+	    "uid, role, state, created) VALUES (?1, ?2, ?3, 0, ?4)", "titi",
+	    name, (int64_t)uid, role, (int64_t)time(NULL));
 }
 
 int
 db_user_get(struct db *db, const char *name, struct db_user *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (db == NULL || !name_ok(name) || out == NULL)
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT " USER_COLS " FROM users "
-	    "WHERE name = ?1", "t", name)) != ERR_OK)
-		goto out;
-	r = get_one(db, st, user_row, user_release, out);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return get_by_name(db, &user_rows, out, "SELECT " USER_COLS
+	    " FROM users WHERE name = ?1", name);
 }
 
 int
 db_user_get_by_uid(struct db *db, uint32_t uid, struct db_user *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (db == NULL || out == NULL)
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT " USER_COLS " FROM users "
-	    "WHERE uid = ?1", "i", (int64_t)uid)) != ERR_OK)
-		goto out;
-	r = get_one(db, st, user_row, user_release, out);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ONE, &user_rows, out, NULL, "SELECT " USER_COLS
+	    " FROM users WHERE uid = ?1", "i", (int64_t)uid);
 }
 
 int
 db_user_list(struct db *db, struct db_user **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if (db == NULL || out == NULL || n == NULL)
+	if (!list_out_ok((void **)out, n) || db == NULL)
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT " USER_COLS " FROM users "
-	    "ORDER BY name", "")) != ERR_OK)
-		goto out;
-	r = get_all(db, st, sizeof(**out), user_row, user_release,
-	    (void **)out, n);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ALL, &user_rows, out, n, "SELECT " USER_COLS
+	    " FROM users ORDER BY name", "");
 }
 
 int
 db_user_set_state(struct db *db, const char *name, int state)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !name_ok(name) ||
 	    (state != DB_USER_ACTIVE && state != DB_USER_DISABLED &&
 	    state != DB_USER_FROZEN))
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "UPDATE users SET state = ?1 WHERE name = ?2",
-	    "it", (int64_t)state, name)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_CHANGED, NULL, NULL, NULL,
+	    "UPDATE users SET state = ?1 WHERE name = ?2", "it",
+	    (int64_t)state, name);
 }
 
 int
 db_user_del(struct db *db, const char *name)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (db == NULL || !name_ok(name))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "DELETE FROM users WHERE name = ?1", "t",
-	    name)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return change_by_name(db, "DELETE FROM users WHERE name = ?1", name);
 }
 
 /* ---- Keys --------------------------------------------------------------- */
 
+/* The columns of key_cols, in its order. */
 #define KEY_COLS "u.name, k.key_line, k.fingerprint, k.added"
 #define KEY_FROM " FROM user_keys k JOIN users u ON u.id = k.user_id "
 
-static int
-key_row(sqlite3_stmt *st, void *elem)
-{
-	struct db_key *k = elem;
-	int r;
-
-	if ((r = col_str(st, 0, &k->user)) != ERR_OK ||
-	    (r = col_str(st, 1, &k->key_line)) != ERR_OK ||
-	    (r = col_str(st, 2, &k->fingerprint)) != ERR_OK)
-		return r;
-	k->added = sqlite3_column_int64(st, 3);
-	return ERR_OK;
-}
+static const struct col key_cols[] = {
+	COL(struct db_key, user, COL_STR),
+	COL(struct db_key, key_line, COL_STR),
+	COL(struct db_key, fingerprint, COL_STR),
+	COL(struct db_key, added, COL_I64),
+};
+static const struct rowtype key_rows =
+    ROWTYPE(struct db_key, key_cols);
 
 void
 db_key_release(struct db_key *k)
 {
-	if (k == NULL)
-		return;
-	free(k->user);
-	free(k->key_line);
-	free(k->fingerprint);
-	memset(k, 0, sizeof(*k));
-}
-
-static void
-key_release(void *elem)
-{
-	db_key_release(elem);
+	row_release(k, &key_rows);
 }
 
 void
 db_key_array_free(struct db_key *a, size_t n)
 {
-	size_t i;
-
-	if (a == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		db_key_release(&a[i]);
-	free(a);
+	array_free(a, n, &key_rows);
 }
 
 int
 db_key_add(struct db *db, const char *user, const char *key_line,
     const char *fingerprint)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (db == NULL || !name_ok(user) || !str_ok(key_line, DB_KEY_LINE_MAX) ||
+	if (db == NULL || !name_ok(user) ||
+	    !str_ok(key_line, DB_KEY_LINE_MAX) ||
 	    !str_ok(fingerprint, DB_FP_MAX))
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "INSERT INTO user_keys (user_id, key_line, "
-	    "fingerprint, added) SELECT id, ?2, ?3, ?4 FROM users "
-	    "WHERE name = ?1", "ttti", user, key_line, fingerprint,
-	    (int64_t)time(NULL))) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_CHANGED, NULL, NULL, NULL, "INSERT INTO user_keys "
+	    "(user_id, key_line, fingerprint, added) SELECT id, ?2, ?3, ?4 "
+	    "FROM users WHERE name = ?1", "ttti", user, key_line, fingerprint,
+	    (int64_t)time(NULL));
 }
 
 int
 db_key_find_by_fingerprint(struct db *db, const char *fingerprint,
     struct db_key *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (db == NULL || !str_ok(fingerprint, DB_FP_MAX) || out == NULL)
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT " KEY_COLS KEY_FROM
-	    "WHERE k.fingerprint = ?1", "t", fingerprint)) != ERR_OK)
-		goto out;
-	r = get_one(db, st, key_row, key_release, out);
- out:
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* ERR_OK when user exists, ERR_NOTFOUND when not. */
-static int
-user_exists(struct db *db, const char *user)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, r = ERR_INTERNAL;
-
-	if ((r = stmt(db, &st, "SELECT 1 FROM users WHERE name = ?1", "t",
-	    user)) != ERR_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	r = rc == SQLITE_ROW ? ERR_OK : rc == SQLITE_DONE ? ERR_NOTFOUND :
-	    db_fail(db, rc);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ONE, &key_rows, out, NULL, "SELECT " KEY_COLS
+	    KEY_FROM "WHERE k.fingerprint = ?1", "t", fingerprint);
 }
 
 int
 db_key_list(struct db *db, const char *user, struct db_key **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL, in_tx = 0;
+	int r = ERR_INTERNAL;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if (db == NULL || (user != NULL && !name_ok(user)) || out == NULL ||
-	    n == NULL)
+	if (!list_out_ok((void **)out, n) || db == NULL ||
+	    (user != NULL && !name_ok(user)))
 		return ERR_INVAL;
 	/* One snapshot for "does the user exist" and "its keys". */
 	if ((r = exec(db, "BEGIN")) != ERR_OK)
-		goto out;
-	in_tx = 1;
-	if (user != NULL && (r = user_exists(db, user)) != ERR_OK)
-		goto out;
-	if ((r = stmt(db, &st, "SELECT " KEY_COLS KEY_FROM
-	    "WHERE ?1 IS NULL OR u.name = ?1 ORDER BY k.id", "t",
-	    user)) != ERR_OK)
-		goto out;
-	r = get_all(db, st, sizeof(**out), key_row, key_release, (void **)out,
-	    n);
- out:
-	sqlite3_finalize(st);
-	if (in_tx) {
-		/* A read-only transaction: ending it cannot lose anything. */
-		(void)sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
-	}
+		return r;
+	if (user == NULL || (r = query(db, Q_EXISTS, NULL, NULL, NULL,
+	    "SELECT 1 FROM users WHERE name = ?1", "t", user)) == ERR_OK)
+		r = query(db, Q_ALL, &key_rows, out, n, "SELECT " KEY_COLS
+		    KEY_FROM "WHERE ?1 IS NULL OR u.name = ?1 ORDER BY k.id",
+		    "t", user);
+	/* A read-only transaction: ending it cannot lose anything. */
+	(void)sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
 	return r;
 }
 
 int
 db_key_del(struct db *db, const char *fingerprint)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !str_ok(fingerprint, DB_FP_MAX))
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "DELETE FROM user_keys WHERE fingerprint = ?1",
-	    "t", fingerprint)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_CHANGED, NULL, NULL, NULL,
+	    "DELETE FROM user_keys WHERE fingerprint = ?1", "t", fingerprint);
 }
 
 /* ---- TOTP --------------------------------------------------------------- */
@@ -1000,23 +1039,15 @@ int
 db_totp_set_secret(struct db *db, const char *user, const uint8_t *seed,
     size_t len)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !name_ok(user) || seed == NULL || len == 0 ||
 	    len > DB_TOTP_SEED_MAX)
 		return ERR_INVAL;
 	/* The WHERE keeps "ON CONFLICT" from parsing as a join constraint. */
-	if ((r = stmt(db, &st, "INSERT INTO totp (user_id, seed) "
-	    "SELECT id, ?2 FROM users WHERE name = ?1 "
+	return query(db, Q_CHANGED, NULL, NULL, NULL, "INSERT INTO totp "
+	    "(user_id, seed) SELECT id, ?2 FROM users WHERE name = ?1 "
 	    "ON CONFLICT (user_id) DO UPDATE SET seed = excluded.seed, "
 	    "failures = 0, locked_until = 0", "tb", user, (const void *)seed,
-	    len)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	    len);
 }
 
 int
@@ -1026,7 +1057,7 @@ db_totp_get_secret(struct db *db, const char *user, uint8_t *seed,
 	sqlite3_stmt *st = NULL;
 	const void *blob;
 	size_t len;
-	int rc, r = ERR_INTERNAL;
+	int r = ERR_INTERNAL;
 
 	if (lenp != NULL)
 		*lenp = 0;
@@ -1039,12 +1070,8 @@ db_totp_get_secret(struct db *db, const char *user, uint8_t *seed,
 	}
 	if ((r = stmt(db, &st, "SELECT seed, last_step, failures, "
 	    "locked_until FROM totp WHERE user_id = " TOTP_USER, "t",
-	    user)) != ERR_OK)
+	    user)) != ERR_OK || (r = first_row(db, st)) != ERR_OK)
 		goto out;
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? ERR_NOTFOUND : db_fail(db, rc);
-		goto out;
-	}
 	blob = sqlite3_column_blob(st, 0);
 	len = (size_t)sqlite3_column_bytes(st, 0);
 	if (blob == NULL || len == 0 || len > DB_TOTP_SEED_MAX) {
@@ -1070,28 +1097,9 @@ db_totp_get_secret(struct db *db, const char *user, uint8_t *seed,
 	return r;
 }
 
-/* ERR_OK when user has a seed, ERR_NOTFOUND when not. */
-static int
-totp_exists(struct db *db, const char *user)
-{
-	sqlite3_stmt *st = NULL;
-	int rc, r = ERR_INTERNAL;
-
-	if ((r = stmt(db, &st, "SELECT 1 FROM totp WHERE user_id = "
-	    TOTP_USER, "t", user)) != ERR_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	r = rc == SQLITE_ROW ? ERR_OK : rc == SQLITE_DONE ? ERR_NOTFOUND :
-	    db_fail(db, rc);
- out:
-	sqlite3_finalize(st);
-	return r;
-}
-
 int
 db_totp_record_success(struct db *db, const char *user, uint64_t step)
 {
-	sqlite3_stmt *st = NULL;
 	int r = ERR_INTERNAL;
 
 	if (db == NULL || !name_ok(user))
@@ -1105,19 +1113,16 @@ db_totp_record_success(struct db *db, const char *user, uint64_t step)
 	 */
 	if ((r = exec(db, "BEGIN IMMEDIATE")) != ERR_OK)
 		return r;
-	if ((r = stmt(db, &st, "UPDATE totp SET last_step = ?2, failures = 0 "
-	    "WHERE user_id = " TOTP_USER " AND last_step < ?2", "ti", user,
-	    (int64_t)step)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
+	r = query(db, Q_CHANGED, NULL, NULL, NULL, "UPDATE totp SET "
+	    "last_step = ?2, failures = 0 WHERE user_id = " TOTP_USER
+	    " AND last_step < ?2", "ti", user, (int64_t)step);
 	if (r == ERR_NOTFOUND) {
 		/* No row changed: a replay, or no such user or seed. */
-		r = totp_exists(db, user);
+		r = query(db, Q_EXISTS, NULL, NULL, NULL,
+		    "SELECT 1 FROM totp WHERE user_id = " TOTP_USER, "t", user);
 		if (r == ERR_OK)
 			r = ERR_CONFLICT;
 	}
- out:
-	sqlite3_finalize(st);
 	return tx_end(db, r);
 }
 
@@ -1125,7 +1130,7 @@ int
 db_totp_record_failure(struct db *db, const char *user, uint32_t *failuresp)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, r = ERR_INTERNAL;
+	int r = ERR_INTERNAL;
 	int64_t f = 0;
 
 	if (failuresp != NULL)
@@ -1134,12 +1139,9 @@ db_totp_record_failure(struct db *db, const char *user, uint32_t *failuresp)
 		return ERR_INVAL;
 	if ((r = stmt(db, &st, "UPDATE totp SET failures = "
 	    "min(failures + 1, 4294967295) WHERE user_id = " TOTP_USER
-	    " RETURNING failures", "t", user)) != ERR_OK)
+	    " RETURNING failures", "t", user)) != ERR_OK ||
+	    (r = first_row(db, st)) != ERR_OK)
 		goto out;
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? ERR_NOTFOUND : db_fail(db, rc);
-		goto out;
-	}
 	f = sqlite3_column_int64(st, 0);
 	if ((r = run(db, st)) != ERR_OK)
 		goto out;
@@ -1154,450 +1156,239 @@ db_totp_record_failure(struct db *db, const char *user, uint32_t *failuresp)
 int
 db_totp_lock(struct db *db, const char *user, int64_t until)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !name_ok(user) || until < 0)
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "UPDATE totp SET locked_until = "
-	    "max(locked_until, ?2) WHERE user_id = " TOTP_USER, "ti", user,
-	    until)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_CHANGED, NULL, NULL, NULL, "UPDATE totp SET "
+	    "locked_until = max(locked_until, ?2) WHERE user_id = " TOTP_USER,
+	    "ti", user, until);
 }
 
 int
 db_totp_clear(struct db *db, const char *user)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (db == NULL || !name_ok(user))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "UPDATE totp SET failures = 0, "
-	    "locked_until = 0 WHERE user_id = " TOTP_USER, "t",
-	    user)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return change_by_name(db, "UPDATE totp SET failures = 0, "
+	    "locked_until = 0 WHERE user_id = " TOTP_USER, user);
 }
 
 int
 db_totp_del(struct db *db, const char *user)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (db == NULL || !name_ok(user))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "DELETE FROM totp WHERE user_id = " TOTP_USER,
-	    "t", user)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return change_by_name(db, "DELETE FROM totp WHERE user_id = "
+	    TOTP_USER, user);
 }
 
 /* ---- Targets and host keys ---------------------------------------------- */
 
+/* The columns of target_cols, in its order. */
 #define TARGET_COLS "name, host, port, sensitivity, grp, created"
 
-static int
-target_row(sqlite3_stmt *st, void *elem)
-{
-	struct db_target *t = elem;
-	int r;
-
-	if ((r = col_str(st, 0, &t->name)) != ERR_OK ||
-	    (r = col_str(st, 1, &t->host)) != ERR_OK ||
-	    (r = col_str(st, 4, &t->group)) != ERR_OK)
-		return r;
-	t->port = (uint16_t)sqlite3_column_int(st, 2);
-	t->sensitivity = sqlite3_column_int(st, 3);
-	t->created = sqlite3_column_int64(st, 5);
-	return ERR_OK;
-}
+static const struct col target_cols[] = {
+	COL(struct db_target, name, COL_STR),
+	COL(struct db_target, host, COL_STR),
+	COL(struct db_target, port, COL_U16),
+	COL(struct db_target, sensitivity, COL_INT),
+	COL(struct db_target, group, COL_STR),
+	COL(struct db_target, created, COL_I64),
+};
+static const struct rowtype target_rows =
+    ROWTYPE(struct db_target, target_cols);
 
 void
 db_target_release(struct db_target *t)
 {
-	if (t == NULL)
-		return;
-	free(t->name);
-	free(t->host);
-	free(t->group);
-	memset(t, 0, sizeof(*t));
-}
-
-static void
-target_release(void *elem)
-{
-	db_target_release(elem);
+	row_release(t, &target_rows);
 }
 
 void
 db_target_array_free(struct db_target *a, size_t n)
 {
-	size_t i;
-
-	if (a == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		db_target_release(&a[i]);
-	free(a);
+	array_free(a, n, &target_rows);
 }
 
 int
 db_target_add(struct db *db, const char *name, const char *host,
     uint16_t port, const char *group, int sensitivity)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !name_ok(name) || !name_ok(host) || port == 0 ||
 	    !name_ok(group) || sensitivity < 0 ||
 	    sensitivity > DB_SENSITIVITY_MAX)
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "INSERT INTO targets (" TARGET_COLS ") "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "ttiiti", name, host,
-	    (int64_t)port, (int64_t)sensitivity, group,
-	    (int64_t)time(NULL))) != ERR_OK)
-		goto out;
-	r = run(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_RUN, NULL, NULL, NULL, "INSERT INTO targets ("
+	    TARGET_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "ttiiti", name,
+	    host, (int64_t)port, (int64_t)sensitivity, group,
+	    (int64_t)time(NULL));
 }
 
 int
 db_target_get(struct db *db, const char *name, struct db_target *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (db == NULL || !name_ok(name) || out == NULL)
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT " TARGET_COLS " FROM targets "
-	    "WHERE name = ?1", "t", name)) != ERR_OK)
-		goto out;
-	r = get_one(db, st, target_row, target_release, out);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return get_by_name(db, &target_rows, out, "SELECT " TARGET_COLS
+	    " FROM targets WHERE name = ?1", name);
 }
 
 int
 db_target_list(struct db *db, struct db_target **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if (db == NULL || out == NULL || n == NULL)
+	if (!list_out_ok((void **)out, n) || db == NULL)
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT " TARGET_COLS " FROM targets "
-	    "ORDER BY name", "")) != ERR_OK)
-		goto out;
-	r = get_all(db, st, sizeof(**out), target_row, target_release,
-	    (void **)out, n);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ALL, &target_rows, out, n, "SELECT " TARGET_COLS
+	    " FROM targets ORDER BY name", "");
 }
 
 int
 db_target_del(struct db *db, const char *name)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (db == NULL || !name_ok(name))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "DELETE FROM targets WHERE name = ?1", "t",
-	    name)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return change_by_name(db, "DELETE FROM targets WHERE name = ?1",
+	    name);
 }
 
-static int
-hostkey_row(sqlite3_stmt *st, void *elem)
-{
-	struct db_hostkey *h = elem;
-	int r;
-
-	if ((r = col_str(st, 0, &h->target)) != ERR_OK ||
-	    (r = col_str(st, 1, &h->key_line)) != ERR_OK ||
-	    (r = col_str(st, 2, &h->fingerprint)) != ERR_OK)
-		return r;
-	h->pinned = sqlite3_column_int64(st, 3);
-	return ERR_OK;
-}
+static const struct col hostkey_cols[] = {
+	COL(struct db_hostkey, target, COL_STR),
+	COL(struct db_hostkey, key_line, COL_STR),
+	COL(struct db_hostkey, fingerprint, COL_STR),
+	COL(struct db_hostkey, pinned, COL_I64),
+};
+static const struct rowtype hostkey_rows =
+    ROWTYPE(struct db_hostkey, hostkey_cols);
 
 void
 db_hostkey_release(struct db_hostkey *h)
 {
-	if (h == NULL)
-		return;
-	free(h->target);
-	free(h->key_line);
-	free(h->fingerprint);
-	memset(h, 0, sizeof(*h));
-}
-
-static void
-hostkey_release(void *elem)
-{
-	db_hostkey_release(elem);
+	row_release(h, &hostkey_rows);
 }
 
 int
 db_hostkey_set(struct db *db, const char *target, const char *key_line,
     const char *fingerprint)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (db == NULL || !name_ok(target) ||
 	    !str_ok(key_line, DB_KEY_LINE_MAX) ||
 	    !str_ok(fingerprint, DB_FP_MAX))
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "INSERT INTO host_keys (target_id, key_line, "
-	    "fingerprint, pinned) SELECT id, ?2, ?3, ?4 FROM targets "
-	    "WHERE name = ?1 ON CONFLICT (target_id) DO UPDATE SET "
-	    "key_line = excluded.key_line, fingerprint = excluded.fingerprint, "
-	    "pinned = excluded.pinned", "ttti", target, key_line, fingerprint,
-	    (int64_t)time(NULL))) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_CHANGED, NULL, NULL, NULL, "INSERT INTO host_keys "
+	    "(target_id, key_line, fingerprint, pinned) SELECT id, ?2, ?3, ?4 "
+	    "FROM targets WHERE name = ?1 ON CONFLICT (target_id) DO UPDATE "
+	    "SET key_line = excluded.key_line, "
+	    "fingerprint = excluded.fingerprint, pinned = excluded.pinned",
+	    "ttti", target, key_line, fingerprint, (int64_t)time(NULL));
 }
 
 int
 db_hostkey_get(struct db *db, const char *target, struct db_hostkey *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (out != NULL)
-		memset(out, 0, sizeof(*out));
-	if (db == NULL || !name_ok(target) || out == NULL)
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT t.name, h.key_line, h.fingerprint, "
-	    "h.pinned FROM host_keys h JOIN targets t ON t.id = h.target_id "
-	    "WHERE t.name = ?1", "t", target)) != ERR_OK)
-		goto out;
-	r = get_one(db, st, hostkey_row, hostkey_release, out);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return get_by_name(db, &hostkey_rows, out, "SELECT t.name, "
+	    "h.key_line, h.fingerprint, h.pinned FROM host_keys h "
+	    "JOIN targets t ON t.id = h.target_id WHERE t.name = ?1", target);
 }
 
 /* ---- Grants ------------------------------------------------------------- */
 
-static int
-grant_row(sqlite3_stmt *st, void *elem)
-{
-	struct db_grant *g = elem;
-	int r;
-
-	if ((r = col_str(st, 0, &g->role)) != ERR_OK ||
-	    (r = col_str(st, 1, &g->target_group)) != ERR_OK ||
-	    (r = col_str(st, 2, &g->login)) != ERR_OK)
-		return r;
-	return ERR_OK;
-}
+static const struct col grant_cols[] = {
+	COL(struct db_grant, role, COL_STR),
+	COL(struct db_grant, target_group, COL_STR),
+	COL(struct db_grant, login, COL_STR),
+};
+static const struct rowtype grant_rows =
+    ROWTYPE(struct db_grant, grant_cols);
 
 void
 db_grant_release(struct db_grant *g)
 {
-	if (g == NULL)
-		return;
-	free(g->role);
-	free(g->target_group);
-	free(g->login);
-	memset(g, 0, sizeof(*g));
-}
-
-static void
-grant_release(void *elem)
-{
-	db_grant_release(elem);
+	row_release(g, &grant_rows);
 }
 
 void
 db_grant_array_free(struct db_grant *a, size_t n)
 {
-	size_t i;
-
-	if (a == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		db_grant_release(&a[i]);
-	free(a);
+	array_free(a, n, &grant_rows);
 }
 
+/*
+ * Runs sql, whose parameters are ?1 role, ?2 target_group and ?3 login,
+ * as how says, after checking the arguments.
+ */
 static int
-grant_args_ok(struct db *db, const char *role, const char *target_group,
-    const char *login)
+grant_query(struct db *db, enum q_how how, const char *sql, const char *role,
+    const char *target_group, const char *login)
 {
-	return db != NULL && name_ok(role) && name_ok(target_group) &&
-	    name_ok(login);
+	if (db == NULL || !name_ok(role) || !name_ok(target_group) ||
+	    !name_ok(login))
+		return ERR_INVAL;
+	return query(db, how, NULL, NULL, NULL, sql, "ttt", role,
+	    target_group, login);
 }
 
 int
 db_grant_add(struct db *db, const char *role, const char *target_group,
     const char *login)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (!grant_args_ok(db, role, target_group, login))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "INSERT INTO grants (role, target_group, login) "
-	    "VALUES (?1, ?2, ?3)", "ttt", role, target_group, login)) != ERR_OK)
-		goto out;
-	r = run(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return grant_query(db, Q_RUN, "INSERT INTO grants (role, "
+	    "target_group, login) VALUES (?1, ?2, ?3)", role, target_group,
+	    login);
 }
 
 int
 db_grant_list(struct db *db, const char *role, struct db_grant **out,
     size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if (db == NULL || (role != NULL && !name_ok(role)) || out == NULL ||
-	    n == NULL)
+	if (!list_out_ok((void **)out, n) || db == NULL ||
+	    (role != NULL && !name_ok(role)))
 		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT role, target_group, login FROM grants "
-	    "WHERE ?1 IS NULL OR role = ?1 ORDER BY role, target_group, login",
-	    "t", role)) != ERR_OK)
-		goto out;
-	r = get_all(db, st, sizeof(**out), grant_row, grant_release,
-	    (void **)out, n);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ALL, &grant_rows, out, n, "SELECT role, "
+	    "target_group, login FROM grants WHERE ?1 IS NULL OR role = ?1 "
+	    "ORDER BY role, target_group, login", "t", role);
 }
 
 int
 db_grant_match(struct db *db, const char *role, const char *target_group,
     const char *login)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, r = ERR_INTERNAL;
-
-	if (!grant_args_ok(db, role, target_group, login))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "SELECT 1 FROM grants WHERE role = ?1 AND "
-	    "target_group = ?2 AND login = ?3", "ttt", role, target_group,
-	    login)) != ERR_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	r = rc == SQLITE_ROW ? ERR_OK : rc == SQLITE_DONE ? ERR_NOTFOUND :
-	    db_fail(db, rc);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return grant_query(db, Q_EXISTS, "SELECT 1 FROM grants WHERE "
+	    "role = ?1 AND target_group = ?2 AND login = ?3", role,
+	    target_group, login);
 }
 
 int
 db_grant_del(struct db *db, const char *role, const char *target_group,
     const char *login)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
-	if (!grant_args_ok(db, role, target_group, login))
-		return ERR_INVAL;
-	if ((r = stmt(db, &st, "DELETE FROM grants WHERE role = ?1 AND "
-	    "target_group = ?2 AND login = ?3", "ttt", role, target_group,
-	    login)) != ERR_OK)
-		goto out;
-	r = run_changed(db, st);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return grant_query(db, Q_CHANGED, "DELETE FROM grants WHERE "
+	    "role = ?1 AND target_group = ?2 AND login = ?3", role,
+	    target_group, login);
 }
 
 /* ---- Sessions ----------------------------------------------------------- */
 
+/* The columns of session_cols, in its order. */
 #define SESSION_COLS "id, user, target, login, kind, started, ended, " \
 	"exit_status, bytes_in, bytes_out, recording_hash"
 
-static int
-session_row(sqlite3_stmt *st, void *elem)
-{
-	struct db_session *s = elem;
-	int r;
-
-	if ((r = col_str(st, 1, &s->user)) != ERR_OK ||
-	    (r = col_str(st, 2, &s->target)) != ERR_OK ||
-	    (r = col_str(st, 3, &s->login)) != ERR_OK ||
-	    (r = col_str(st, 4, &s->kind)) != ERR_OK ||
-	    (r = col_str(st, 10, &s->recording_hash)) != ERR_OK)
-		return r;
-	s->id = (uint64_t)sqlite3_column_int64(st, 0);
-	s->started = sqlite3_column_int64(st, 5);
-	s->ended = sqlite3_column_int64(st, 6);		/* NULL reads 0 */
-	s->exit_status = sqlite3_column_int(st, 7);
-	s->bytes_in = (uint64_t)sqlite3_column_int64(st, 8);
-	s->bytes_out = (uint64_t)sqlite3_column_int64(st, 9);
-	return ERR_OK;
-}
+static const struct col session_cols[] = {
+	COL(struct db_session, id, COL_U64),
+	COL(struct db_session, user, COL_STR),
+	COL(struct db_session, target, COL_STR),
+	COL(struct db_session, login, COL_STR),
+	COL(struct db_session, kind, COL_STR),
+	COL(struct db_session, started, COL_I64),
+	COL(struct db_session, ended, COL_I64),
+	COL(struct db_session, exit_status, COL_INT),
+	COL(struct db_session, bytes_in, COL_U64),
+	COL(struct db_session, bytes_out, COL_U64),
+	COL(struct db_session, recording_hash, COL_STR),
+};
+static const struct rowtype session_rows =
+    ROWTYPE(struct db_session, session_cols);
 
 void
 db_session_release(struct db_session *s)
 {
-	if (s == NULL)
-		return;
-	free(s->user);
-	free(s->target);
-	free(s->login);
-	free(s->kind);
-	free(s->recording_hash);
-	memset(s, 0, sizeof(*s));
-}
-
-static void
-session_release(void *elem)
-{
-	db_session_release(elem);
+	row_release(s, &session_rows);
 }
 
 void
 db_session_array_free(struct db_session *a, size_t n)
 {
-	size_t i;
-
-	if (a == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		db_session_release(&a[i]);
-	free(a);
+	array_free(a, n, &session_rows);
 }
 
 int
@@ -1637,8 +1428,7 @@ int
 db_session_end(struct db *db, uint64_t id, int64_t ended, int exit_status,
     uint64_t bytes_in, uint64_t bytes_out, const char *recording_hash)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL, rc;
+	int r = ERR_INTERNAL;
 
 	if (db == NULL || id == 0 || ended <= 0 ||
 	    (recording_hash != NULL && !str_ok(recording_hash, DB_FP_MAX)))
@@ -1647,73 +1437,46 @@ db_session_end(struct db *db, uint64_t id, int64_t ended, int exit_status,
 		return ERR_RANGE;
 	if ((r = exec(db, "BEGIN IMMEDIATE")) != ERR_OK)
 		return r;
-	if ((r = stmt(db, &st, "UPDATE sessions SET ended = ?2, "
-	    "exit_status = ?3, bytes_in = ?4, bytes_out = ?5, "
+	r = query(db, Q_CHANGED, NULL, NULL, NULL, "UPDATE sessions SET "
+	    "ended = ?2, exit_status = ?3, bytes_in = ?4, bytes_out = ?5, "
 	    "recording_hash = ?6 WHERE id = ?1 AND ended IS NULL", "iiiiit",
 	    (int64_t)id, ended, (int64_t)exit_status, (int64_t)bytes_in,
-	    (int64_t)bytes_out, recording_hash)) != ERR_OK)
-		goto out;
-	if ((r = run_changed(db, st)) != ERR_NOTFOUND)
-		goto out;
-	/* Nothing changed: unknown, or ended already. */
-	sqlite3_finalize(st);
-	st = NULL;
-	if ((r = stmt(db, &st, "SELECT 1 FROM sessions WHERE id = ?1", "i",
-	    (int64_t)id)) != ERR_OK)
-		goto out;
-	rc = sqlite3_step(st);
-	r = rc == SQLITE_ROW ? ERR_CONFLICT : rc == SQLITE_DONE ?
-	    ERR_NOTFOUND : db_fail(db, rc);
- out:
-	sqlite3_finalize(st);
+	    (int64_t)bytes_out, recording_hash);
+	if (r == ERR_NOTFOUND) {
+		/* Nothing changed: unknown, or ended already. */
+		r = query(db, Q_EXISTS, NULL, NULL, NULL,
+		    "SELECT 1 FROM sessions WHERE id = ?1", "i", (int64_t)id);
+		if (r == ERR_OK)
+			r = ERR_CONFLICT;
+	}
 	return tx_end(db, r);
 }
 
 int
 db_session_get(struct db *db, uint64_t id, struct db_session *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r = ERR_INTERNAL;
-
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (db == NULL || out == NULL || id == 0)
 		return ERR_INVAL;
 	if (id > INT64_MAX)
 		return ERR_NOTFOUND;
-	if ((r = stmt(db, &st, "SELECT " SESSION_COLS " FROM sessions "
-	    "WHERE id = ?1", "i", (int64_t)id)) != ERR_OK)
-		goto out;
-	r = get_one(db, st, session_row, session_release, out);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ONE, &session_rows, out, NULL, "SELECT "
+	    SESSION_COLS " FROM sessions WHERE id = ?1", "i", (int64_t)id);
 }
 
 int
 db_session_list(struct db *db, const char *user, size_t max,
     struct db_session **out, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t limit;
-	int r = ERR_INTERNAL;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if (db == NULL || (user != NULL && !name_ok(user)) || out == NULL ||
-	    n == NULL)
+	if (!list_out_ok((void **)out, n) || db == NULL ||
+	    (user != NULL && !name_ok(user)))
 		return ERR_INVAL;
 	/* LIMIT -1 is no limit. */
 	limit = max == 0 || max > INT64_MAX ? -1 : (int64_t)max;
-	if ((r = stmt(db, &st, "SELECT " SESSION_COLS " FROM sessions "
-	    "WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC LIMIT ?2", "ti",
-	    user, limit)) != ERR_OK)
-		goto out;
-	r = get_all(db, st, sizeof(**out), session_row, session_release,
-	    (void **)out, n);
- out:
-	sqlite3_finalize(st);
-	return r;
+	return query(db, Q_ALL, &session_rows, out, n, "SELECT " SESSION_COLS
+	    " FROM sessions WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC "
+	    "LIMIT ?2", "ti", user, limit);
 }
