@@ -8,11 +8,12 @@ PKGS=(
 	libsodium-dev libssl-dev libjansson-dev
 	libmicrohttpd-dev libcurl4-openssl-dev curl
 	liboath-dev libqrencode-dev openssh-client openssh-server
-	libsqlite3-dev sqlite3
+	libsqlite3-dev sqlite3 libpam0g-dev rsync
 )
 TEST_PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev procps psmisc
 	coreutils util-linux time oathtool zbar-tools
+	pamtester asciinema iproute2
 )
 
 want=("${PKGS[@]}")
