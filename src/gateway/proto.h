@@ -64,7 +64,8 @@
  *                 "ID\tUSER\tLOGIN@TARGET\tKIND\tSTARTED\tENDED\tEXIT\t
  *                 IN\tOUT\tRECORDING\n", RECORDING "-" for none)
  *  SESSION_GET    SESSION R -> TEXT (one such line)
- *  CA_KEY         any           -> KEY (the user CA's public key line)
+ *  CA_KEY         any           -> KEY (the user CA's public key line),
+ *                                  HOST (the certificates' source-address)
  */
 #ifndef BULWARK_GATEWAY_PROTO_H
 #define BULWARK_GATEWAY_PROTO_H
