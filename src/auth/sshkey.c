@@ -758,3 +758,78 @@ sshkey_fingerprint(const struct sshkey_pub *pk, char out[SSHKEY_FP_MAX])
 	sodium_bin2base64(out + 7, SSHKEY_FP_MAX - 7, hash, sizeof(hash),
 	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 }
+
+static const char *const user_key_types[] = {
+	"ssh-ed25519", "sk-ssh-ed25519@openssh.com",
+	"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+	"sk-ecdsa-sha2-nistp256@openssh.com", "ssh-rsa",
+};
+
+int
+sshkey_type_is_sk(const char *type)
+{
+	return strncmp(type, "sk-", 3) == 0;
+}
+
+static int
+known_user_key_type(const char *t, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(user_key_types) / sizeof(user_key_types[0]); i++)
+		if (strlen(user_key_types[i]) == len &&
+		    memcmp(user_key_types[i], t, len) == 0)
+			return 1;
+	return 0;
+}
+
+int
+sshkey_line_any(const char *line, size_t len, char type[SSHKEY_TYPE_MAX],
+    char fp[SSHKEY_FP_MAX], size_t *canon_len)
+{
+	const char *sp, *b64, *end;
+	uint8_t blob[SSHKEY_ANY_BLOB_MAX], hash[crypto_hash_sha256_BYTES];
+	size_t tlen, blen, i;
+	uint32_t n;
+
+	type[0] = '\0';
+	fp[0] = '\0';
+	*canon_len = 0;
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	for (i = 0; i < len; i++)
+		if (line[i] < 0x20 || line[i] > 0x7e)
+			return ERR_FORMAT;
+	sp = memchr(line, ' ', len);
+	if (sp == NULL || sp == line)
+		return ERR_FORMAT;
+	tlen = (size_t)(sp - line);
+	if (tlen >= SSHKEY_TYPE_MAX)
+		return ERR_FORMAT;
+	if (!known_user_key_type(line, tlen))
+		return ERR_UNSUPPORTED;
+	b64 = sp + 1;
+	end = memchr(b64, ' ', len - (size_t)(b64 - line));
+	if (end == NULL)
+		end = line + len;
+	if (end == b64 || (end < line + len && end + 1 == line + len))
+		return ERR_FORMAT;	/* no key, or a space and no comment */
+	if (enc_base64_decode(b64, (size_t)(end - b64), blob, sizeof(blob),
+	    &blen) != ERR_OK)
+		return ERR_FORMAT;
+	/* The blob's first string must name the same type. */
+	if (blen < 4)
+		return ERR_FORMAT;
+	n = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 |
+	    (uint32_t)blob[2] << 8 | blob[3];
+	if (n != tlen || blen - 4 < n || memcmp(blob + 4, line, tlen) != 0)
+		return ERR_FORMAT;
+	crypto_hash_sha256(hash, blob, blen);
+	memcpy(type, line, tlen);
+	type[tlen] = '\0';
+	memcpy(fp, "SHA256:", 7);
+	sodium_bin2base64(fp + 7, SSHKEY_FP_MAX - 7, hash, sizeof(hash),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	*canon_len = (size_t)(end - line);
+	return ERR_OK;
+}

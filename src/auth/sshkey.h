@@ -172,4 +172,22 @@ int sshwire_expect_cstring(struct sshwire_r *r, const char *s) WUR;
 int sshwire_parse_pub(const uint8_t *blob, size_t len,
     struct sshkey_pub *out) WUR;
 
+/*
+ * A user's public key line of any type a gateway user may register
+ * (ssh-ed25519, sk-ssh-ed25519@openssh.com, ecdsa-sha2-nistp256/384/521,
+ * sk-ecdsa-sha2-nistp256@openssh.com, ssh-rsa), without options: "TYPE
+ * BASE64[ COMMENT]". The blob is not interpreted beyond its first string,
+ * which must name TYPE; sshd does the rest. type (SSHKEY_TYPE_MAX bytes)
+ * gets the type, fp the "SHA256:..." fingerprint of the blob, and
+ * *canon_len the length of "TYPE BASE64" at the start of line (the key
+ * without its comment). ERR_FORMAT for a malformed line, ERR_UNSUPPORTED
+ * for another type.
+ */
+#define SSHKEY_TYPE_MAX 48
+#define SSHKEY_ANY_BLOB_MAX 2048
+int sshkey_line_any(const char *line, size_t len, char type[SSHKEY_TYPE_MAX],
+    char fp[SSHKEY_FP_MAX], size_t *canon_len) WUR;
+/* 1 when type is a FIDO2 security key type (sk-...). */
+int sshkey_type_is_sk(const char *type);
+
 #endif

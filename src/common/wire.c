@@ -369,6 +369,7 @@ wire_builder_new(uint16_t type, struct wire_builder **out)
 void
 wire_builder_reset(struct wire_builder *b, uint16_t type)
 {
+	explicit_bzero(b->buf, b->len);	/* it may have held a secret */
 	b->type = type;
 	b->nfields = 0;
 	b->err = ERR_OK;
@@ -382,6 +383,8 @@ wire_builder_free(struct wire_builder *b)
 {
 	if (b == NULL)
 		return;
+	if (b->buf != NULL)
+		explicit_bzero(b->buf, b->len);
 	free(b->buf);
 	free(b);
 }

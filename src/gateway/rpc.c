@@ -64,6 +64,18 @@ struct rpc_server {
 	int64_t accept_paused_until;
 };
 
+/*
+ * Requests carry TOTP codes and responses TOTP seeds at enrolment: no
+ * message buffer goes back to the allocator holding them.
+ */
+static void
+wipe_free(void *p, size_t len)
+{
+	if (p != NULL)
+		explicit_bzero(p, len);
+	free(p);
+}
+
 static int64_t
 now_ms(void)
 {
@@ -119,8 +131,8 @@ conn_close(struct rpc_conn *c)
 		return;
 	close(c->fd);
 	c->fd = -1;
-	free(c->body);
-	free(c->out);
+	wipe_free(c->body, c->body_len);
+	wipe_free(c->out, c->out_len);
 	if (c->data_free != NULL)
 		c->data_free(c->data);
 	c->srv->nconns--;
@@ -275,7 +287,7 @@ conn_flush(struct rpc_conn *c)
 		}
 		c->out_off += (size_t)n;
 	}
-	free(c->out);
+	wipe_free(c->out, c->out_len);
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
 	c->out_deadline = 0;
@@ -436,7 +448,7 @@ conn_read(struct rpc_conn *c)
 		r = conn_dispatch(c);
 		if (r < 0)
 			return;
-		free(c->body);
+		wipe_free(c->body, c->body_len);
 		c->body = NULL;
 		c->body_len = c->body_got = 0;
 		c->hdr_got = 0;
@@ -889,7 +901,7 @@ rpc_response_free(struct rpc_response *resp)
 {
 	if (resp == NULL)
 		return;
-	free(resp->buf);
+	wipe_free(resp->buf, resp->len);
 	free(resp);
 }
 
@@ -966,6 +978,7 @@ rpc_client_call(struct rpc_client *c, const struct wire_builder *req,
 		r = ERR_NOMEM;
 		goto fail;
 	}
+	resp->len = body_len;
 	if ((r = client_io(c, resp->buf, body_len, 0, deadline)) != ERR_OK)
 		goto fail;
 	if (wire_msg_parse(resp->buf, body_len, &resp->msg) != ERR_OK ||

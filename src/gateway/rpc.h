@@ -163,6 +163,7 @@ int rpc_table_check(const struct rpc_request *table, size_t ntable,
 struct rpc_response {
 	struct wire_msg msg;
 	uint8_t *buf;
+	size_t len;	/* of buf; wiped when freed */
 };
 
 struct rpc_client;

@@ -1,0 +1,303 @@
+/*
+ * auth.c - sshd's questions: is this key a user's (the
+ * AuthorizedKeysCommand), which second factor does this login need, is
+ * this TOTP code right (pam_bulwark), may this account log in.
+ *
+ * Every refusal is an audit event; so is every factor that passes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "auth/totp.h"
+#include "daemon/bulwarkd.h"
+#include "gateway/proto.h"
+#include "common/banned.h"
+
+/* What a PAM conversation has established so far. */
+struct pam_conn {
+	char user[PROTO_STR_MAX + 1];
+	char rhost[PROTO_STR_MAX + 1];
+};
+
+static json_t *
+why(const char *reason)
+{
+	return json_pack("{s:s}", "reason", reason);
+}
+
+/*
+ * The authorized_keys line for a registered key: no forwarding of any
+ * kind, a pty allowed; a FIDO2 key must also prove user verification,
+ * which is what lets it stand for both factors.
+ */
+int
+bd_h_keys(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	char user[PROTO_STR_MAX + 1], key[PROTO_LINE_MAX + 1];
+	char type[SSHKEY_TYPE_MAX], fp[SSHKEY_FP_MAX], line[PROTO_LINE_MAX + 64];
+	struct db_key k;
+	struct db_user u;
+	size_t canon;
+	int r;
+
+	memset(&k, 0, sizeof(k));
+	memset(&u, 0, sizeof(u));
+	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK ||
+	    bd_str(req, P_KEY, key, sizeof(key)) != ERR_OK)
+		return ERR_FORMAT;
+	if (sshkey_line_any(key, strlen(key), type, fp, &canon) != ERR_OK) {
+		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
+		    why("key type or encoding not accepted"));
+		return ERR_NOTFOUND;
+	}
+	r = db_key_find_by_fingerprint(d->db, fp, &k);
+	if (r == ERR_NOTFOUND || (r == ERR_OK && strcmp(k.user, user) != 0)) {
+		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
+		    json_pack("{s:s,s:s}", "reason", "key not registered for "
+		    "this user", "fingerprint", fp));
+		r = ERR_NOTFOUND;
+		goto out;
+	}
+	if (r != ERR_OK)
+		goto out;
+	if ((r = db_user_get(d->db, user, &u)) != ERR_OK)
+		goto out;
+	if (u.state != DB_USER_ACTIVE) {
+		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
+		    why("account disabled"));
+		r = ERR_NOTFOUND;
+		goto out;
+	}
+	snprintf(line, sizeof(line), "restrict,pty%s %.*s",
+	    sshkey_type_is_sk(type) ? ",verify-required" : "", (int)canon, key);
+	r = wire_put_str(resp, P_TEXT, line);
+out:
+	db_key_release(&k);
+	db_user_release(&u);
+	return r;
+}
+
+/*
+ * The key that passed the first factor, from sshd's SSH_AUTH_INFO_0
+ * ("publickey TYPE BASE64" lines): its type and fingerprint, or ERR_NOTFOUND.
+ */
+static int
+authinfo_key(const char *info, char type[SSHKEY_TYPE_MAX],
+    char fp[SSHKEY_FP_MAX])
+{
+	const char *p = info, *nl;
+	size_t canon;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		if (nl == NULL)
+			nl = p + strlen(p);
+		if ((size_t)(nl - p) > 10 && memcmp(p, "publickey ", 10) == 0 &&
+		    sshkey_line_any(p + 10, (size_t)(nl - p - 10), type, fp,
+		    &canon) == ERR_OK)
+			return ERR_OK;
+		p = *nl == '\n' ? nl + 1 : nl;
+	}
+	return ERR_NOTFOUND;
+}
+
+/* 1 when user has a TOTP seed enrolled. */
+static int
+has_totp(struct bulwarkd *d, const char *user)
+{
+	uint8_t *seed = sodium_malloc(DB_TOTP_SEED_MAX);
+	size_t len;
+	int r;
+
+	if (seed == NULL)
+		return 0;
+	r = db_totp_get_secret(d->db, user, seed, DB_TOTP_SEED_MAX, &len, NULL);
+	sodium_free(seed);
+	return r == ERR_OK;
+}
+
+int
+bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	char info[PROTO_LINE_MAX + 1], type[SSHKEY_TYPE_MAX], fp[SSHKEY_FP_MAX];
+	struct pam_conn *pc = calloc(1, sizeof(*pc));
+	struct db_user u;
+	struct db_key k;
+	int r, need_totp = 1;
+
+	memset(&u, 0, sizeof(u));
+	memset(&k, 0, sizeof(k));
+	if (pc == NULL)
+		return ERR_NOMEM;
+	if (bd_str(req, P_USER, pc->user, sizeof(pc->user)) != ERR_OK) {
+		free(pc);
+		return ERR_FORMAT;
+	}
+	if (bd_str(req, P_RHOST, pc->rhost, sizeof(pc->rhost)) != ERR_OK)
+		pc->rhost[0] = '\0';
+	if (bd_str(req, P_AUTHINFO, info, sizeof(info)) != ERR_OK)
+		info[0] = '\0';
+	r = db_user_get(d->db, pc->user, &u);
+	if (r != ERR_OK || u.state != DB_USER_ACTIVE) {
+		bd_refusal(d, pc->user, pc->rhost, NULL, "auth.pam", "deny",
+		    0, why(r != ERR_OK ? "unknown user" : "account disabled"));
+		r = r == ERR_OK || r == ERR_NOTFOUND ? ERR_DENIED : r;
+		goto out;
+	}
+	if (authinfo_key(info, type, fp) == ERR_OK) {
+		/* sshd accepted this key; it must be this user's. */
+		r = db_key_find_by_fingerprint(d->db, fp, &k);
+		if (r != ERR_OK || strcmp(k.user, pc->user) != 0) {
+			bd_refusal(d, pc->user, pc->rhost, NULL, "auth.pam",
+			    "deny", 0, why("first factor key is not the user's"));
+			r = ERR_DENIED;
+			goto out;
+		}
+		if (bd_event(d, pc->user, pc->rhost, NULL, "auth.publickey",
+		    "allow", 0, json_pack("{s:s,s:s}", "fingerprint", fp,
+		    "type", type)) != ERR_OK) {
+			r = ERR_IO;
+			goto out;
+		}
+		/* verify-required made sshd check user verification. */
+		if (sshkey_type_is_sk(type))
+			need_totp = 0;
+	}
+	if (need_totp && !has_totp(d, pc->user)) {
+		bd_refusal(d, pc->user, pc->rhost, NULL, "auth.totp", "deny",
+		    0, why("no second factor enrolled"));
+		r = ERR_DENIED;
+		goto out;
+	}
+	if (!need_totp && bd_event(d, pc->user, pc->rhost, NULL, "auth.fido2",
+	    "allow", 0, json_pack("{s:s}", "fingerprint", fp)) != ERR_OK) {
+		r = ERR_IO;
+		goto out;
+	}
+	if ((r = wire_put_u8(resp, P_NEED_TOTP, (uint8_t)need_totp)) != ERR_OK ||
+	    (r = rpc_conn_set_state(conn, need_totp ? PROTO_ST_PAM :
+	    PROTO_ST_PAM_DONE)) != ERR_OK)
+		goto out;
+	rpc_conn_set_data(conn, pc, free);
+	pc = NULL;
+out:
+	free(pc);
+	db_user_release(&u);
+	db_key_release(&k);
+	return r;
+}
+
+/* Records a wrong code against the user and the source; locks both. */
+static void
+count_failure(struct bulwarkd *d, struct pam_conn *pc, time_t now,
+    const char *reason)
+{
+	uint32_t fails = 0, src_fails;
+	unsigned delay;
+
+	if (db_totp_record_failure(d->db, pc->user, &fails) != ERR_OK)
+		bd_log("cannot count a failure for %s: %s", pc->user,
+		    db_errmsg(d->db));
+	if ((delay = ratelimit_delay(fails)) > 0 &&
+	    db_totp_lock(d->db, pc->user, (int64_t)now + delay) != ERR_OK)
+		bd_log("cannot lock %s: %s", pc->user, db_errmsg(d->db));
+	src_fails = ratelimit_fail(&d->rl, pc->rhost, now);
+	bd_refusal(d, pc->user, pc->rhost, NULL, "auth.totp", "deny", 0,
+	    json_pack("{s:s,s:i,s:i,s:i}", "reason", reason, "failures",
+	    (int)fails, "source_failures", (int)src_fails, "locked_for",
+	    (int)delay));
+}
+
+static int
+locked(struct bulwarkd *d, struct pam_conn *pc, const char *scope,
+    unsigned wait)
+{
+	bd_refusal(d, pc->user, pc->rhost, NULL, "auth.totp", "locked", 0,
+	    json_pack("{s:s,s:i}", "scope", scope, "wait", (int)wait));
+	return ERR_LOCKED;
+}
+
+int
+bd_h_pam_totp(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	struct pam_conn *pc = rpc_conn_data(conn);
+	struct db_totp_state st;
+	struct totp_seed *ts = NULL;
+	uint8_t *seed = NULL;
+	const char *code;
+	size_t len, clen;
+	uint64_t step;
+	time_t now = time(NULL);
+	unsigned wait;
+	int r;
+
+	(void)resp;
+	if (pc == NULL)
+		return ERR_INTERNAL;
+	/* One try per connection: the next comes through the limits again. */
+	rpc_conn_drop(conn);
+	if (ratelimit_check(&d->rl, pc->rhost, now, &wait) == ERR_LOCKED)
+		return locked(d, pc, "source", wait);
+	if ((seed = sodium_malloc(DB_TOTP_SEED_MAX)) == NULL)
+		return ERR_NOMEM;
+	r = db_totp_get_secret(d->db, pc->user, seed, DB_TOTP_SEED_MAX, &len,
+	    &st);
+	if (r == ERR_OK)
+		r = totp_seed_from_bytes_secret(seed, len, &ts);
+	sodium_free(seed);
+	if (r != ERR_OK)
+		return r == ERR_NOTFOUND ? ERR_DENIED : r;
+	if (st.locked_until > (int64_t)now) {
+		totp_seed_free(ts);
+		return locked(d, pc, "user", (unsigned)(st.locked_until - now));
+	}
+	if (wire_get_str(req, P_CODE, &code, &clen) != ERR_OK)
+		clen = 0, code = "";
+	r = totp_verify(ts, code, clen, now, st.last_step, &step);
+	totp_seed_free(ts);
+	/* The compare-and-set decides between two logins racing one code. */
+	if (r == ERR_OK && (r = db_totp_record_success(d->db, pc->user,
+	    step)) == ERR_OK) {
+		ratelimit_ok(&d->rl, pc->rhost);
+		if (bd_event(d, pc->user, pc->rhost, NULL, "auth.totp", "allow",
+		    0, NULL) != ERR_OK)
+			return ERR_IO;
+		return rpc_conn_set_state(conn, PROTO_ST_PAM_DONE);
+	}
+	count_failure(d, pc, now, r == ERR_CONFLICT ? "replayed code" :
+	    r == ERR_FORMAT ? "malformed code" : "wrong code");
+	return ERR_DENIED;
+}
+
+int
+bd_h_account(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	char user[PROTO_STR_MAX + 1];
+	struct db_user u;
+	int r;
+
+	(void)resp;
+	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK)
+		return ERR_FORMAT;
+	r = db_user_get(d->db, user, &u);
+	if (r == ERR_OK && u.state == DB_USER_ACTIVE) {
+		db_user_release(&u);
+		return ERR_OK;
+	}
+	bd_refusal(d, user, NULL, NULL, "auth.account", "deny", 0,
+	    why(r == ERR_OK ? "account disabled" : "unknown user"));
+	db_user_release(&u);
+	return r == ERR_OK || r == ERR_NOTFOUND ? ERR_DENIED : r;
+}

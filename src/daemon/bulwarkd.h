@@ -1,0 +1,78 @@
+/*
+ * bulwarkd.h - what the daemon's files share: its state and the request
+ * handlers, one file per group of requests (auth.c: sshd's questions,
+ * session.c: bulwark-shell's, admin.c: the admin CLI's).
+ *
+ * bulwarkd runs as the system user `bulwark` and is the only process that
+ * holds the user CA key and reads the TOTP seeds (invariant I7): sshd, the
+ * PAM module, bulwark-shell and the CLI ask it over the monitor socket and
+ * it answers from SO_PEERCRED, the state database and the audit log.
+ */
+#ifndef BULWARK_DAEMON_BULWARKD_H
+#define BULWARK_DAEMON_BULWARKD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "audit/log.h"
+#include "auth/sshkey.h"
+#include "gateway/ratelimit.h"
+#include "gateway/rpc.h"
+#include "store/db.h"
+
+#define BD_DEFAULT_STATE	"/var/lib/bulwark"
+#define BD_DEFAULT_REC_CAP	(64ULL * 1024 * 1024)
+
+struct bulwarkd {
+	char *state_dir;
+	char *log_dir;		/* state_dir/log: the audit log and blobs */
+	char *rec_dir;		/* state_dir/rec: recordings in progress */
+	char *source_address;	/* the certificates' source-address */
+	unsigned cert_validity;	/* seconds */
+	uint64_t rec_cap;	/* bytes per recording */
+	struct db *db;
+	struct audit_log *log;
+	struct sshkey *ca;
+	char *ca_pub;		/* "ssh-ed25519 AAAA... bulwark-user-ca" */
+	struct ratelimit rl;
+	struct rpc_server *srv;
+};
+
+/* The request table (handlers in auth.c, session.c, admin.c). */
+const struct rpc_request *bd_table(size_t *n);
+
+/*
+ * Appends one audit event and makes it durable. Strings may be NULL
+ * (omitted); session 0 is omitted; detail (may be NULL) is consumed. A
+ * failure is logged to stderr and returned: the caller refuses what it
+ * was about to allow, since an unlogged decision must not take effect
+ * (invariant I5).
+ */
+int bd_event(struct bulwarkd *d, const char *actor, const char *source,
+    const char *target, const char *action, const char *decision,
+    uint64_t session, json_t *detail) WUR;
+
+/*
+ * bd_event for a refusal: the refusal stands whether or not it could be
+ * logged (bd_event already reports a failure on stderr).
+ */
+void bd_refusal(struct bulwarkd *d, const char *actor, const char *source,
+    const char *target, const char *action, const char *decision,
+    uint64_t session, json_t *detail);
+
+/* "bulwarkd: " + message on stderr (journald keeps it). */
+void bd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The caller's name for the audit log: "root" or "uid:N". */
+void bd_peer_name(const struct rpc_conn *conn, char *buf, size_t len);
+
+/* Puts a NUL-terminated copy of field tag (a checked WIRE_STR) in buf. */
+int bd_str(const struct wire_msg *req, uint16_t tag, char *buf,
+    size_t len) WUR;
+
+/* Finishes sessions whose shell vanished without SESSION_END. */
+void bd_session_conn_free(void *data);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * events.c - audit events and small helpers the handlers share.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "audit/entry.h"
+#include "daemon/bulwarkd.h"
+#include "common/banned.h"
+
+static int
+set_str(json_t *o, const char *key, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	return json_object_set_new(o, key, json_string(v));
+}
+
+/* A failed append leaves the log to be reopened, which recovers it. */
+static int
+append_once(struct bulwarkd *d, const char *canon, size_t len)
+{
+	char why[256];
+	uint64_t idx;
+	int r;
+
+	if (d->log == NULL) {
+		why[0] = '\0';
+		r = audit_log_open(d->log_dir, &d->log, why, sizeof(why));
+		if (r != ERR_OK) {
+			bd_log("cannot reopen the audit log: %s %s", err_str(r),
+			    why);
+			d->log = NULL;
+			return r;
+		}
+	}
+	r = audit_log_append(d->log, &canon, &len, 1, &idx);
+	if (r != ERR_OK) {
+		audit_log_close(d->log);
+		d->log = NULL;
+	}
+	return r;
+}
+
+int
+bd_event(struct bulwarkd *d, const char *actor, const char *source,
+    const char *target, const char *action, const char *decision,
+    uint64_t session, json_t *detail)
+{
+	char now[40], sid[24], why[200], *text = NULL, *canon = NULL;
+	size_t clen;
+	json_t *o = json_object();
+	int r = ERR_NOMEM;
+
+	if (o == NULL)
+		goto out;
+	entry_time_now(now, sizeof(now));
+	if (session != 0)
+		snprintf(sid, sizeof(sid), "%llu", (unsigned long long)session);
+	if (set_str(o, "actor", actor) || set_str(o, "source", source) ||
+	    set_str(o, "target", target) || set_str(o, "action", action) ||
+	    set_str(o, "decision", decision) ||
+	    (session != 0 && set_str(o, "session", sid)))
+		goto out;
+	if (detail != NULL) {
+		r = json_object_set(o, "detail", detail);
+		if (r != 0) {
+			r = ERR_NOMEM;
+			goto out;
+		}
+	}
+	if ((text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	r = entry_canonicalize(text, strlen(text), now, &canon, &clen, why,
+	    sizeof(why));
+	if (r != ERR_OK) {
+		bd_log("audit event %s not loggable: %s", action, why);
+		goto out;
+	}
+	/* One retry: a reopen replays the journal and recovers the log. */
+	if ((r = append_once(d, canon, clen)) != ERR_OK &&
+	    (r = append_once(d, canon, clen)) != ERR_OK)
+		bd_log("audit event %s not logged: %s; refusing the action",
+		    action, err_str(r));
+out:
+	free(canon);
+	free(text);
+	json_decref(o);
+	json_decref(detail);
+	return r;
+}
+
+void
+bd_refusal(struct bulwarkd *d, const char *actor, const char *source,
+    const char *target, const char *action, const char *decision,
+    uint64_t session, json_t *detail)
+{
+	if (bd_event(d, actor, source, target, action, decision, session,
+	    detail) != ERR_OK)
+		return;	/* reported; the refusal stands */
+}
+
+void
+bd_peer_name(const struct rpc_conn *conn, char *buf, size_t len)
+{
+	const struct rpc_peer *p = rpc_conn_peer(conn);
+
+	if (p->uid == 0)
+		snprintf(buf, len, "root");
+	else
+		snprintf(buf, len, "uid:%u", (unsigned)p->uid);
+}
+
+int
+bd_str(const struct wire_msg *req, uint16_t tag, char *buf, size_t len)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	buf[0] = '\0';
+	if ((r = wire_get_str(req, tag, &s, &n)) != ERR_OK)
+		return r;
+	if (n >= len)
+		return ERR_TOOBIG;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return ERR_OK;
+}

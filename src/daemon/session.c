@@ -1,0 +1,416 @@
+/*
+ * session.c - bulwark-shell's requests: the targets a user may reach, and
+ * one session per connection: authorize, certify an ephemeral key, take
+ * the recording, end.
+ *
+ * The user is the caller's uid (SO_PEERCRED), never a field: a shell
+ * running as alice can only ever open alice's sessions. The connection's
+ * state ties the certificate to the session the same connection opened,
+ * and a shell that vanishes without SESSION_END still gets its session
+ * closed and its recording kept (bd_session_conn_free).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit/blob.h"
+#include "auth/sshcert.h"
+#include "common/fsutil.h"
+#include "daemon/bulwarkd.h"
+#include "gateway/proto.h"
+#include "policy/policy.h"
+#include "common/banned.h"
+
+/* Room for the marker event the shell adds when it hits the cap. */
+#define REC_SLACK 4096
+
+struct sess {
+	struct bulwarkd *d;
+	uint64_t id;
+	char user[PROTO_STR_MAX + 1];
+	char target[PROTO_STR_MAX + 1];
+	char login[PROTO_STR_MAX + 1];
+	char rhost[PROTO_STR_MAX + 1];
+	int pty;
+	int rec_fd;		/* -1 when nothing is recorded */
+	uint64_t rec_bytes;
+	int ended;
+};
+
+static void
+rec_path(const struct sess *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%llu.cast", s->d->rec_dir,
+	    (unsigned long long)s->id);
+}
+
+/* The gateway user calling: by uid, or (root only) the one named. */
+static int
+caller_user(struct rpc_conn *conn, const struct wire_msg *req,
+    struct db_user *u)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	char name[PROTO_STR_MAX + 1];
+
+	if (rpc_conn_peer(conn)->uid == 0 &&
+	    bd_str(req, P_USER, name, sizeof(name)) == ERR_OK)
+		return db_user_get(d->db, name, u);
+	return db_user_get_by_uid(d->db, rpc_conn_peer(conn)->uid, u);
+}
+
+int
+bd_h_targets(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	struct db_user u;
+	char *text = NULL;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	if ((r = caller_user(conn, req, &u)) != ERR_OK)
+		return r == ERR_NOTFOUND ? ERR_DENIED : r;
+	if ((r = policy_targets(d->db, &u, &text)) == ERR_OK)
+		r = wire_put_str(resp, P_TEXT, text);
+	free(text);
+	db_user_release(&u);
+	return r;
+}
+
+static int
+answer_deny(struct bulwarkd *d, struct sess *s, const char *reason,
+    const char *kind, struct wire_builder *resp)
+{
+	char tgt[2 * PROTO_STR_MAX + 2];
+
+	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+	if (bd_event(d, s->user, s->rhost, tgt, "session.authorize", "deny", 0,
+	    json_pack("{s:s,s:s}", "kind", kind, "reason", reason)) != ERR_OK)
+		return ERR_IO;
+	if (wire_put_str(resp, P_DECISION, "deny") != ERR_OK ||
+	    wire_put_str(resp, P_REASON, reason) != ERR_OK)
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
+static int
+start_recording(struct sess *s)
+{
+	char path[4096];
+
+	rec_path(s, path, sizeof(path));
+	s->rec_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (s->rec_fd < 0) {
+		bd_log("cannot create recording %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	return ERR_OK;
+}
+
+static int
+answer_allow(struct bulwarkd *d, struct sess *s,
+    const struct policy_decision *pd, const struct db_hostkey *hk,
+    struct wire_builder *resp)
+{
+	int r = ERR_OK;
+
+	r |= wire_put_str(resp, P_DECISION, "allow");
+	r |= wire_put_str(resp, P_REASON, pd->reason);
+	r |= wire_put_u64(resp, P_SESSION, s->id);
+	r |= wire_put_str(resp, P_HOST, pd->target.host);
+	r |= wire_put_u32(resp, P_PORT, pd->target.port);
+	r |= wire_put_str(resp, P_HOSTKEY, hk->key_line);
+	r |= wire_put_u32(resp, P_COUNT, d->rec_cap > UINT32_MAX ?
+	    UINT32_MAX : (uint32_t)d->rec_cap);
+	return r == ERR_OK ? ERR_OK : ERR_NOMEM;
+}
+
+int
+bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	char kind[PROTO_STR_MAX + 1], tgt[2 * PROTO_STR_MAX + 2];
+	const char *cmd = NULL;
+	size_t cmdlen = 0;
+	struct policy_decision pd;
+	struct db_hostkey hk;
+	struct db_user u;
+	struct sess *s = calloc(1, sizeof(*s));
+	uint8_t pty = 0;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	memset(&pd, 0, sizeof(pd));
+	memset(&hk, 0, sizeof(hk));
+	if (s == NULL)
+		return ERR_NOMEM;
+	s->d = d;
+	s->rec_fd = -1;
+	if (bd_str(req, P_TARGET, s->target, sizeof(s->target)) != ERR_OK ||
+	    bd_str(req, P_LOGIN, s->login, sizeof(s->login)) != ERR_OK ||
+	    bd_str(req, P_KIND, kind, sizeof(kind)) != ERR_OK) {
+		free(s);
+		return ERR_FORMAT;
+	}
+	if (bd_str(req, P_RHOST, s->rhost, sizeof(s->rhost)) != ERR_OK)
+		s->rhost[0] = '\0';
+	if (wire_get_u8(req, P_PTY, &pty) != ERR_OK)
+		pty = 0;
+	if (wire_get_str(req, P_COMMAND, &cmd, &cmdlen) != ERR_OK)
+		cmd = NULL;
+	s->pty = pty != 0;
+	r = db_user_get_by_uid(d->db, rpc_conn_peer(conn)->uid, &u);
+	if (r == ERR_NOTFOUND) {
+		snprintf(s->user, sizeof(s->user), "uid:%u",
+		    (unsigned)rpc_conn_peer(conn)->uid);
+		r = answer_deny(d, s, "this account is not a Bulwark user",
+		    kind, resp);
+		goto out;
+	}
+	if (r != ERR_OK)
+		goto out;
+	snprintf(s->user, sizeof(s->user), "%s", u.name);
+	if ((r = policy_session(d->db, &u, s->target, s->login, kind, &pd)) !=
+	    ERR_OK)
+		goto out;
+	if (pd.verdict != POLICY_ALLOW) {
+		r = answer_deny(d, s, pd.reason, kind, resp);
+		goto out;
+	}
+	if ((r = db_hostkey_get(d->db, s->target, &hk)) == ERR_NOTFOUND) {
+		r = answer_deny(d, s, "the target has no pinned host key; ask "
+		    "an administrator to run 'bulwark target rekey'", kind, resp);
+		goto out;
+	}
+	if (r != ERR_OK ||
+	    (r = db_session_start(d->db, s->user, s->target, s->login, kind,
+	    (int64_t)time(NULL), &s->id)) != ERR_OK)
+		goto out;
+	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+	if (bd_event(d, s->user, s->rhost, tgt, "session.start", "allow", s->id,
+	    json_pack("{s:s,s:s%,s:b,s:s}", "kind", kind, "command",
+	    cmd != NULL ? cmd : "", cmd != NULL ? cmdlen : 0, "pty", s->pty,
+	    "reason", pd.reason)) != ERR_OK) {
+		s->ended = 1;
+		if (db_session_end(d->db, s->id, (int64_t)time(NULL), -1, 0,
+		    0, NULL) != ERR_OK)
+			bd_log("session %llu: cannot end it: %s",
+			    (unsigned long long)s->id, db_errmsg(d->db));
+		r = ERR_IO;
+		goto out;
+	}
+	if (strcmp(kind, "interactive") == 0 &&
+	    (r = start_recording(s)) != ERR_OK)
+		goto out;
+	if ((r = answer_allow(d, s, &pd, &hk, resp)) != ERR_OK ||
+	    (r = rpc_conn_set_state(conn, PROTO_ST_OPENED)) != ERR_OK)
+		goto out;
+	rpc_conn_set_data(conn, s, bd_session_conn_free);
+	s = NULL;
+out:
+	if (s != NULL && s->id != 0)
+		bd_session_conn_free(s);	/* ends what was started */
+	else
+		free(s);
+	db_user_release(&u);
+	db_target_release(&pd.target);
+	db_hostkey_release(&hk);
+	return r;
+}
+
+int
+bd_h_session_cert(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	struct sess *s = rpc_conn_data(conn);
+	struct sshcert_request cr;
+	struct sshkey_pub pub;
+	const char *line, *principals[1];
+	char keyid[2 * PROTO_STR_MAX + 24], fp[SSHKEY_FP_MAX];
+	char tgt[2 * PROTO_STR_MAX + 2], *cert = NULL;
+	size_t len;
+	uint64_t now = (uint64_t)time(NULL);
+	int r;
+
+	if (s == NULL)
+		return ERR_INTERNAL;
+	if (wire_get_str(req, P_KEY, &line, &len) != ERR_OK ||
+	    sshkey_pub_parse(line, len, &pub, NULL) != ERR_OK)
+		return ERR_FORMAT;
+	snprintf(keyid, sizeof(keyid), "%s/%llu", s->user,
+	    (unsigned long long)s->id);
+	principals[0] = s->login;
+	memset(&cr, 0, sizeof(cr));
+	cr.subject = &pub;
+	cr.serial = s->id;
+	cr.key_id = keyid;
+	cr.principals = principals;
+	cr.nprincipals = 1;
+	cr.valid_after = now;
+	cr.valid_before = now + d->cert_validity;
+	cr.source_address = d->source_address;
+	cr.permit_pty = s->pty;
+	if ((r = sshcert_issue(d->ca, &cr, &cert)) != ERR_OK)
+		return r;
+	sshkey_fingerprint(&pub, fp);
+	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+	if (bd_event(d, s->user, s->rhost, tgt, "cert.issue", "allow", s->id,
+	    json_pack("{s:s,s:s,s:I,s:I,s:s,s:b}", "key_id", keyid,
+	    "fingerprint", fp, "valid_after", (json_int_t)cr.valid_after,
+	    "valid_before", (json_int_t)cr.valid_before, "source_address",
+	    d->source_address, "permit_pty", s->pty)) != ERR_OK) {
+		free(cert);
+		return ERR_IO;
+	}
+	cert[strcspn(cert, "\n")] = '\0';
+	r = wire_put_str(resp, P_CERT, cert);
+	free(cert);
+	if (r == ERR_OK)
+		r = rpc_conn_set_state(conn, PROTO_ST_CERTIFIED);
+	return r;
+}
+
+int
+bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct sess *s = rpc_conn_data(conn);
+	const uint8_t *p;
+	size_t n;
+
+	(void)resp;
+	if (s == NULL || s->rec_fd < 0)
+		return ERR_CONFLICT;	/* only interactive sessions record */
+	if (wire_get_bytes(req, P_DATA, &p, &n) != ERR_OK)
+		return ERR_FORMAT;
+	if (s->rec_bytes + n > s->d->rec_cap + REC_SLACK)
+		return ERR_TOOBIG;
+	if (fs_write_all(s->rec_fd, p, n) != ERR_OK) {
+		bd_log("session %llu: cannot write its recording: %s",
+		    (unsigned long long)s->id, strerror(errno));
+		return ERR_IO;
+	}
+	s->rec_bytes += n;
+	return ERR_OK;
+}
+
+/*
+ * Stores the recording as a blob of the audit log (content-addressed, so
+ * its hash in the session.end event pins it) and removes the draft.
+ */
+static int
+finish_recording(struct sess *s, char hex[BLOB_HEX_LEN + 1])
+{
+	char path[4096];
+	int r;
+
+	hex[0] = '\0';
+	if (s->rec_fd < 0)
+		return ERR_OK;
+	rec_path(s, path, sizeof(path));
+	close(s->rec_fd);
+	s->rec_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->rec_fd < 0)
+		return ERR_IO;
+	r = audit_blob_put_fd(s->d->log_dir, s->rec_fd, hex);
+	close(s->rec_fd);
+	s->rec_fd = -1;
+	if (r == ERR_OK)
+		unlink(path);
+	else
+		bd_log("session %llu: recording kept in %s (%s)",
+		    (unsigned long long)s->id, path, err_str(r));
+	return r;
+}
+
+static int
+finish(struct sess *s, int exit_status, uint64_t in, uint64_t out,
+    const char *reason)
+{
+	struct bulwarkd *d = s->d;
+	char hex[BLOB_HEX_LEN + 1], tgt[2 * PROTO_STR_MAX + 2];
+	json_t *detail;
+	int r;
+
+	s->ended = 1;
+	(void)finish_recording(s, hex);
+	r = db_session_end(d->db, s->id, (int64_t)time(NULL), exit_status, in,
+	    out, hex[0] != '\0' ? hex : NULL);
+	if (r != ERR_OK)
+		bd_log("session %llu: cannot record its end: %s",
+		    (unsigned long long)s->id, err_str(r));
+	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+	if (reason != NULL && strcmp(reason, "hostkey-mismatch") == 0)
+		bd_refusal(d, s->user, s->rhost, tgt, "session.hostkey",
+		    "deny", s->id, json_pack("{s:s}", "reason", "the target's "
+		    "host key is not the one pinned at enrolment"));
+	detail = json_pack("{s:i,s:I,s:I}", "exit", exit_status,
+	    "bytes_in", (json_int_t)in, "bytes_out", (json_int_t)out);
+	if (detail != NULL && hex[0] != '\0')
+		json_object_set_new(detail, "recording",
+		    json_string(hex));
+	if (detail != NULL && reason != NULL && reason[0] != '\0')
+		json_object_set_new(detail, "reason", json_string(reason));
+	return bd_event(d, s->user, s->rhost, tgt, "session.end", NULL, s->id,
+	    detail);
+}
+
+int
+bd_h_session_end(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct sess *s = rpc_conn_data(conn);
+	char reason[PROTO_STR_MAX + 1];
+	uint32_t status;
+	uint64_t in, out;
+	int r;
+
+	(void)resp;
+	if (s == NULL)
+		return ERR_INTERNAL;
+	if (wire_get_u32(req, P_EXIT, &status) != ERR_OK ||
+	    wire_get_u64(req, P_BYTES_IN, &in) != ERR_OK ||
+	    wire_get_u64(req, P_BYTES_OUT, &out) != ERR_OK)
+		return ERR_FORMAT;
+	if (bd_str(req, P_REASON, reason, sizeof(reason)) != ERR_OK)
+		reason[0] = '\0';
+	r = finish(s, status > 255 ? 255 : (int)status, in, out, reason);
+	if (rpc_conn_set_state(conn, PROTO_ST_ENDED) != ERR_OK)
+		return ERR_INTERNAL;
+	return r;
+}
+
+void
+bd_session_conn_free(void *data)
+{
+	struct sess *s = data;
+
+	if (s == NULL)
+		return;
+	if (!s->ended)
+		(void)finish(s, -1, 0, 0, "the shell went away without "
+		    "ending the session");
+	if (s->rec_fd >= 0)
+		close(s->rec_fd);
+	free(s);
+}
+
+int
+bd_h_ca_key(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+
+	(void)req;
+	if (wire_put_str(resp, P_KEY, d->ca_pub) != ERR_OK ||
+	    wire_put_str(resp, P_HOST, d->source_address) != ERR_OK)
+		return ERR_NOMEM;
+	return ERR_OK;
+}
