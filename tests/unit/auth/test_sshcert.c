@@ -678,6 +678,56 @@ test_cert_from_ssh_keygen(void **state)
 	sshkey_free(ca);
 }
 
+/* User key lines of any accepted type: fingerprint as ssh-keygen -l. */
+static void
+test_key_line_any(void **state)
+{
+	char type[SSHKEY_TYPE_MAX], fp[SSHKEY_FP_MAX], cmd[512], want[128];
+	char path[] = "/tmp/bwt-keyline-XXXXXX", line[1024];
+	const char *types[] = { "ed25519", "ecdsa", "rsa" };
+	size_t canon, i;
+	FILE *f;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_non_null(mkdtemp(path));
+		snprintf(cmd, sizeof(cmd), "ssh-keygen -q -t %s -N '' -C 'c m' "
+		    "-f %s/k && ssh-keygen -l -f %s/k.pub | cut -d' ' -f2 > "
+		    "%s/fp", types[i], path, path, path);
+		assert_int_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "%s/k.pub", path);
+		assert_non_null(f = fopen(cmd, "r"));
+		assert_non_null(fgets(line, sizeof(line), f));
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "%s/fp", path);
+		assert_non_null(f = fopen(cmd, "r"));
+		assert_non_null(fgets(want, sizeof(want), f));
+		fclose(f);
+		want[strcspn(want, "\n")] = '\0';
+		assert_int_equal(sshkey_line_any(line, strlen(line), type, fp,
+		    &canon), ERR_OK);
+		assert_string_equal(fp, want);
+		assert_int_equal(sshkey_type_is_sk(type), 0);
+		assert_int_equal(line[canon], ' ');	/* before the comment */
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", path);
+		assert_int_equal(system(cmd), 0);
+		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	}
+	/* The type named outside must be the one inside the blob. */
+	assert_int_equal(sshkey_line_any("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIBr"
+	    "e8h5LZ7m1tRkAQtJtlLnNKuRY9rGhtNMZ0sI0jP2a", 80, type, fp, &canon),
+	    ERR_FORMAT);
+	assert_int_equal(sshkey_line_any("ssh-dss AAAA", 12, type, fp, &canon),
+	    ERR_UNSUPPORTED);
+	assert_int_equal(sshkey_line_any("ssh-ed25519", 11, type, fp, &canon),
+	    ERR_FORMAT);
+	assert_int_equal(sshkey_line_any("ssh-ed25519 !!!!", 16, type, fp,
+	    &canon), ERR_FORMAT);
+	assert_int_equal(sshkey_line_any("restrict ssh-ed25519 AAAA", 25, type,
+	    fp, &canon), ERR_UNSUPPORTED);
+	assert_int_equal(sshkey_type_is_sk("sk-ssh-ed25519@openssh.com"), 1);
+}
+
 int
 main(void)
 {
@@ -691,6 +741,7 @@ main(void)
 		cmocka_unit_test(test_cert_refusals),
 		cmocka_unit_test(test_cert_ssh_keygen_L),
 		cmocka_unit_test(test_cert_from_ssh_keygen),
+		cmocka_unit_test(test_key_line_any),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

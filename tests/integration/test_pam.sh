@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# pam_bulwark.so against the real bulwarkd, through real PAM (pamtester):
+# a right code is accepted once, a replayed or wrong one refused, guessing
+# locks the user out without trying the code, unknown and disabled users
+# are refused alike, the account step follows the user's state, and nobody
+# gets in while bulwarkd is down or the module is misconfigured.
+# Needs root: it installs (and removes) a PAM service file and asks
+# bulwarkd as uid 0, as sshd does.
+. "$(dirname "$0")/lib.sh"
+
+: "${BUILD_DIR:?set BUILD_DIR to the build directory}"
+B=$BULWARK
+BD=$BUILD_DIR/bulwarkd
+MOD=$BUILD_DIR/pam_bulwark.so
+[ -f "$MOD" ] || fail "module $MOD not built (cmake --build . --target pam_bulwark)"
+[ -x "$BD" ] || fail "daemon $BD not built (cmake --build . --target bulwarkd)"
+[ "$(id -u)" -eq 0 ] || fail "must run as root (writes /etc/pam.d, asks bulwarkd as root)"
+command -v pamtester >/dev/null || fail "pamtester not installed (apt-get install pamtester)"
+command -v oathtool >/dev/null || fail "oathtool not installed (apt-get install oathtool)"
+
+SOCK=$T/sock
+export BULWARK_SOCKET=$SOCK	# for the admin CLI
+SVC=bwt-pam-$$
+PAMFILE=/etc/pam.d/$SVC
+
+# The service file is ours only once we have created it: noclobber
+# refuses to touch one that is already there, before our trap could
+# remove it.
+write_service() {
+	printf 'auth     required  %s %s\naccount  required  %s %s\n' \
+		"$MOD" "$1" "$MOD" "$1" > "$PAMFILE"
+}
+(set -C; write_service "socket=$SOCK") 2>/dev/null || fail "$PAMFILE already exists"
+pam_cleanup() {
+	rm -f "$PAMFILE"
+	cleanup
+}
+trap pam_cleanup EXIT
+# Signals end the script through exit, so that the EXIT trap runs.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- bulwarkd with a fresh state, on our own socket
+"$BD" --state "$T/state" --socket "$SOCK" --init > "$T/init.out" 2>&1 || {
+	cat "$T/init.out" >&2
+	fail "bulwarkd --init"
+}
+"$BD" --state "$T/state" --socket "$SOCK" 2>> "$T/bulwarkd.log" &
+DPID=$!
+PIDS+=("$DPID")
+for _ in $(seq 1 100); do
+	[ -S "$SOCK" ] && break
+	kill -0 "$DPID" 2>/dev/null || break
+	sleep 0.05
+done
+[ -S "$SOCK" ] || { cat "$T/bulwarkd.log" >&2; fail "bulwarkd did not listen on $SOCK"; }
+
+# --- users: alice and bob with a TOTP factor, carol to be disabled. No
+# Unix accounts: PAM only needs the names, bulwarkd only unique uids.
+BASE_UID=$((60000 + $$ % 5000))
+add_user() {
+	local name=$1 uid=$2
+	ssh-keygen -q -t ed25519 -N '' -C "bwt-$name" -f "$T/key_$name"
+	$B user add "$name" --key "$T/key_$name.pub" --no-account --uid "$uid" \
+		> "$T/add.out" 2>&1 || { cat "$T/add.out" >&2; fail "user add $name"; }
+}
+# enroll NAME: prints the base32 seed bulwark shows once.
+enroll() {
+	$B user mfa enroll "$1" > "$T/enroll.out" 2>&1 || {
+		cat "$T/enroll.out" >&2
+		fail "user mfa enroll $1"
+	}
+	sed -n 's/^secret (base32): \([A-Z2-7]*\)$/\1/p' "$T/enroll.out"
+}
+add_user alice "$BASE_UID"
+add_user bob $((BASE_UID + 1))
+add_user carol $((BASE_UID + 2))
+SA=$(enroll alice)
+SB=$(enroll bob)
+[ -n "$SA" ] && [ -n "$SB" ] || fail "no 'secret (base32):' line in: $(cat "$T/enroll.out")"
+oathtool --totp -b "$SA" > /dev/null || fail "oathtool does not take alice's seed"
+ok
+
+# auth USER RHOST CODE: pamtester authenticate, CODE typed at the prompt;
+# everything it shows (prompt, messages, verdict) lands in $T/pt.out.
+auth() {
+	printf '%s\n' "$3" | pamtester -I rhost="$2" "$SVC" "$1" authenticate \
+		> "$T/pt.out" 2>&1
+}
+acct() {
+	pamtester "$SVC" "$1" acct_mgmt > "$T/pt.out" 2>&1
+}
+# shows PATTERN DESC: the last pamtester run showed PATTERN.
+shows() {
+	grep -Eq -- "$1" "$T/pt.out" || { cat "$T/pt.out" >&2; fail "$2: no /$1/"; }
+}
+# A code that is right for none of the steps around now (bulwarkd may
+# accept the neighbours of the current one).
+wrong_code() {
+	local now c n
+	now=$(date +%s)
+	for n in $(seq 0 20); do
+		c=$(printf '%06d' $(( (10#$(oathtool --totp -b "$1") + 111111 * (n + 1)) % 1000000 )))
+		oathtool --totp -b -N "@$((now - 30))" "$1" | grep -qx "$c" && continue
+		oathtool --totp -b -N "@$now" "$1" | grep -qx "$c" && continue
+		oathtool --totp -b -N "@$((now + 30))" "$1" | grep -qx "$c" && continue
+		echo "$c"
+		return 0
+	done
+	return 1
+}
+
+# --- the right code, once
+CODE=$(oathtool --totp -b "$SA")
+auth alice 127.0.0.1 "$CODE" || { cat "$T/pt.out" >&2; fail "right code refused"; }
+shows "Verification code: " "prompt"
+shows "successfully authenticated" "right code"
+ok
+# Replay: the same code again (same step, or the next one, where it is
+# still inside the window) is refused, with the message for the user.
+if auth alice 127.0.0.1 "$CODE"; then fail "replayed code accepted"; fi
+shows "Wrong or already used code\." "replay message"
+shows "Authentication failure" "replay verdict"
+ok
+if auth alice 127.0.0.1 "$(wrong_code "$SA")"; then fail "wrong code accepted"; fi
+shows "Wrong or already used code\." "wrong code message"
+ok
+# Something that is no code at all, and that we can look for in the logs.
+if auth alice 127.0.0.1 "9876543210"; then fail "10-digit code accepted"; fi
+shows "Authentication failure" "malformed code"
+ok
+
+# --- lockout: bob guesses from 127.0.0.2; after the free failures
+# bulwarkd tries no code, not even the right one, until the delay passes.
+for i in 1 2 3; do
+	if auth bob 127.0.0.2 "$(wrong_code "$SB")"; then fail "bob's wrong code $i accepted"; fi
+	shows "Wrong or already used code\." "bob's wrong code $i"
+done
+if auth bob 127.0.0.2 "$(oathtool --totp -b "$SB")"; then
+	fail "right code accepted while locked out"
+fi
+shows "Too many wrong codes; wait a while" "lockout message"
+shows "maximum number of retries" "lockout verdict (PAM_MAXTRIES)"
+ok
+# The right code was not spent while locked: after an unlock (and from
+# an address that has not been guessing) it works.
+$B user mfa unlock bob > "$T/unlock.out" 2>&1 || { cat "$T/unlock.out" >&2; fail "user mfa unlock bob"; }
+auth bob 127.0.0.3 "$(oathtool --totp -b "$SB")" || { cat "$T/pt.out" >&2; fail "right code refused after unlock"; }
+ok
+
+# --- unknown and disabled users: refused without a prompt, and alike,
+# so that what the client sees does not say which.
+$B user disable carol > "$T/dis.out" 2>&1 || { cat "$T/dis.out" >&2; fail "user disable carol"; }
+if auth nosuchuser 127.0.0.1 123456; then fail "unknown user accepted"; fi
+sed 's/nosuchuser/USER/g' "$T/pt.out" > "$T/unknown.out"
+if grep -q "Verification code" "$T/pt.out"; then fail "unknown user was asked for a code"; fi
+if auth carol 127.0.0.1 123456; then fail "disabled user accepted"; fi
+sed 's/carol/USER/g' "$T/pt.out" > "$T/disabled.out"
+cmp -s "$T/unknown.out" "$T/disabled.out" || {
+	diff "$T/unknown.out" "$T/disabled.out" >&2
+	fail "unknown and disabled users look different"
+}
+ok
+
+# --- account step
+acct alice || { cat "$T/pt.out" >&2; fail "acct_mgmt of alice refused"; }
+shows "account management done" "acct_mgmt alice"
+if acct carol; then fail "acct_mgmt of disabled carol accepted"; fi
+shows "Permission denied|expired" "acct_mgmt carol"
+if acct nosuchuser; then fail "acct_mgmt of an unknown user accepted"; fi
+ok
+
+# --- bad module arguments fail closed
+write_service "socket=$SOCK timeout=soon"
+if auth alice 127.0.0.1 "$(oathtool --totp -b "$SA")"; then fail "bad timeout= accepted"; fi
+shows "Error in service module" "bad timeout="
+write_service "socket=relative/sock"
+if acct alice; then fail "relative socket= accepted"; fi
+shows "Error in service module" "relative socket="
+write_service "socket=$SOCK"
+ok
+
+# --- bulwarkd down: nobody gets in, and the module says it cannot ask
+kill -TERM "$DPID"
+wait "$DPID" 2>/dev/null || true
+if auth alice 127.0.0.1 "$(oathtool --totp -b "$SA")"; then fail "accepted with bulwarkd down"; fi
+shows "cannot retrieve authentication info" "daemon down (authenticate)"
+if grep -q "Verification code" "$T/pt.out"; then fail "asked for a code with bulwarkd down"; fi
+if acct alice; then fail "acct_mgmt accepted with bulwarkd down"; fi
+shows "cannot retrieve authentication info" "daemon down (acct_mgmt)"
+ok
+
+# --- the code typed is in no log
+if grep -q 9876543210 "$T/bulwarkd.log"; then fail "bulwarkd's log holds a typed code"; fi
+$B log show --dir "$T/state/log" --json > "$T/audit.json" || fail "log show"
+if grep -q 9876543210 "$T/audit.json"; then fail "the audit log holds a typed code"; fi
+grep -q '"auth.totp"' "$T/audit.json" || fail "no auth.totp events in the audit log"
+ok
+
+done_checks
