@@ -25,6 +25,13 @@ static const struct command commands[] = {
 	{ "log", cmd_log, "append to, prove and verify the tamper-evident audit log" },
 	{ "witness", cmd_witness, "run a C2SP tlog-witness that cosigns audit log checkpoints" },
 	{ "demo", cmd_demo, "start a local log and witness and show tamper detection end to end" },
+	{ "gateway", cmd_gateway, "set up the gateway: bulwarkd, its sshd, PAM and systemd units" },
+	{ "user", cmd_user, "add, list and remove gateway users, their keys and TOTP" },
+	{ "target", cmd_target, "add targets with pinned host keys; print their sshd setup script" },
+	{ "grant", cmd_grant, "let a role log in as LOGIN on a group of targets" },
+	{ "session", cmd_session, "list, show and replay recorded sessions" },
+	{ "ssh-config", cmd_ssh_config, "print OpenSSH client config for a user's targets" },
+	{ "keys", cmd_keys, "sshd's AuthorizedKeysCommand (bulwark keys USER TYPE KEY)" },
 	{ "help", NULL, "show help for a command (bulwark help COMMAND)" },
 	{ "version", NULL, "print the version" },
 };

@@ -16,6 +16,14 @@ int cmd_log(int argc, char **argv);
 int cmd_log_blob(int argc, char **argv);
 int cmd_witness(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* The gateway's admin commands (gwclient.h has what they share). */
+int cmd_gateway(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_target(int argc, char **argv);
+int cmd_grant(int argc, char **argv);
+int cmd_session(int argc, char **argv);
+int cmd_ssh_config(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 /* Prints "bulwark: " and the formatted message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
