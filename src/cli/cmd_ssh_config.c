@@ -128,7 +128,13 @@ cmd_ssh_config(int argc, char **argv)
 	    "#   ssh LOGIN.TARGET    scp file LOGIN.TARGET:/tmp/    "
 	    "rsync -a dir/ LOGIN.TARGET:dir/\n"
 	    "# (a target where you have one login also answers to its plain "
-	    "name).\n", user, gw, (unsigned)port, user, gw);
+	    "name).\n"
+	    "# Connections are shared per name for 10 minutes, so one code "
+	    "serves many\n"
+	    "# commands (as Ansible does). The path has %%n, not %%C: the "
+	    "target travels\n"
+	    "# with the first connection to a name, and every name shares one "
+	    "gateway.\n", user, gw, (unsigned)port, user, gw);
 	if (n == 0)
 		printf("# '%s' may reach no target yet: 'bulwark grant add ROLE "
 		    "GROUP LOGIN' gives access.\n", user);
@@ -145,7 +151,10 @@ cmd_ssh_config(int argc, char **argv)
 		    "\tHostName %s\n"
 		    "\tPort %u\n"
 		    "\tUser %s\n"
-		    "\tSetEnv BULWARK_TARGET=%s@%s\n", gw, (unsigned)port, user,
+		    "\tSetEnv BULWARK_TARGET=%s@%s\n"
+		    "\tControlMaster auto\n"
+		    "\tControlPath ~/.ssh/bulwark-%%r@%%n\n"
+		    "\tControlPersist 10m\n", gw, (unsigned)port, user,
 		    e[i].login, e[i].target);
 	}
 	rc = fflush(stdout) == 0 ? 0 : 1;

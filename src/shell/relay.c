@@ -1,0 +1,407 @@
+/*
+ * relay.c - moves bytes between the user (our stdin, stdout, stderr, as
+ * sshd gave them) and the ssh child until ssh exits.
+ *
+ * Three channels: the user's stdin to ssh's stdin (not in a pty session,
+ * where ssh reads the terminal itself so that it sets raw mode and
+ * follows window changes), ssh's stdout to ours and ssh's stderr to ours.
+ * A channel with a pipe on one side moves data with splice(2), no copy
+ * through user space, and falls back to read/write where the other side
+ * cannot splice (a terminal). What is recorded or scanned must pass
+ * through our memory, so ssh's output in a pty session and ssh's stderr
+ * always use read/write.
+ *
+ * The loop waits in ppoll() with the signals of sig.c unblocked and ends
+ * once ssh has exited and its stdout and stderr have reached end of file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shell/shell.h"
+#include "common/banned.h"
+
+#define SPLICE_LEN	(1024 * 1024)
+#define RW_BUF		(256 * 1024)
+#define KILL_GRACE_MS	5000	/* after a forwarded signal, then SIGKILL */
+
+enum { CH_IN, CH_OUT, CH_ERR, NCHAN };
+
+struct chan {
+	int in, out;
+	int active;
+	int splice;		/* still trying splice(2) */
+	int wait_out;		/* data in hand (or in the pipe): out is full */
+	int discard;		/* the user is gone: read and drop */
+	int to_user;		/* out is our stdout or stderr */
+	int record, scan;
+	uint64_t *count;
+	uint8_t *buf;
+	size_t off, len;
+};
+
+struct relay {
+	struct chan ch[NCHAN];
+	struct sshrun *run;
+	struct record *rec;
+	struct shellcmd_keyscan ks;
+	struct relay_result *res;
+	int reaped;
+	int64_t kill_at;	/* ms, CLOCK_MONOTONIC; 0: none */
+	int saved_fl[2];	/* of fds 0 and 1; -1: not changed */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+fd_writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
+}
+
+/* Ends the session from our side: ssh goes, the loop drains. */
+static void
+relay_hangup(struct relay *r, int sig)
+{
+	if (r->reaped || r->run->pid <= 0)
+		return;
+	kill(r->run->pid, sig);
+	if (r->kill_at == 0)
+		r->kill_at = mono_ms() + KILL_GRACE_MS;
+}
+
+static void
+chan_eof(struct relay *r, struct chan *c)
+{
+	c->active = 0;
+	c->len = c->off = 0;
+	if (c == &r->ch[CH_IN] && r->run->in_fd >= 0) {
+		/* EOF reaches the target as the end of ssh's stdin. */
+		close(r->run->in_fd);
+		r->run->in_fd = -1;
+	}
+}
+
+/* A write to out failed for good. */
+static void
+chan_out_failed(struct relay *r, struct chan *c)
+{
+	if (!c->to_user) {
+		chan_eof(r, c);		/* ssh no longer reads its stdin */
+		return;
+	}
+	/* The client is gone; keep ssh's pipes drained until it ends. */
+	c->discard = 1;
+	c->splice = 0;
+	c->wait_out = 0;
+	c->len = c->off = 0;
+	relay_hangup(r, SIGHUP);
+}
+
+/* The recording failed or bulwarkd refused it: no unrecorded session. */
+static void
+record_failed(struct relay *r)
+{
+	record_free(r->rec);
+	r->rec = NULL;
+	r->res->ended_by_gateway = 1;
+	relay_hangup(r, SIGTERM);
+}
+
+static void
+observe(struct relay *r, struct chan *c, const uint8_t *p, size_t n)
+{
+	if (c->scan)
+		shellcmd_keyscan_feed(&r->ks, p, n);
+	if (c->record && r->rec != NULL &&
+	    record_output(r->rec, p, n) != ERR_OK)
+		record_failed(r);
+}
+
+static void
+chan_write(struct relay *r, struct chan *c)
+{
+	ssize_t n;
+
+	while (c->off < c->len) {
+		n = write(c->out, c->buf + c->off, c->len - c->off);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			c->wait_out = 1;
+			return;
+		}
+		if (n <= 0) {
+			chan_out_failed(r, c);
+			return;
+		}
+		c->off += (size_t)n;
+		*c->count += (uint64_t)n;
+	}
+	c->off = c->len = 0;
+	c->wait_out = 0;
+}
+
+static void
+chan_step_rw(struct relay *r, struct chan *c)
+{
+	ssize_t n;
+
+	if (c->buf == NULL && (c->buf = malloc(RW_BUF)) == NULL) {
+		chan_out_failed(r, c);
+		return;
+	}
+	if (!c->wait_out) {
+		n = read(c->in, c->buf, RW_BUF);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			chan_eof(r, c);
+			return;
+		}
+		observe(r, c, c->buf, (size_t)n);
+		if (c->discard)
+			return;
+		c->off = 0;
+		c->len = (size_t)n;
+	}
+	chan_write(r, c);
+}
+
+static void
+chan_step_splice(struct relay *r, struct chan *c)
+{
+	ssize_t n = splice(c->in, NULL, c->out, NULL, SPLICE_LEN,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+	if (n > 0) {
+		*c->count += (uint64_t)n;
+		c->wait_out = 0;
+		return;
+	}
+	if (n == 0) {
+		chan_eof(r, c);
+		return;
+	}
+	if (errno == EINTR)
+		return;
+	if (errno == EAGAIN) {
+		/* Either in is empty or out is full; poll the right one. */
+		c->wait_out = !fd_writable(c->out);
+		return;
+	}
+	if (errno == EINVAL || errno == ENOSYS) {
+		c->splice = 0;		/* a terminal, or an old kernel */
+		chan_step_rw(r, c);
+		return;
+	}
+	if (c == &r->ch[CH_IN])
+		chan_eof(r, c);
+	else
+		chan_out_failed(r, c);
+}
+
+static void
+chan_step(struct relay *r, struct chan *c)
+{
+	if (c->splice)
+		chan_step_splice(r, c);
+	else
+		chan_step_rw(r, c);
+}
+
+static void
+chan_init(struct chan *c, int in, int out, uint64_t *count)
+{
+	memset(c, 0, sizeof(*c));
+	c->in = in;
+	c->out = out;
+	c->count = count;
+	c->active = in >= 0 && out >= 0;
+}
+
+/* Bulk channels must not block the loop on a full socket or pipe. */
+static void
+set_nonblock(struct relay *r, int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || isatty(fd) || (fl & O_NONBLOCK))
+		return;
+	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)
+		r->saved_fl[fd] = fl;
+}
+
+static void
+restore_flags(struct relay *r)
+{
+	int fd;
+
+	for (fd = 0; fd < 2; fd++) {
+		if (r->saved_fl[fd] >= 0)
+			(void)fcntl(fd, F_SETFL, r->saved_fl[fd]);
+	}
+}
+
+static void
+relay_init(struct relay *r, const struct shell *sh, struct sshrun *run,
+    struct relay_result *res)
+{
+	int pty = sh->cmd.want_pty;
+
+	memset(r, 0, sizeof(*r));
+	memset(res, 0, sizeof(*res));
+	r->run = run;
+	r->res = res;
+	r->saved_fl[0] = r->saved_fl[1] = -1;
+	shellcmd_keyscan_init(&r->ks);
+	chan_init(&r->ch[CH_IN], pty ? -1 : STDIN_FILENO, run->in_fd,
+	    &res->bytes_in);
+	chan_init(&r->ch[CH_OUT], run->out_fd, STDOUT_FILENO,
+	    &res->bytes_out);
+	chan_init(&r->ch[CH_ERR], run->err_fd, STDERR_FILENO,
+	    &res->bytes_out);
+	r->ch[CH_OUT].to_user = r->ch[CH_ERR].to_user = 1;
+	r->ch[CH_ERR].scan = 1;
+	r->ch[CH_IN].splice = r->ch[CH_OUT].splice = !pty;
+	r->ch[CH_OUT].record = r->ch[CH_ERR].record = pty;
+	(void)fcntl(run->out_fd, F_SETFL, O_NONBLOCK);
+	(void)fcntl(run->err_fd, F_SETFL, O_NONBLOCK);
+	if (!pty) {
+		(void)fcntl(run->in_fd, F_SETFL, O_NONBLOCK);
+		set_nonblock(r, STDIN_FILENO);
+		set_nonblock(r, STDOUT_FILENO);
+	}
+}
+
+static void
+reap(struct relay *r)
+{
+	int st;
+	pid_t p;
+
+	if (r->reaped)
+		return;
+	do
+		p = waitpid(r->run->pid, &st, WNOHANG);
+	while (p < 0 && errno == EINTR);
+	if (p == 0)
+		return;
+	r->reaped = 1;
+	sig_set_child(0);
+	if (p < 0)
+		r->res->status = 255;
+	else if (WIFEXITED(st))
+		r->res->status = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		r->res->status = 128 + WTERMSIG(st);
+	/* ssh is gone: nothing reads what the user still sends. */
+	if (r->ch[CH_IN].active)
+		chan_eof(r, &r->ch[CH_IN]);
+}
+
+static int
+relay_done(const struct relay *r)
+{
+	return r->reaped && !r->ch[CH_OUT].active && !r->ch[CH_ERR].active;
+}
+
+static struct timespec *
+relay_timeout(const struct relay *r, struct timespec *ts)
+{
+	int64_t ms = record_timeout_ms(r->rec), k;
+
+	if (r->kill_at != 0 && !r->reaped) {
+		k = r->kill_at - mono_ms();
+		k = k > 0 ? k : 0;
+		ms = ms < 0 || k < ms ? k : ms;
+	}
+	if (ms < 0)
+		return NULL;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (ms % 1000) * 1000000;
+	return ts;
+}
+
+static void
+relay_tick(struct relay *r)
+{
+	if (sig_terminated() && r->kill_at == 0)
+		r->kill_at = mono_ms() + KILL_GRACE_MS;
+	if (r->kill_at != 0 && !r->reaped && mono_ms() >= r->kill_at)
+		kill(r->run->pid, SIGKILL);
+	if (sig_take_winch() && r->rec != NULL &&
+	    record_resize(r->rec) != ERR_OK)
+		record_failed(r);
+	if (r->rec != NULL && record_flush(r->rec, 0) != ERR_OK)
+		record_failed(r);
+	reap(r);
+}
+
+static void
+relay_poll(struct relay *r)
+{
+	struct pollfd pfd[NCHAN];
+	struct chan *who[NCHAN];
+	struct timespec ts;
+	nfds_t n = 0, i;
+
+	for (i = 0; i < NCHAN; i++) {
+		struct chan *c = &r->ch[i];
+
+		if (!c->active)
+			continue;
+		pfd[n].fd = c->wait_out ? c->out : c->in;
+		pfd[n].events = c->wait_out ? POLLOUT : POLLIN;
+		pfd[n].revents = 0;
+		who[n++] = c;
+	}
+	if (ppoll(pfd, n, relay_timeout(r, &ts), sig_wait_mask()) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents != 0 && who[i]->active)
+			chan_step(r, who[i]);
+	}
+}
+
+void
+relay_run(const struct shell *sh, const struct session *s,
+    struct sshrun *run, struct relay_result *res)
+{
+	struct relay r;
+	int i;
+
+	relay_init(&r, sh, run, res);
+	if (sh->cmd.want_pty && record_start(&r.rec, sh->rpc, s->record_cap,
+	    sh->term) != ERR_OK)
+		record_failed(&r);
+	while (!relay_done(&r)) {
+		relay_poll(&r);
+		relay_tick(&r);
+	}
+	if (r.rec != NULL && record_flush(r.rec, 1) != ERR_OK)
+		res->ended_by_gateway = 1;
+	res->hostkey_mismatch = r.ks.mismatch;
+	restore_flags(&r);
+	record_free(r.rec);
+	for (i = 0; i < NCHAN; i++)
+		free(r.ch[i].buf);
+	if (run->in_fd >= 0)
+		close(run->in_fd);
+	close(run->out_fd);
+	close(run->err_fd);
+	run->in_fd = run->out_fd = run->err_fd = -1;
+}

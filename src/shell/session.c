@@ -1,0 +1,435 @@
+/*
+ * session.c - one session to a target, start to end:
+ *
+ *   SESSION_OPEN (policy decides) -> ephemeral key -> SESSION_CERT ->
+ *   private directory with key, certificate and pinned host key ->
+ *   ssh (sshrun.c) relayed and recorded (relay.c) -> directory removed ->
+ *   SESSION_END -> exit with ssh's status.
+ *
+ * The directory is made with mkdtemp under /tmp (0700, ours) and removed
+ * on every path out of session_run once it exists; signals cannot skip
+ * that, see sig.c. The private key is wiped in memory by sshkey_free and
+ * overwritten on disk before it is unlinked.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/sshcert.h"
+#include "auth/sshkey.h"
+#include "common/fsutil.h"
+#include "common/wire.h"
+#include "gateway/proto.h"
+#include "shell/shell.h"
+#include "common/banned.h"
+
+#define DIR_TEMPLATE	"/tmp/bulwark-XXXXXX"
+/* Without COUNT, the largest cap the field could have said. */
+#define DEFAULT_RECORD_CAP	UINT32_MAX
+
+/* Printable ASCII only: these end up on ssh's command line and files. */
+static int
+ascii_line(const char *s, const char *extra_banned)
+{
+	for (; *s != '\0'; s++) {
+		if (*s < 0x20 || *s >= 0x7f || strchr(extra_banned, *s) != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* A host ssh takes as such: no option, no user@, no spaces. */
+static int
+host_valid(const char *h)
+{
+	size_t i;
+
+	if (h[0] == '\0' || h[0] == '-')
+		return 0;
+	for (i = 0; h[i] != '\0'; i++) {
+		char c = h[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		    c == '_' || c == ':' || c == '%'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The user sees bulwarkd's reason; control bytes are dropped from it. */
+static void
+print_reason(const char *reason)
+{
+	char buf[PROTO_STR_MAX + 1];
+	size_t i, n = 0;
+
+	for (i = 0; reason[i] != '\0' && n < sizeof(buf) - 1; i++) {
+		unsigned char c = (unsigned char)reason[i];
+
+		if (c >= 0x20 && c != 0x7f)
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	shell_msg("%s", n > 0 ? buf : "access denied");
+}
+
+static int
+open_request(const struct shell *sh, struct wire_builder **out)
+{
+	const struct shellcmd *c = &sh->cmd;
+	struct wire_builder *b = NULL;
+	const uint8_t *frame;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	if ((r = wire_builder_new(PROTO_SESSION_OPEN, &b)) != ERR_OK)
+		return r;
+	if ((r = wire_put_str(b, P_TARGET, c->target)) != ERR_OK ||
+	    (r = wire_put_str(b, P_LOGIN, c->login)) != ERR_OK ||
+	    (r = wire_put_str(b, P_KIND, shellcmd_kind_name(c->kind))) !=
+	    ERR_OK ||
+	    (r = wire_put_u8(b, P_PTY, (uint8_t)(c->want_pty != 0))) !=
+	    ERR_OK)
+		goto fail;
+	if (c->command != NULL &&
+	    (r = wire_put_str(b, P_COMMAND, c->command)) != ERR_OK)
+		goto fail;
+	if (sh->rhost != NULL &&
+	    (r = wire_put_str(b, P_RHOST, sh->rhost)) != ERR_OK)
+		goto fail;
+	if ((r = wire_builder_frame(b, &frame, &len)) != ERR_OK)
+		goto fail;
+	*out = b;
+	return ERR_OK;
+ fail:
+	wire_builder_free(b);
+	return r;
+}
+
+/* The "allow" half of the answer: where to connect and what to trust. */
+static int
+take_allow(const struct wire_msg *m, struct session *s)
+{
+	uint32_t cap;
+	int r;
+
+	if ((r = wire_get_u64(m, P_SESSION, &s->id)) != ERR_OK ||
+	    (r = wire_get_strdup(m, P_HOST, &s->host)) != ERR_OK ||
+	    (r = wire_get_u32(m, P_PORT, &s->port)) != ERR_OK ||
+	    (r = wire_get_strdup(m, P_HOSTKEY, &s->hostkey)) != ERR_OK)
+		return ERR_FORMAT;
+	r = wire_get_u32(m, P_COUNT, &cap);
+	s->record_cap = r == ERR_OK ? cap : DEFAULT_RECORD_CAP;
+	if (!host_valid(s->host) || s->port == 0 || s->port > 65535 ||
+	    s->hostkey[0] == '\0' || !ascii_line(s->hostkey, "") ||
+	    strchr(s->hostkey, ' ') == NULL)
+		return ERR_FORMAT;
+	return ERR_OK;
+}
+
+static int
+decide(const struct shell *sh, const struct wire_msg *m, struct session *s)
+{
+	char *decision = NULL, *reason = NULL;
+	int r;
+
+	if (wire_get_strdup(m, P_DECISION, &decision) != ERR_OK) {
+		r = ERR_FORMAT;
+	} else if (strcmp(decision, "allow") == 0) {
+		r = take_allow(m, s);
+	} else {
+		if (wire_get_strdup(m, P_REASON, &reason) != ERR_OK)
+			reason = NULL;
+		print_reason(reason != NULL ? reason : "");
+		r = ERR_DENIED;
+	}
+	if (r == ERR_FORMAT)
+		shell_rpc_failed(sh, ERR_FORMAT);
+	free(decision);
+	free(reason);
+	return r;
+}
+
+static int
+session_open(const struct shell *sh, struct session *s)
+{
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	int r;
+
+	if ((r = open_request(sh, &b)) != ERR_OK) {
+		shell_msg("cannot build the session request (%s)", err_str(r));
+		goto out;
+	}
+	if ((r = rpc_client_call(sh->rpc, b, &resp)) == ERR_DENIED) {
+		shell_msg("access to %s@%s is denied", sh->cmd.login,
+		    sh->cmd.target);
+		goto out;
+	} else if (r != ERR_OK) {
+		shell_rpc_failed(sh, r);
+		goto out;
+	}
+	r = decide(sh, &resp->msg, s);
+ out:
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	return r;
+}
+
+/* SESSION_CERT for key's public half; *cert is the checked line. */
+static int
+certify(const struct shell *sh, const struct sshkey *key, char **cert)
+{
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	struct sshcert *c = NULL;
+	struct sshkey_pub pub;
+	char *line = NULL;
+	int r;
+
+	*cert = NULL;
+	sshkey_public(key, &pub);
+	if ((r = sshkey_pub_format(&pub, NULL, &line)) != ERR_OK ||
+	    (r = wire_builder_new(PROTO_SESSION_CERT, &b)) != ERR_OK ||
+	    (r = wire_put_strn(b, P_KEY, line, strcspn(line, "\n"))) != ERR_OK)
+		goto out;
+	if ((r = rpc_client_call(sh->rpc, b, &resp)) != ERR_OK) {
+		shell_rpc_failed(sh, r);
+		goto out;
+	}
+	if ((r = wire_get_strdup(&resp->msg, P_CERT, cert)) != ERR_OK ||
+	    (r = sshcert_parse(*cert, strlen(*cert), &c)) != ERR_OK ||
+	    memcmp(&c->key, &pub, sizeof(pub)) != 0) {
+		/* A certificate for another key would fail later, obscurely. */
+		shell_msg("the gateway daemon sent an unusable certificate; "
+		    "ask an administrator to check bulwarkd");
+		free(*cert);
+		*cert = NULL;
+		r = ERR_FORMAT;
+	}
+ out:
+	sshcert_free(c);
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	free(line);
+	return r;
+}
+
+static int
+set_paths(struct session *s)
+{
+	memcpy(s->dir, DIR_TEMPLATE, sizeof(DIR_TEMPLATE));
+	if (mkdtemp(s->dir) == NULL) {
+		s->dir[0] = '\0';
+		return ERR_IO;
+	}
+	snprintf(s->key_path, sizeof(s->key_path), "%s/id", s->dir);
+	snprintf(s->cert_path, sizeof(s->cert_path), "%s/id-cert.pub", s->dir);
+	snprintf(s->kh_path, sizeof(s->kh_path), "%s/known_hosts", s->dir);
+	return ERR_OK;
+}
+
+/* A text file of one line, s1 s2 "\n"; only we read it back. */
+static int
+write_line(const char *path, const char *s1, const char *s2)
+{
+	size_t l1 = strlen(s1), l2 = strcspn(s2, "\n");
+	char *text;
+	int r;
+
+	if ((text = malloc(l1 + l2 + 2)) == NULL)
+		return ERR_NOMEM;
+	memcpy(text, s1, l1);
+	memcpy(text + l1, s2, l2);
+	text[l1 + l2] = '\n';
+	r = fs_write_atomic(path, text, l1 + l2 + 1, 0600,
+	    FS_EXCL | FS_NOSYNC);
+	free(text);
+	return r;
+}
+
+/* Key, certificate and known_hosts in a new private directory. */
+static int
+session_prepare(const struct shell *sh, struct session *s)
+{
+	struct sshkey *key = NULL;
+	char comment[64], *cert = NULL;
+	int r;
+
+	snprintf(comment, sizeof(comment), "bulwark-session-%llu",
+	    (unsigned long long)s->id);
+	if ((r = sshkey_generate_secret(comment, &key)) != ERR_OK) {
+		shell_msg("cannot make a session key (%s)", err_str(r));
+		goto out;
+	}
+	if ((r = certify(sh, key, &cert)) != ERR_OK)
+		goto out;
+	s->certified = 1;
+	if ((r = set_paths(s)) != ERR_OK ||
+	    (r = sshkey_save_secret(key, s->key_path)) != ERR_OK ||
+	    (r = write_line(s->cert_path, "", cert)) != ERR_OK ||
+	    (r = write_line(s->kh_path, SHELL_HOSTKEY_ALIAS " ",
+	    s->hostkey)) != ERR_OK)
+		shell_msg("cannot write the session's files under /tmp (%s); "
+		    "ask an administrator to check the gateway",
+		    err_str(r));
+ out:
+	sshkey_free(key);
+	free(cert);
+	return r;
+}
+
+/* Best effort: zeros over the key file, so its blocks do not keep it. */
+static void
+wipe_file(const char *path)
+{
+	static const char zeros[512];
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	off_t size;
+
+	if (fd < 0)
+		return;
+	if ((size = lseek(fd, 0, SEEK_END)) > 0 && lseek(fd, 0, SEEK_SET) == 0) {
+		for (; size > 0; size -= (off_t)sizeof(zeros)) {
+			if (write(fd, zeros, sizeof(zeros)) < 0)
+				break;
+		}
+		(void)fsync(fd);
+	}
+	close(fd);
+}
+
+/* Removes the directory and everything in it, temporary files too. */
+static void
+session_remove_dir(struct session *s)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (s->dir[0] == '\0')
+		return;
+	wipe_file(s->key_path);
+	if ((d = opendir(s->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") != 0 &&
+			    strcmp(de->d_name, "..") != 0)
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		}
+		closedir(d);
+	}
+	if (rmdir(s->dir) != 0)
+		shell_msg("cannot remove %s: %s", s->dir, strerror(errno));
+	s->dir[0] = '\0';
+}
+
+static void
+session_end(const struct shell *sh, const struct relay_result *res)
+{
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	const char *reason = NULL;
+	int r;
+
+	if (res->hostkey_mismatch)
+		reason = "hostkey-mismatch";
+	else if (res->ended_by_gateway)
+		reason = "ended-by-gateway";
+	else if (res->shell_error)
+		reason = "shell-error";
+	if ((r = wire_builder_new(PROTO_SESSION_END, &b)) != ERR_OK)
+		goto out;
+	if ((r = wire_put_u32(b, P_EXIT, (uint32_t)res->status)) != ERR_OK ||
+	    (r = wire_put_u64(b, P_BYTES_IN, res->bytes_in)) != ERR_OK ||
+	    (r = wire_put_u64(b, P_BYTES_OUT, res->bytes_out)) != ERR_OK ||
+	    (reason != NULL &&
+	    (r = wire_put_str(b, P_REASON, reason)) != ERR_OK))
+		goto out;
+	r = rpc_client_call(sh->rpc, b, &resp);
+ out:
+	if (r != ERR_OK && !res->ended_by_gateway)
+		shell_msg("could not report the end of the session to the "
+		    "gateway daemon (%s)", err_str(r));
+	rpc_response_free(resp);
+	wire_builder_free(b);
+}
+
+static void
+session_release(struct session *s)
+{
+	session_remove_dir(s);
+	free(s->host);
+	free(s->hostkey);
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+explain(const struct shell *sh, const struct relay_result *res)
+{
+	if (res->hostkey_mismatch)
+		shell_msg("the host key of %s does not match the key pinned "
+		    "when it was enrolled; the connection was refused and the "
+		    "event logged. If the target was reinstalled, an "
+		    "administrator checks its new key and runs: bulwark "
+		    "target rekey %s", sh->cmd.target, sh->cmd.target);
+	else if (res->ended_by_gateway)
+		shell_msg("the session was ended: the gateway did not accept "
+		    "its recording");
+}
+
+/* ssh running to its end; *res is filled even when it could not start. */
+static void
+session_ssh(const struct shell *sh, struct session *s,
+    struct relay_result *res)
+{
+	struct sshrun run;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	res->status = SHELL_EXIT_FAIL;
+	if (sig_terminated())
+		return;
+	if ((r = sshrun_spawn(sh, s, &run)) != ERR_OK) {
+		shell_msg("cannot start ssh (%s)", err_str(r));
+		res->shell_error = 1;
+		return;
+	}
+	relay_run(sh, s, &run, res);
+}
+
+int
+session_run(struct shell *sh)
+{
+	struct relay_result res;
+	struct session s;
+
+	memset(&s, 0, sizeof(s));
+	memset(&res, 0, sizeof(res));
+	sig_setup();
+	if (session_open(sh, &s) != ERR_OK) {
+		session_release(&s);
+		return SHELL_EXIT_FAIL;
+	}
+	if (session_prepare(sh, &s) == ERR_OK)
+		session_ssh(sh, &s, &res);
+	else {
+		res.status = SHELL_EXIT_FAIL;
+		res.shell_error = 1;
+	}
+	if (!s.certified) {
+		/* SESSION_END is only taken after SESSION_CERT. */
+		session_release(&s);
+		return SHELL_EXIT_FAIL;
+	}
+	/* The key is of no use once ssh is gone; remove it first. */
+	session_remove_dir(&s);
+	session_end(sh, &res);
+	explain(sh, &res);
+	session_release(&s);
+	return res.status;
+}

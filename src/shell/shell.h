@@ -1,0 +1,123 @@
+/*
+ * shell.h - the parts of bulwark-shell, each gateway user's login shell
+ * (docs/DESIGN.md, "A session, step by step"), and what they share.
+ * Private to src/shell/; reusable pieces live in src/gateway/ (shellcmd,
+ * asciicast).
+ *
+ *   main.c     arguments and environment, then the menu or a session
+ *   menu.c     the numbered target list
+ *   session.c  SESSION_OPEN / SESSION_CERT / SESSION_END and the session's
+ *              private directory (key, certificate, known_hosts)
+ *   sshrun.c   the ssh command line and its environment; fork + execv
+ *   relay.c    the poll() loop between the user, ssh and the recording
+ *   record.c   the asciicast recording, sent as SESSION_DATA
+ *   sig.c      signals: forwarded to ssh, never losing the cleanup
+ */
+#ifndef BULWARK_SHELL_SHELL_H
+#define BULWARK_SHELL_SHELL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "gateway/rpc.h"
+#include "gateway/shellcmd.h"
+
+/* The ssh client; fixed at build time, never from the environment. */
+#ifndef BULWARK_SHELL_SSH
+#define BULWARK_SHELL_SSH	"/usr/bin/ssh"
+#endif
+/* Each call to bulwarkd; the daemon answers from memory or SQLite. */
+#define SHELL_RPC_TIMEOUT_MS	10000
+/* The alias known_hosts and ssh agree on for the pinned host key. */
+#define SHELL_HOSTKEY_ALIAS	"bulwark-target"
+/* Exit status when bulwark-shell itself refuses or fails. */
+#define SHELL_EXIT_FAIL		1
+
+/* What one run of bulwark-shell was started with. */
+struct shell {
+	const char *socket_path;	/* BULWARK_SOCKET or the default */
+	const char *rhost;		/* from SSH_CONNECTION, or NULL */
+	const char *term;		/* TERM if sane, or NULL */
+	int stdin_tty;
+	struct shellcmd cmd;
+	struct rpc_client *rpc;		/* connected by main */
+};
+
+/* What SESSION_OPEN and SESSION_CERT gave, and where it is on disk. */
+struct session {
+	uint64_t id;
+	char *host;
+	uint32_t port;
+	char *hostkey;			/* "TYPE BASE64" */
+	uint64_t record_cap;		/* bytes */
+	char dir[64];			/* "" until created */
+	char key_path[96];
+	char cert_path[96];
+	char kh_path[96];
+	int certified;			/* SESSION_CERT answered */
+};
+
+/* The ssh child and our ends of its pipes (-1 where not piped). */
+struct sshrun {
+	pid_t pid;
+	int in_fd;	/* ssh's stdin; -1 when ssh reads our terminal */
+	int out_fd;
+	int err_fd;
+};
+
+/* What the relay saw. */
+struct relay_result {
+	int status;		/* ssh's exit code, or 128 + signal */
+	uint64_t bytes_in;	/* user to target */
+	uint64_t bytes_out;	/* target to user */
+	int hostkey_mismatch;
+	int ended_by_gateway;	/* bulwarkd refused the recording */
+	int shell_error;	/* ssh could not be started */
+};
+
+/* main.c */
+void shell_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void shell_rpc_failed(const struct shell *sh, int r);
+
+/* menu.c: lists targets; on a terminal, lets the user pick one. */
+int menu_run(struct shell *sh, int *exit_status) WUR;
+
+/* session.c: a whole session; returns the exit status. */
+int session_run(struct shell *sh);
+
+/* sshrun.c */
+int sshrun_spawn(const struct shell *sh, const struct session *s,
+    struct sshrun *out) WUR;
+
+/* relay.c: until ssh exits; rpc carries the recording (pty sessions). */
+void relay_run(const struct shell *sh, const struct session *s,
+    struct sshrun *run, struct relay_result *res);
+
+/* sig.c */
+void sig_setup(void);
+void sig_set_child(pid_t pid);
+/* Signal number of a terminating signal received or pending, else 0. */
+int sig_terminated(void);
+/* 1 once per SIGWINCH received since the last call. */
+int sig_take_winch(void);
+/* The mask to wait with in ppoll: everything we handle unblocked. */
+const sigset_t *sig_wait_mask(void);
+/* In the child, before execv: default dispositions, nothing blocked. */
+void sig_child_reset(void);
+
+/* record.c: the asciicast of a pty session. */
+struct record;
+int record_start(struct record **out, struct rpc_client *rpc,
+    uint64_t cap, const char *term) WUR;
+int record_output(struct record *rec, const void *p, size_t len) WUR;
+int record_resize(struct record *rec) WUR;
+/* Sends what is due (32 KiB buffered, 1 s old) or, with all, everything. */
+int record_flush(struct record *rec, int all) WUR;
+/* Milliseconds until a flush is due, -1 for none. */
+int record_timeout_ms(const struct record *rec);
+void record_free(struct record *rec);
+
+#endif

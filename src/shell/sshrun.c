@@ -1,0 +1,235 @@
+/*
+ * sshrun.c - runs the ssh client to the target: fork + execve with an
+ * argv array (never a shell), a cleared environment, and options that
+ * leave the user nothing to configure:
+ *
+ *  - -F /dev/null and HOME = the session's directory: no ssh_config, no
+ *    ~/.ssh; -i/CertificateFile/IdentitiesOnly/IdentityAgent=none: only
+ *    the session's certificate is offered;
+ *  - the pinned host key alone is trusted (UserKnownHostsFile,
+ *    GlobalKnownHostsFile=/dev/null, StrictHostKeyChecking=yes,
+ *    HostKeyAlias, CheckHostIP=no, UpdateHostKeys=no);
+ *  - -e none: without it a user could type ~C and open forwardings from
+ *    the gateway; ClearAllForwardings, ForwardAgent/X11=no,
+ *    ControlPath=none, PermitLocalCommand=no, ProxyCommand=none do the
+ *    rest; BatchMode and no password or keyboard-interactive fallback;
+ *  - "--" before the host: OpenSSH parses options after the host too, so
+ *    a command such as "-oProxyCommand=..." would otherwise be an option.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shell/shell.h"
+#include "common/banned.h"
+
+#define ARGV_MAX	80
+#define ENV_MAX		32
+#define ENV_VALUE_MAX	128
+#define OPT_MAX		160	/* "Name=path" */
+#define PIPE_SIZE	(1024 * 1024)	/* fewer wake-ups for bulk copies */
+
+extern char **environ;
+
+static const char *const fixed_args[] = {
+	"-F", "/dev/null", "-e", "none",
+	"-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+	"-o", "GlobalKnownHostsFile=/dev/null",
+	"-o", "StrictHostKeyChecking=yes",
+	"-o", ("HostKeyAlias=" SHELL_HOSTKEY_ALIAS),
+	"-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no",
+	"-o", "BatchMode=yes", "-o", "ClearAllForwardings=yes",
+	"-o", "ForwardAgent=no", "-o", "ForwardX11=no",
+	"-o", "PasswordAuthentication=no",
+	"-o", "KbdInteractiveAuthentication=no",
+	"-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR",
+	"-o", "ControlPath=none", "-o", "PermitLocalCommand=no",
+	"-o", "ProxyCommand=none",
+};
+#define NFIXED (sizeof(fixed_args) / sizeof(fixed_args[0]))
+
+/* The strings argv points into, so that nothing is allocated. */
+struct ssh_argv {
+	const char *argv[ARGV_MAX];
+	size_t n;
+	char cert_opt[OPT_MAX];
+	char kh_opt[OPT_MAX];
+	char port[12];
+	char *envp[ENV_MAX + 1];
+	size_t nenv;
+	char home[OPT_MAX];
+	char term[OPT_MAX];
+};
+
+static void
+add(struct ssh_argv *a, const char *s)
+{
+	if (a->n < ARGV_MAX - 1)
+		a->argv[a->n++] = s;
+}
+
+static int
+build_argv(const struct shell *sh, const struct session *s,
+    struct ssh_argv *a)
+{
+	const struct shellcmd *c = &sh->cmd;
+	size_t i;
+
+	add(a, "ssh");
+	for (i = 0; i < NFIXED; i++)
+		add(a, fixed_args[i]);
+	if ((size_t)snprintf(a->cert_opt, sizeof(a->cert_opt),
+	    "CertificateFile=%s", s->cert_path) >= sizeof(a->cert_opt) ||
+	    (size_t)snprintf(a->kh_opt, sizeof(a->kh_opt),
+	    "UserKnownHostsFile=%s", s->kh_path) >= sizeof(a->kh_opt))
+		return ERR_TOOBIG;
+	snprintf(a->port, sizeof(a->port), "%u", (unsigned)s->port);
+	add(a, "-i");
+	add(a, s->key_path);
+	add(a, "-o");
+	add(a, a->cert_opt);
+	add(a, "-o");
+	add(a, a->kh_opt);
+	add(a, "-p");
+	add(a, a->port);
+	add(a, "-l");
+	add(a, c->login);
+	add(a, c->want_pty ? "-t" : "-T");
+	if (c->subsystem != NULL)
+		add(a, "-s");
+	add(a, "--");
+	add(a, s->host);
+	if (c->subsystem != NULL)
+		add(a, c->subsystem);
+	else if (c->command != NULL)
+		add(a, c->command);
+	a->argv[a->n] = NULL;
+	return a->n < ARGV_MAX - 1 ? ERR_OK : ERR_INTERNAL;
+}
+
+/* LANG and LC_*: printable ASCII without spaces, short. */
+static int
+locale_var(const char *kv)
+{
+	const char *p;
+
+	if (strncmp(kv, "LANG=", 5) != 0 && strncmp(kv, "LC_", 3) != 0)
+		return 0;
+	if ((p = strchr(kv, '=')) == NULL || strlen(p + 1) > ENV_VALUE_MAX)
+		return 0;
+	for (p = kv; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+build_env(const struct shell *sh, const struct session *s,
+    struct ssh_argv *a)
+{
+	char **e;
+
+	if ((size_t)snprintf(a->home, sizeof(a->home), "HOME=%s", s->dir) >=
+	    sizeof(a->home))
+		return ERR_TOOBIG;
+	a->envp[a->nenv++] = a->home;
+	if (sh->term != NULL) {
+		snprintf(a->term, sizeof(a->term), "TERM=%s", sh->term);
+		a->envp[a->nenv++] = a->term;
+	}
+	for (e = environ; *e != NULL && a->nenv < ENV_MAX; e++) {
+		if (locale_var(*e))
+			a->envp[a->nenv++] = *e;
+	}
+	a->envp[a->nenv] = NULL;
+	return ERR_OK;
+}
+
+static void
+close_pair(int p[2])
+{
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	p[0] = p[1] = -1;
+}
+
+/* In the child: the pipes onto 0, 1, 2 and nothing else open. */
+__attribute__((noreturn))
+static void
+child_exec(const struct ssh_argv *a, int in, int out, int err)
+{
+	static const char msg[] = "bulwark: cannot run " BULWARK_SHELL_SSH
+	    "; ask an administrator to check the gateway\n";
+
+	sig_child_reset();
+	if ((in >= 0 && dup2(in, STDIN_FILENO) < 0) ||
+	    dup2(out, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
+		_exit(127);
+	if (close_range(3, ~0U, 0) != 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			(void)close(fd);
+	}
+	execve(BULWARK_SHELL_SSH, (char *const *)a->argv, a->envp);
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+static int
+make_pipes(int want_in, int in[2], int out[2], int err[2])
+{
+	if ((want_in && pipe2(in, O_CLOEXEC) != 0) ||
+	    pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+		return ERR_IO;
+	/* Bulk copies (scp, sftp, rsync) move in larger steps. */
+	if (want_in) {
+		(void)fcntl(in[1], F_SETPIPE_SZ, PIPE_SIZE);
+		(void)fcntl(out[0], F_SETPIPE_SZ, PIPE_SIZE);
+	}
+	return ERR_OK;
+}
+
+int
+sshrun_spawn(const struct shell *sh, const struct session *s,
+    struct sshrun *out)
+{
+	struct ssh_argv a;
+	int in[2] = { -1, -1 }, op[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int want_in = !sh->cmd.want_pty, r;
+	pid_t pid;
+
+	out->pid = -1;
+	out->in_fd = out->out_fd = out->err_fd = -1;
+	memset(&a, 0, sizeof(a));
+	if ((r = build_argv(sh, s, &a)) != ERR_OK ||
+	    (r = build_env(sh, s, &a)) != ERR_OK)
+		return r;
+	if ((r = make_pipes(want_in, in, op, ep)) != ERR_OK)
+		goto fail;
+	if ((pid = fork()) < 0) {
+		r = ERR_IO;
+		goto fail;
+	}
+	if (pid == 0)
+		child_exec(&a, in[0], op[1], ep[1]);
+	sig_set_child(pid);
+	out->pid = pid;
+	out->in_fd = in[1];
+	out->out_fd = op[0];
+	out->err_fd = ep[0];
+	if (in[0] >= 0)
+		close(in[0]);
+	close(op[1]);
+	close(ep[1]);
+	return ERR_OK;
+ fail:
+	close_pair(in);
+	close_pair(op);
+	close_pair(ep);
+	return r;
+}
