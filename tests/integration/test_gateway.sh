@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# The gateway end to end, with Debian's real sshd and ssh: `bulwark
+# gateway setup`, bulwarkd, the gateway sshd with pam_bulwark, a target
+# sshd configured by `bulwark target setup-script`, and bulwark-shell as
+# the users' login shell. Each security property of the gateway issue is
+# a check here, and each refusal must leave an audit event.
+source "$SRC_DIR/tests/integration/lib.sh"
+: "${BUILD_DIR:?}"
+
+GW_PREFIX=bwt$$
+GW_DIR=$T/gw
+chmod 0711 "$T"	# the service user must reach its state under it
+GW_BUILD=$BUILD_DIR
+GW_SK_PROVIDER=$BUILD_DIR/tests/sk-soft/bwt_sk_soft.so
+source "$SRC_DIR/scripts/gateway-env.sh"
+trap 'gw_teardown; cleanup' EXIT
+
+# On failure, the daemons' own words first.
+fail() {
+	local f
+	for f in "$GW_DIR/bulwarkd.log" "$GW_DIR/sshd.log" "$GW_DIR"/target-*/sshd.log; do
+		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 15 "$f"; } >&2
+	done
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+B=$GW_BIN/bulwark
+ALICE=${GW_PREFIX}a
+BOB=${GW_PREFIX}b
+LOGIN=$GW_LOGIN
+
+# events ACTION DECISION: how many audit events of that kind there are.
+events() {
+	"$B" log show --dir "$GW_STATE/log" --json 2>/dev/null |
+		grep -c "\"action\":\"$1\".*\"decision\":\"$2\"" || true
+}
+
+# expect_event ACTION DECISION BEFORE: one more such event than BEFORE.
+expect_event() {
+	local n
+	n=$(events "$1" "$2")
+	[ "$n" -gt "$3" ] || fail "no new audit event $1/$2 (still $n)"
+	ok
+}
+
+# ---- setup, twice: the second run must change nothing ----------------
+gw_install
+GWPORT=$(gw_free_port)
+gw_setup "$GWPORT" >"$T/setup1" 2>&1 || { cat "$T/setup1"; fail "gateway setup"; }
+cp "$GW_ETC/ssh_host_ed25519_key" "$T/hostkey.before"
+gw_setup "$GWPORT" >"$T/setup2" 2>&1 || { cat "$T/setup2"; fail "gateway setup, second run"; }
+cmp -s "$GW_ETC/ssh_host_ed25519_key" "$T/hostkey.before" ||
+	fail "a second setup replaced the gateway's host key"
+grep -q "kept" "$T/setup2" || fail "second setup does not say what it kept"
+[ "$(stat -c %a "$GW_STATE")" = 700 ] || fail "state directory is not 0700"
+[ "$(stat -c %U "$GW_STATE/ca")" = "$GW_SVC" ] || fail "CA key not owned by $GW_SVC"
+grep -q "^DisableForwarding yes" "$GW_ETC/sshd_config" || fail "forwarding not disabled"
+ok
+
+gw_start
+TPORT=$(gw_free_port)
+gw_target web1 "$TPORT" web
+gw_user "$ALICE"
+gw_user "$BOB" ed25519-sk
+
+# ---- exec, exit status, stdin, the certificate the target saw --------
+out=$(gw_ssh "$ALICE" 127.0.0.1 "$LOGIN@web1" 'echo hello from $(hostname); exit 7') && rc=0 || rc=$?
+[ "$rc" = 7 ] || { cat "$GW_DIR/sshd.log" "$GW_DIR/bulwarkd.log" >&2; fail "exec: exit status $rc, wanted 7 (output: $out)"; }
+grep -q "hello from" <<<"$out" || fail "exec: output lost: $out"
+ok
+
+# Everything after this first login rides one authenticated connection,
+# as automation does (each code is good once; see gateway-env.sh).
+CM=$T/cm
+gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$CM" -o ControlPersist=600 -fN 127.0.0.1 ||
+	fail "control master login"
+cm() { ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" "$@"; }
+
+got=$(head -c 100000 /dev/urandom | base64 -w0 | cm 127.0.0.1 "$LOGIN@web1" 'wc -c')
+[ "$(tr -d ' ' <<<"$got")" = 133336 ] || fail "stdin did not pass through whole: $got"
+ok
+
+# The certificate as the target received it (ExposeAuthInfo there).
+cm 127.0.0.1 "$LOGIN@web1" 'cat "$SSH_USER_AUTH"' | sed 's/^publickey //' >"$T/cert.pub"
+ssh-keygen -L -f "$T/cert.pub" >"$T/cert.txt" || fail "target saw no certificate"
+grep -q "Type: ssh-ed25519-cert-v01@openssh.com user certificate" "$T/cert.txt" || fail "not a user certificate"
+grep -Eq "Key ID: \"$ALICE/[0-9]+\"" "$T/cert.txt" || fail "key id is not USER/SESSION"
+serial=$(sed -n 's/.*Serial: //p' "$T/cert.txt")
+grep -q "Key ID: \"$ALICE/$serial\"" "$T/cert.txt" || fail "serial is not the session id"
+grep -A1 "Principals:" "$T/cert.txt" | grep -qx "[[:space:]]*$LOGIN" || fail "principal is not the login"
+grep -A1 "Critical Options:" "$T/cert.txt" | grep -q "source-address 127.0.0.1" || fail "no source-address"
+grep -A1 "Extensions:" "$T/cert.txt" | grep -q "(none)" || fail "exec certificate permits something"
+from=$(sed -n 's/.*Valid: from \([^ ]*\) to \(.*\)$/\1/p' "$T/cert.txt")
+to=$(sed -n 's/.*Valid: from \([^ ]*\) to \(.*\)$/\2/p' "$T/cert.txt")
+[ $(( $(date -d "$to" +%s) - $(date -d "$from" +%s) )) -le 60 ] || fail "certificate valid longer than 60 s"
+ok
+
+# ---- an interactive session is recorded -------------------------------
+printf 'echo REC$((6*7))MARK\nexit 0\n' | cm -tt 127.0.0.1 "$LOGIN@web1" >"$T/tty.out" 2>&1 || true
+grep -q "REC42MARK" "$T/tty.out" || fail "interactive session output lost"
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+"$B" session show "$sid" | grep -q interactive || fail "session $sid is not the interactive one"
+"$B" session play "$sid" --cat | grep -q "REC42MARK" || fail "recording lacks the session's output"
+"$B" session play "$sid" --raw >"$T/s.cast"
+# asciinema opens /dev/tty even for cat: give it one with script(1).
+script -qec "asciinema cat $T/s.cast" /dev/null </dev/null >"$T/cat.out" 2>&1 || true
+grep -q "REC42MARK" "$T/cat.out" || { cat "$T/cat.out"; fail "asciinema cannot read the recording"; }
+hash=$("$B" session show "$sid" | grep -Eo '[0-9a-f]{64}' | head -1)
+[ -n "$hash" ] || fail "no recording hash"
+"$B" log show --dir "$GW_STATE/log" | grep "session.end" | grep -q "$hash" ||
+	fail "the recording's hash is not in the audit log"
+ok
+
+# ---- the menu ----------------------------------------------------------
+cm 127.0.0.1 </dev/null | grep -q "$LOGIN@web1" || fail "menu does not list the target"
+ok
+
+# ---- scp, sftp, rsync through ssh-config aliases ------------------------
+"$B" ssh-config "$ALICE" --gateway 127.0.0.1 --port "$GWPORT" >"$T/client_config"
+grep -q "SetEnv BULWARK_TARGET=$LOGIN@web1" "$T/client_config" || fail "ssh-config lacks the target"
+cat >>"$T/client_config" <<EOF
+Host *
+	UserKnownHostsFile $GW_DIR/known_hosts
+	IdentityFile $GW_DIR/$ALICE
+	IdentitiesOnly yes
+	IdentityAgent none
+EOF
+grep -q "ControlPath ~/.ssh/bulwark-%r@%n" "$T/client_config" || fail "ssh-config: no per-name ControlPath"
+# The first connection to the name carries the target and the code; the
+# tools below share it (the target travels with the master's SetEnv).
+CC=(-F "$T/client_config" -o "ControlPath=$T/cm-%n")
+SSH_ASKPASS="$GW_DIR/$ALICE.askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+	ssh "${CC[@]}" -fN "$LOGIN.web1" || fail "control master for $LOGIN.web1"
+head -c 3000000 /dev/urandom >"$T/blob"
+scp -q "${CC[@]}" "$T/blob" "$LOGIN.web1:/tmp/$GW_PREFIX.scp" || fail "scp (sftp mode) upload"
+scp -q -O "${CC[@]}" "$LOGIN.web1:/tmp/$GW_PREFIX.scp" "$T/blob.back" || fail "scp -O download"
+cmp -s "$T/blob" "$T/blob.back" || fail "scp round trip changed the file"
+printf 'get /tmp/%s.scp %s\n' "$GW_PREFIX" "$T/blob.sftp" | sftp -q -b - "${CC[@]}" "$LOGIN.web1" >/dev/null ||
+	fail "sftp"
+cmp -s "$T/blob" "$T/blob.sftp" || fail "sftp changed the file"
+rsync -a -e "ssh ${CC[*]}" "$T/blob" "$LOGIN.web1:/tmp/$GW_PREFIX.rsync" || fail "rsync"
+ssh "${CC[@]}" "$LOGIN.web1" "cmp /tmp/$GW_PREFIX.scp /tmp/$GW_PREFIX.rsync && rm -f /tmp/$GW_PREFIX.*" ||
+	fail "rsync changed the file"
+"$B" session list | grep -q "sftp" || fail "sftp session not logged"
+"$B" session list | grep -q "rsync" || fail "rsync session not logged"
+ok
+
+# ---- forwarding of every kind is refused --------------------------------
+expect_fail "ssh -W (what -J, -L and -D use)" "prohibited|refused|failed" \
+	cm -W "127.0.0.1:$TPORT" 127.0.0.1
+expect_fail "ssh -J" "." \
+	ssh -F /dev/null -o ProxyCommand="ssh -F /dev/null -o ControlPath=$CM -l $ALICE -p $GWPORT -W %h:%p 127.0.0.1" \
+	-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p "$TPORT" "$LOGIN@127.0.0.1" true
+expect_fail "ssh -R" "forwarding|failed" \
+	cm -o ExitOnForwardFailure=yes -R "0:127.0.0.1:$TPORT" 127.0.0.1 "$LOGIN@web1" true
+eval "$(ssh-agent -s)" >/dev/null
+ssh-add -q "$GW_DIR/$ALICE" 2>/dev/null
+agent=$(gw_ssh "$ALICE" -A -o ControlPath=none 127.0.0.1 "$LOGIN@web1" 'echo "agent=${SSH_AUTH_SOCK:-none}"' 2>&1 || true)
+ssh-agent -k >/dev/null
+grep -q "agent=none" <<<"$agent" || fail "agent forwarding reached the target: $agent"
+ok
+
+# ---- refusals, each with an audit event ---------------------------------
+n=$(events auth.publickey deny)
+ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
+expect_fail "unregistered key" "Permission denied" \
+	ssh -F /dev/null -p "$GWPORT" -i "$T/stranger" -o IdentitiesOnly=yes -o BatchMode=yes \
+	-o UserKnownHostsFile="$GW_DIR/known_hosts" -l "$ALICE" 127.0.0.1 true
+expect_event auth.publickey deny "$n"
+
+n=$(events auth.totp deny)
+printf '#!/bin/sh\necho 000000\n' >"$T/wrong.askpass"; chmod 0700 "$T/wrong.askpass"
+expect_fail "wrong code" "Permission denied" env SSH_ASKPASS="$T/wrong.askpass" SSH_ASKPASS_REQUIRE=force \
+	DISPLAY=none ssh -F /dev/null -p "$GWPORT" -i "$GW_DIR/$ALICE" -o IdentitiesOnly=yes \
+	-o NumberOfPasswordPrompts=1 -o UserKnownHostsFile="$GW_DIR/known_hosts" -l "$ALICE" 127.0.0.1 true
+expect_event auth.totp deny "$n"
+
+# Replay: the code of the step the askpass used last.
+n=$(events auth.totp deny)
+step=$(cat "$GW_DIR/$ALICE.step")
+printf '#!/bin/sh\noathtool --totp -b --now=@%s %s\n' "$((step * 30))" "$(cat "$GW_DIR/$ALICE.totp")" >"$T/replay.askpass"
+chmod 0700 "$T/replay.askpass"
+expect_fail "replayed code" "Permission denied" env SSH_ASKPASS="$T/replay.askpass" SSH_ASKPASS_REQUIRE=force \
+	DISPLAY=none ssh -F /dev/null -p "$GWPORT" -i "$GW_DIR/$ALICE" -o IdentitiesOnly=yes \
+	-o NumberOfPasswordPrompts=1 -o UserKnownHostsFile="$GW_DIR/known_hosts" -l "$ALICE" 127.0.0.1 true
+expect_event auth.totp deny "$n"
+"$B" log show --dir "$GW_STATE/log" | grep -q "replayed code" || fail "replay not named in the audit log"
+ok
+
+# A disabled user: refused at login, and her open connection's new
+# sessions too.
+"$B" user disable "$ALICE"
+n=$(events session.authorize deny)
+expect_fail "session of a disabled user" "disabled" cm 127.0.0.1 "$LOGIN@web1" true
+expect_event session.authorize deny "$n"
+n=$(events auth.publickey deny)
+expect_fail "login of a disabled user" "Permission denied" gw_ssh "$ALICE" -o ControlPath=none \
+	-o BatchMode=yes 127.0.0.1 true
+expect_event auth.publickey deny "$n"
+"$B" user enable "$ALICE"
+
+# No grant: the same message as for a target that does not exist.
+expect_fail "login without a grant" "may not log in as root on web1" cm 127.0.0.1 root@web1 true
+expect_fail "unknown target" "may not log in as $LOGIN on nosuch" cm 127.0.0.1 "$LOGIN@nosuch" true
+ok
+
+# ---- FIDO2 with verify-required stands for both factors -----------------
+# No BatchMode: it would skip keyboard-interactive, where PAM answers
+# without a prompt for this key.
+out=$(gw_ssh "$BOB" -o ControlPath=none 127.0.0.1 "$LOGIN@web1" 'echo fido-ok') ||
+	fail "FIDO2 login: $(tail -5 "$GW_DIR/sshd.log")"
+grep -q fido-ok <<<"$out" || fail "FIDO2 session output lost"
+expect_fail "FIDO2 key without user verification" "Permission denied" env BWT_SK_SOFT_NO_UV=1 \
+	bash -c "$(declare -f gw_ssh); GW_DIR=$GW_DIR GW_PORT=$GW_PORT GW_SK_PROVIDER=$GW_SK_PROVIDER gw_ssh $BOB -o ControlPath=none -o NumberOfPasswordPrompts=1 127.0.0.1 true"
+ok
+
+# ---- what the target accepts: only fresh CA certificates, from the
+# gateway, for the certified login (signed here with the CA key itself)
+tssh() {
+	ssh -F /dev/null -p "$TPORT" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -l "$LOGIN" "$@" true
+}
+expect_fail "target: the user's own key" "Permission denied" tssh -i "$GW_DIR/$ALICE" 127.0.0.1
+ssh-keygen -q -t ed25519 -N '' -f "$T/k"
+sign() { rm -f "$T/k-cert.pub"; ssh-keygen -q -s "$GW_STATE/ca" -I test -z 1 "$@" "$T/k.pub"; }
+sign -n "$LOGIN" -V -1m:+1m -O source-address=127.0.0.1
+tssh -i "$T/k" 127.0.0.1 || fail "target refuses a valid certificate (the checks below would prove nothing)"
+sign -n "$LOGIN" -V -10m:-5m -O source-address=127.0.0.1
+expect_fail "target: expired certificate" "Permission denied" tssh -i "$T/k" 127.0.0.1
+sign -n root -V -1m:+1m -O source-address=127.0.0.1
+expect_fail "target: certificate for another principal" "Permission denied" tssh -i "$T/k" 127.0.0.1
+sign -n "$LOGIN" -V -1m:+1m -O source-address=127.0.0.1
+expect_fail "target: certificate from another address" "Permission denied" tssh -i "$T/k" -b 127.0.0.2 127.0.0.1
+ok
+
+# ---- the user's shell cannot read the gateway's secrets -----------------
+for f in "$GW_STATE/ca" "$GW_STATE/state.db" "$GW_STATE/log/private" "$GW_STATE/rec"; do
+	if runuser -u "$ALICE" -- cat "$f" >/dev/null 2>&1 || runuser -u "$ALICE" -- ls "$f" >/dev/null 2>&1; then
+		fail "$ALICE can read $f"
+	fi
+done
+if runuser -u "$ALICE" -- ls "$GW_STATE/log/blob" >/dev/null 2>&1; then
+	fail "$ALICE can list the recordings"
+fi
+ok
+
+# ---- bulwarkd survives hostile clients (as a gateway user) --------------
+runuser -u "$ALICE" -- python3 - "$GW_SOCK" <<'EOF' || fail "hostile client script"
+import socket, struct, sys
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(5); return s
+for payload in [b'\xff\xff\xff\xff', struct.pack('>IH', 2, 20),
+                struct.pack('>IH', 8, 7) + b'\x00\x05\x00\x00\x00\x00',
+                struct.pack('>I', 70000) + b'x' * 100, b'\x00\x00\x00\x01\x00']:
+    s = conn(); s.sendall(payload)
+    try: s.recv(100)
+    except Exception: pass
+    s.close()
+EOF
+cm 127.0.0.1 "$LOGIN@web1" true || fail "bulwarkd stopped answering after hostile clients"
+kill -0 "$GW_BULWARKD_PID" || fail "bulwarkd died"
+ok
+
+# ---- a target whose host key changed is refused -------------------------
+eval "kill \$GW_TARGET_PID_web1"
+sleep 0.3
+ssh-keygen -q -t ed25519 -N '' -f "$GW_DIR/target-web1/host_key.new"
+mv "$GW_DIR/target-web1/host_key.new" "$GW_DIR/target-web1/host_key"
+mv "$GW_DIR/target-web1/host_key.new.pub" "$GW_DIR/target-web1/host_key.pub"
+gw_target_run web1 "$TPORT"
+n=$(events session.hostkey deny)
+expect_fail "changed host key" "does not match the key pinned" cm 127.0.0.1 "$LOGIN@web1" true
+expect_event session.hostkey deny "$n"
+
+# ---- the audit log verifies ---------------------------------------------
+"$B" log verify --dir "$GW_STATE/log" >/dev/null || fail "audit log does not verify"
+ok
+done_checks
