@@ -171,7 +171,7 @@ default_shell(char *buf, size_t len)
 	if (strlen(self) + sizeof("/bulwark-shell") > len)
 		return;
 	{
-		char cand[PATH_MAX];
+		char cand[PATH_MAX + sizeof("/bulwark-shell")];
 
 		snprintf(cand, sizeof(cand), "%s/bulwark-shell", self);
 		if (access(cand, X_OK) == 0)
