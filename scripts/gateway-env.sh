@@ -69,7 +69,7 @@ gw_setup() {
 gw_start() {
 	"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" \
 		--socket "$GW_SOCK" --source-address 127.0.0.1 \
-		2>>"$GW_DIR/bulwarkd.log" &
+		</dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
 	GW_PIDS+=($!)
 	GW_BULWARKD_PID=$!
 	local i
@@ -78,7 +78,7 @@ gw_start() {
 		sleep 0.05
 	done
 	"$GW_ETC/$GW_PAM" -D -e -f "$GW_ETC/sshd_config" -o LogLevel=VERBOSE \
-		2>>"$GW_DIR/sshd.log" &
+		</dev/null >>"$GW_DIR/sshd.log" 2>&1 &
 	GW_PIDS+=($!)
 	GW_SSHD_PID=$!
 	gw_wait_port "$GW_PORT"
@@ -119,7 +119,7 @@ gw_target() {
 # gw_target_run NAME PORT: (re)starts the target's sshd.
 gw_target_run() {
 	local d=$GW_DIR/target-$1
-	/usr/sbin/sshd -D -e -f "$d/sshd_config" 2>>"$d/sshd.log" &
+	/usr/sbin/sshd -D -e -f "$d/sshd_config" </dev/null >>"$d/sshd.log" 2>&1 &
 	GW_PIDS+=($!)
 	eval "GW_TARGET_PID_${1//[^a-zA-Z0-9]/_}=$!"
 	gw_wait_port "$2"

@@ -157,9 +157,11 @@ simple(uint16_t type, const char *user, int with_state, uint32_t state,
 static void
 default_shell(char *buf, size_t len)
 {
+	static const char name[] = "/bulwark-shell";
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
+	size_t dlen;
 
 	snprintf(buf, len, "%s", DEFAULT_SHELL);
 	if (n <= 0)
@@ -167,16 +169,12 @@ default_shell(char *buf, size_t len)
 	self[n] = '\0';
 	if ((slash = strrchr(self, '/')) == NULL)
 		return;
-	*slash = '\0';
-	if (strlen(self) + sizeof("/bulwark-shell") > len)
+	dlen = (size_t)(slash - self);
+	if (dlen + sizeof(name) > sizeof(self))
 		return;
-	{
-		char cand[PATH_MAX + sizeof("/bulwark-shell")];
-
-		snprintf(cand, sizeof(cand), "%s/bulwark-shell", self);
-		if (access(cand, X_OK) == 0)
-			snprintf(buf, len, "%s", cand);
-	}
+	memcpy(slash, name, sizeof(name));	/* self is now the candidate */
+	if (access(self, X_OK) == 0 && dlen + sizeof(name) <= len)
+		memcpy(buf, self, dlen + sizeof(name));
 }
 
 static int
