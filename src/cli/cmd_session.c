@@ -88,7 +88,9 @@ readable(const char *text)
 		n = gw_split_tabs(line, f, NCOLS + 1);
 		if (n == NCOLS) {
 			f[4] = (char *)when(f[4], tb[0], sizeof(tb[0]));
-			f[5] = (char *)when(f[5], tb[1], sizeof(tb[1]));
+			/* A session still running has ended 0. */
+			f[5] = strcmp(f[5], "0") == 0 ? "-" :
+			    (char *)when(f[5], tb[1], sizeof(tb[1]));
 		}
 		for (size_t i = 0; i < n; i++) {
 			int w = snprintf(out + len, cap - len, "%s%s", f[i],

@@ -72,6 +72,10 @@ void bd_peer_name(const struct rpc_conn *conn, char *buf, size_t len);
 int bd_str(const struct wire_msg *req, uint16_t tag, char *buf,
     size_t len) WUR;
 
+/* Closes the sessions a previous run left open (it crashed or was
+ * killed), storing their recordings; run before serving. */
+int bd_sessions_recover(struct bulwarkd *d) WUR;
+
 /* Finishes sessions whose shell vanished without SESSION_END. */
 void bd_session_conn_free(void *data);
 

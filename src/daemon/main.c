@@ -384,7 +384,7 @@ serve(struct bulwarkd *d, const char *socket_path)
 	bd_log("listening on %s (state %s, certificates for %s, valid %u s)",
 	    socket_path, d->state_dir, d->source_address, d->cert_validity);
 	if (bd_event(d, "bulwarkd", NULL, NULL, "daemon.start", NULL, 0,
-	    NULL) != ERR_OK)
+	    NULL) != ERR_OK || bd_sessions_recover(d) != ERR_OK)
 		return -1;
 	r = rpc_server_run(d->srv);
 	the_server = NULL;

@@ -414,3 +414,45 @@ bd_h_ca_key(struct rpc_conn *conn, const struct wire_msg *req,
 		return ERR_NOMEM;
 	return ERR_OK;
 }
+
+/*
+ * Sessions still open in the store when bulwarkd starts were cut by its
+ * own crash or kill: their shells lost the connection and have ended. Each
+ * is closed now, its recording so far stored and hashed like any other, so
+ * that what was acknowledged of it is kept and the log says what happened.
+ */
+int
+bd_sessions_recover(struct bulwarkd *d)
+{
+	struct db_session *all = NULL;
+	struct sess s;
+	char path[4096];
+	size_t n = 0, i;
+	int r, failed = 0;
+
+	if ((r = db_session_list(d->db, NULL, 0, &all, &n)) != ERR_OK)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (all[i].ended != 0)
+			continue;
+		memset(&s, 0, sizeof(s));
+		s.d = d;
+		s.id = all[i].id;
+		snprintf(s.user, sizeof(s.user), "%s", all[i].user);
+		snprintf(s.target, sizeof(s.target), "%s", all[i].target);
+		snprintf(s.login, sizeof(s.login), "%s", all[i].login);
+		rec_path(&s, path, sizeof(path));
+		s.rec_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC |
+		    O_NOFOLLOW);
+		bd_log("session %llu of %s was open when bulwarkd stopped; "
+		    "closing it%s", (unsigned long long)s.id, s.user,
+		    s.rec_fd >= 0 ? " and storing its recording" : "");
+		if (finish(&s, -1, 0, 0, "bulwarkd restarted during the "
+		    "session") != ERR_OK)
+			failed = 1;
+		if (s.rec_fd >= 0)
+			close(s.rec_fd);
+	}
+	db_session_array_free(all, n);
+	return failed ? ERR_IO : ERR_OK;
+}

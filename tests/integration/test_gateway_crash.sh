@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bulwarkd killed with SIGKILL in the middle of sessions: the interactive
+# session it was recording ends at once (no unrecorded minute), and on
+# restart every session left open is closed with what was recorded of it
+# stored and hashed in the audit log, which verifies. Then rounds of
+# kill -9 at random moments during a stream of sessions: after each
+# restart the log verifies and no session is left open.
+source "$SRC_DIR/tests/integration/lib.sh"
+: "${BUILD_DIR:?}"
+
+GW_PREFIX=bwc$$
+GW_DIR=$T/gw
+chmod 0711 "$T"
+GW_BUILD=$BUILD_DIR
+source "$SRC_DIR/scripts/gateway-env.sh"
+trap 'gw_teardown; cleanup' EXIT
+B=$GW_BIN/bulwark
+ALICE=${GW_PREFIX}a
+ROUNDS=${CRASH_ROUNDS_GW:-5}
+
+fail() {
+	local f
+	for f in "$GW_DIR/bulwarkd.log" "$GW_DIR/sshd.log"; do
+		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 15 "$f"; } >&2
+	done
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+restart_bulwarkd() {
+	"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" --socket "$GW_SOCK" \
+		--source-address 127.0.0.1 </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
+	GW_PIDS+=($!)
+	GW_BULWARKD_PID=$!
+	local i
+	for i in $(seq 100); do
+		"$B" user list >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "bulwarkd did not come back"
+}
+
+# Sessions whose ENDED column is "-" (STARTED takes two fields).
+open_sessions() {
+	"$B" session list | awk 'NR > 1 && $7 == "-" {print $1}'
+}
+
+gw_install
+gw_setup "$(gw_free_port)" >/dev/null 2>&1 || fail "gateway setup"
+gw_start
+gw_target web1 "$(gw_free_port)" web >/dev/null 2>&1
+gw_user "$ALICE"
+CM=$T/cm
+gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$CM" -o ControlPersist=600 -fN 127.0.0.1 ||
+	fail "control master login"
+cm() { ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GW_PORT" "$@"; }
+
+# ---- an interactive session when bulwarkd dies ---------------------------
+mkfifo "$T/in"
+cm -tt 127.0.0.1 "$GW_LOGIN@web1" <"$T/in" >"$T/tty.out" 2>&1 &
+SESSION_PID=$!
+exec 3>"$T/in"
+echo 'echo BEFORE$((1+1))CRASH' >&3
+for i in $(seq 50); do
+	grep -q BEFORE2CRASH "$T/tty.out" && break
+	sleep 0.1
+done
+grep -q BEFORE2CRASH "$T/tty.out" || fail "interactive session did not start"
+sleep 1.5	# past the shell's 1 s recording flush
+kill -9 "$GW_BULWARKD_PID"
+# The shell cannot record any more: it must end the session, not go on.
+echo 'echo AFTER$((1+1))CRASH' >&3
+for i in $(seq 100); do
+	kill -0 "$SESSION_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$SESSION_PID" 2>/dev/null; then
+	fail "the session went on unrecorded after bulwarkd died"
+fi
+exec 3>&-
+ok
+
+restart_bulwarkd
+[ -z "$(open_sessions)" ] || fail "sessions left open after restart: $(open_sessions)"
+sid=$("$B" session list | awk 'NR > 1 && $4 == "interactive" {print $1; exit}')
+[ -n "$sid" ] || fail "the interactive session is not in the list"
+"$B" session play "$sid" --cat | grep -q BEFORE2CRASH ||
+	fail "the recording of the cut session lost what bulwarkd had acknowledged"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' |
+	grep -q "bulwarkd restarted during the session" || fail "no audit event for the cut session"
+"$B" log verify --dir "$GW_STATE/log" >/dev/null 2>&1 || fail "audit log does not verify"
+ok
+
+# ---- kill -9 at random moments during a stream of sessions ---------------
+for round in $(seq "$ROUNDS"); do
+	clients=()
+	for j in 1 2 3 4; do
+		cm 127.0.0.1 "$GW_LOGIN@web1" "echo r$round-$j" >/dev/null 2>&1 &
+		clients+=($!)
+	done
+	sleep "0.$((RANDOM % 9 + 1))"
+	kill -9 "$GW_BULWARKD_PID"
+	wait "$GW_BULWARKD_PID" "${clients[@]}" 2>/dev/null || true
+	restart_bulwarkd
+	[ -z "$(open_sessions)" ] || fail "round $round: sessions left open: $(open_sessions)"
+	"$B" log verify --dir "$GW_STATE/log" >/dev/null 2>&1 || fail "round $round: audit log does not verify"
+	cm 127.0.0.1 "$GW_LOGIN@web1" true || fail "round $round: no session after restart"
+	ok
+done
+done_checks
