@@ -13,7 +13,7 @@ PKGS=(
 TEST_PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev procps psmisc
 	coreutils util-linux time oathtool zbar-tools
-	pamtester asciinema iproute2
+	pamtester asciinema iproute2 ansible-core
 )
 
 want=("${PKGS[@]}")

@@ -142,6 +142,18 @@ cmp -s "$T/blob" "$T/blob.sftp" || fail "sftp changed the file"
 rsync -a -e "ssh ${CC[*]}" "$T/blob" "$LOGIN.web1:/tmp/$GW_PREFIX.rsync" || fail "rsync"
 ssh "${CC[@]}" "$LOGIN.web1" "cmp /tmp/$GW_PREFIX.scp /tmp/$GW_PREFIX.rsync && rm -f /tmp/$GW_PREFIX.*" ||
 	fail "rsync changed the file"
+# Ansible, through the same alias and shared connection: ad-hoc command,
+# a file copied with SFTP, the module run by python on the target.
+if ! ANSIBLE_SSH_ARGS="${CC[*]} -o ControlMaster=auto -o ControlPersist=60s" \
+	ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_LOCAL_TEMP="$T/ansible-local" \
+	ANSIBLE_REMOTE_TEMP="/tmp/$GW_PREFIX-ansible" ANSIBLE_NOCOLOR=1 \
+	ansible all -i "$LOGIN.web1," -m copy -a "src=$T/blob dest=/tmp/$GW_PREFIX.ansible" \
+	>"$T/ansible.out" 2>&1; then
+	cat "$T/ansible.out" >&2
+	fail "ansible copy through the gateway"
+fi
+ssh "${CC[@]}" "$LOGIN.web1" "cmp /tmp/$GW_PREFIX.ansible - && rm -rf /tmp/$GW_PREFIX.ansible /tmp/$GW_PREFIX-ansible" <"$T/blob" ||
+	fail "ansible copied something else"
 "$B" session list | grep -q "sftp" || fail "sftp session not logged"
 "$B" session list | grep -q "rsync" || fail "rsync session not logged"
 ok
