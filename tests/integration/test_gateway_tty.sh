@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Interactive sessions through the gateway on a real terminal (a pty driven
+# from python): window size at start and after a resize reaches the
+# target, Ctrl-C interrupts the remote command, the exit status comes
+# back; the recording holds the resize; and a recording over the daemon's
+# cap ends with a marker while the session itself goes on.
+source "$SRC_DIR/tests/integration/lib.sh"
+: "${BUILD_DIR:?}"
+
+GW_PREFIX=bwy$$
+GW_DIR=$T/gw
+chmod 0711 "$T"
+GW_BUILD=$BUILD_DIR
+source "$SRC_DIR/scripts/gateway-env.sh"
+trap 'gw_teardown; cleanup' EXIT
+B=$GW_BIN/bulwark
+ALICE=${GW_PREFIX}a
+
+fail() {
+	[ -f "$GW_DIR/bulwarkd.log" ] && tail -n 10 "$GW_DIR/bulwarkd.log" >&2
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+gw_install
+gw_setup "$(gw_free_port)" >/dev/null 2>&1 || fail "gateway setup"
+gw_start
+gw_target web1 "$(gw_free_port)" web >/dev/null 2>&1
+gw_user "$ALICE"
+CM=$T/cm
+gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$CM" -o ControlPersist=600 -fN 127.0.0.1 ||
+	fail "control master login"
+
+# drive SCRIPT: runs ssh -tt through the shared connection on a pty and
+# plays SCRIPT (python statements using send/expect/resize); exits with
+# the session's exit status.
+cat >"$T/drive.py" <<'EOF'
+import fcntl, os, pty, select, struct, sys, termios, time
+argv, script = sys.argv[2:], sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+buf = b""
+def resize(rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+def send(s):
+    os.write(fd, s.encode())
+def expect(pat, timeout=10):
+    global buf
+    end = time.time() + timeout
+    while pat.encode() not in buf:
+        left = end - time.time()
+        if left <= 0:
+            sys.stderr.write("timeout waiting for %r; got %r\n" % (pat, buf[-300:]))
+            os._exit(100)
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                d = os.read(fd, 65536)
+            except OSError:
+                d = b""
+            if not d:
+                sys.stderr.write("EOF waiting for %r; got %r\n" % (pat, buf[-300:]))
+                os._exit(101)
+            buf += d
+    i = buf.index(pat.encode()) + len(pat)
+    buf = buf[i:]
+resize(31, 100)
+exec(script)
+while True:
+    try:
+        if not os.read(fd, 65536):
+            break
+    except OSError:
+        break
+_, st = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(st))
+EOF
+drive() {
+	python3 "$T/drive.py" "$1" ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" \
+		-p "$GW_PORT" -tt 127.0.0.1 "$GW_LOGIN@web1"
+}
+
+rc=0
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("stty size\n"); expect("31 100"); expect("PROMPT$ ")
+resize(40, 120); time.sleep(0.5)
+send("stty size\n"); expect("40 120"); expect("PROMPT$ ")
+t = time.time(); send("sleep 30\n"); time.sleep(0.5); send("\x03"); expect("PROMPT$ ")
+assert time.time() - t < 10, "Ctrl-C did not interrupt"
+send("exit 5\n")
+' || rc=$?
+[ "$rc" = 5 ] || fail "window size, Ctrl-C or exit status did not pass through (status $rc)"
+ok
+
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+"$B" session play "$sid" --raw >"$T/s.cast"
+grep -q '"r", *"120x40"' "$T/s.cast" || fail "the resize is not in the recording"
+head -1 "$T/s.cast" | grep -q '"width": *100' || fail "the recording's header lacks the width"
+ok
+
+# ---- a recording over the cap --------------------------------------------
+kill "$GW_BULWARKD_PID"
+wait "$GW_BULWARKD_PID" 2>/dev/null || true
+"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" --socket "$GW_SOCK" \
+	--source-address 127.0.0.1 --recording-cap 8192 </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
+GW_PIDS+=($!)
+for i in $(seq 100); do "$B" user list >/dev/null 2>&1 && break; sleep 0.05; done
+rc=0
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("head -c 100000 /dev/zero | tr \"\\\\0\" x; echo; echo STILL$((1+1))ALIVE\n")
+expect("STILL2ALIVE", 20); expect("PROMPT$ ")
+send("exit 0\n")
+' || rc=$?
+[ "$rc" = 0 ] || fail "the session over the recording cap did not go on (status $rc)"
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+"$B" session play "$sid" --raw >"$T/cap.cast"
+size=$(stat -c %s "$T/cap.cast")
+[ "$size" -le $((8192 + 4096)) ] || fail "recording of $size bytes passed the cap"
+tail -1 "$T/cap.cast" | grep -q '"m".*cap' || fail "no marker at the end of a capped recording: $(tail -c 200 "$T/cap.cast")"
+script -qec "asciinema cat $T/cap.cast" /dev/null </dev/null >/dev/null 2>&1 || fail "asciinema cannot read a capped recording"
+ok
+done_checks
