@@ -40,6 +40,15 @@ struct bulwarkd {
 	struct rpc_server *srv;
 };
 
+/* state.c: the state directory. dirs and options are set by the caller. */
+int bd_state_init(struct bulwarkd *d) WUR;	/* creates what is missing */
+int bd_state_open(struct bulwarkd *d) WUR;	/* db, CA key, audit log */
+void bd_state_close(struct bulwarkd *d);	/* and frees the strings */
+/* mkdir -p, then the mode and (uid != -1) the owner of the last one. */
+int bd_own_dir(const char *path, mode_t mode, uid_t uid, gid_t gid) WUR;
+/* "a/b", malloc'd. */
+char *bd_join(const char *a, const char *b);
+
 /* The request table (handlers in auth.c, session.c, admin.c). */
 const struct rpc_request *bd_table(size_t *n);
 

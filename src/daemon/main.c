@@ -47,18 +47,6 @@ struct options {
 
 static struct rpc_server *the_server;
 
-void
-bd_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bulwarkd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static void
 rpc_log(void *arg, const char *line)
 {
@@ -152,29 +140,6 @@ parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* mkdir -p with mode for the last component, then chown it to uid:gid. */
-static int
-own_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
-{
-	struct stat st;
-
-	if (fs_mkdirs(path, mode) != ERR_OK) {
-		bd_log("cannot create %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		bd_log("%s is not a directory", path);
-		return -1;
-	}
-	if ((uid != (uid_t)-1 && chown(path, uid, gid) != 0) ||
-	    chmod(path, mode) != 0) {
-		bd_log("cannot give %s to uid %u: %s", path, (unsigned)uid,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /* The directory part of path, in buf. */
 static void
 dir_of(const char *path, char *buf, size_t len)
@@ -212,8 +177,8 @@ drop_privileges(const struct options *o)
 		return -1;
 	}
 	dir_of(o->socket, run, sizeof(run));
-	if (own_dir(o->state, 0700, pw->pw_uid, pw->pw_gid) != 0 ||
-	    own_dir(run, 0755, pw->pw_uid, pw->pw_gid) != 0)
+	if (bd_own_dir(o->state, 0700, pw->pw_uid, pw->pw_gid) != 0 ||
+	    bd_own_dir(run, 0755, pw->pw_uid, pw->pw_gid) != 0)
 		return -1;
 	if (setgroups(0, NULL) != 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
@@ -226,134 +191,6 @@ drop_privileges(const struct options *o)
 		return -1;
 	}
 	return 0;
-}
-
-static char *
-join(const char *a, const char *b)
-{
-	size_t n = strlen(a) + strlen(b) + 2;
-	char *p = malloc(n);
-
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", a, b);
-	return p;
-}
-
-/* Creates what is missing under the state directory; keeps the rest. */
-static int
-init_state(struct bulwarkd *d)
-{
-	struct sshkey *ca = NULL;
-	struct sshkey_pub pub;
-	char *ca_path = join(d->state_dir, "ca");
-	char *pub_path = join(d->state_dir, "ca.pub");
-	char *db_path = join(d->state_dir, "state.db");
-	char host[256], origin[300], *vkey = NULL;
-	struct db *db = NULL;
-	int r, ret = -1;
-
-	if (ca_path == NULL || pub_path == NULL || db_path == NULL)
-		goto out;
-	if (own_dir(d->state_dir, 0700, (uid_t)-1, (gid_t)-1) != 0 ||
-	    own_dir(d->rec_dir, 0700, (uid_t)-1, (gid_t)-1) != 0)
-		goto out;
-	if ((r = db_open(db_path, &db)) != ERR_OK) {
-		bd_log("%s", db_errmsg(NULL));
-		goto out;
-	}
-	if (access(ca_path, F_OK) != 0) {
-		if (sshkey_generate_secret("bulwark-user-ca", &ca) != ERR_OK ||
-		    sshkey_save_secret(ca, ca_path) != ERR_OK) {
-			bd_log("cannot create the user CA key %s", ca_path);
-			goto out;
-		}
-		sshkey_public(ca, &pub);
-		if (sshkey_pub_save(&pub, "bulwark-user-ca", pub_path) !=
-		    ERR_OK) {
-			bd_log("cannot write %s", pub_path);
-			goto out;
-		}
-		printf("created the user CA %s\n", pub_path);
-	} else
-		printf("kept the user CA %s\n", pub_path);
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(origin, sizeof(origin), "bulwark.gateway/%s", host);
-	r = audit_log_create(d->log_dir, origin, &vkey);
-	if (r == ERR_OK)
-		printf("created the audit log %s (verifier key %s)\n",
-		    d->log_dir, vkey);
-	else if (r == ERR_EXISTS)
-		printf("kept the audit log %s\n", d->log_dir);
-	else {
-		bd_log("cannot create the audit log in %s: %s", d->log_dir,
-		    err_str(r));
-		goto out;
-	}
-	printf("state is ready in %s\n", d->state_dir);
-	ret = 0;
-out:
-	free(vkey);
-	db_close(db);
-	sshkey_free(ca);
-	free(ca_path);
-	free(pub_path);
-	free(db_path);
-	return ret;
-}
-
-static int
-open_state(struct bulwarkd *d)
-{
-	struct sshkey_pub pub;
-	char *ca_path = join(d->state_dir, "ca");
-	char *db_path = join(d->state_dir, "state.db");
-	char why[256];
-	int r, ret = -1;
-
-	if (ca_path == NULL || db_path == NULL)
-		goto out;
-	if ((r = db_open(db_path, &d->db)) != ERR_OK) {
-		bd_log("%s", db_errmsg(NULL));
-		goto out;
-	}
-	if ((r = sshkey_load_secret(ca_path, &d->ca)) != ERR_OK) {
-		bd_log("cannot load the user CA key %s (%s); run bulwarkd "
-		    "--init first, as the user that runs bulwarkd", ca_path,
-		    err_str(r));
-		goto out;
-	}
-	sshkey_public(d->ca, &pub);
-	if (sshkey_pub_format(&pub, "bulwark-user-ca", &d->ca_pub) != ERR_OK)
-		goto out;
-	d->ca_pub[strcspn(d->ca_pub, "\n")] = '\0';
-	why[0] = '\0';
-	if ((r = audit_log_open(d->log_dir, &d->log, why, sizeof(why))) !=
-	    ERR_OK) {
-		bd_log("cannot open the audit log %s: %s %s", d->log_dir,
-		    err_str(r), why);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(ca_path);
-	free(db_path);
-	return ret;
-}
-
-static void
-close_state(struct bulwarkd *d)
-{
-	rpc_server_free(d->srv);
-	audit_log_close(d->log);
-	sshkey_free(d->ca);
-	db_close(d->db);
-	free(d->ca_pub);
-	free(d->state_dir);
-	free(d->log_dir);
-	free(d->rec_dir);
-	free(d->source_address);
 }
 
 static int
@@ -412,20 +249,20 @@ main(int argc, char **argv)
 		return 1;
 	memset(&d, 0, sizeof(d));
 	d.state_dir = strdup(o.state);
-	d.log_dir = join(o.state, "log");
-	d.rec_dir = join(o.state, "rec");
+	d.log_dir = bd_join(o.state, "log");
+	d.rec_dir = bd_join(o.state, "rec");
 	d.source_address = strdup(o.source_address);
 	d.cert_validity = o.cert_validity;
 	d.rec_cap = o.rec_cap;
 	if (d.state_dir == NULL || d.log_dir == NULL || d.rec_dir == NULL ||
 	    d.source_address == NULL) {
-		close_state(&d);
+		bd_state_close(&d);
 		return 1;
 	}
 	if (o.init)
-		r = init_state(&d);
-	else if ((r = open_state(&d)) == 0)
+		r = bd_state_init(&d);
+	else if ((r = bd_state_open(&d)) == 0)
 		r = serve(&d, o.socket);
-	close_state(&d);
+	bd_state_close(&d);
 	return r == 0 ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1002,4 +1003,44 @@ rpc_client_call(struct rpc_client *c, const struct wire_builder *req,
  out:
 	rpc_response_free(resp);
 	return r;
+}
+
+/* A connection without a socket, for harnesses that call handlers. */
+struct detached {
+	struct rpc_server srv;
+	struct rpc_conn conn;
+};
+
+struct rpc_conn *
+rpc_conn_detached_new(const struct rpc_peer *peer, void *arg)
+{
+	struct detached *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->srv.cfg.arg = arg;
+	d->srv.lfd = d->srv.efd = -1;
+	d->conn.srv = &d->srv;
+	d->conn.fd = -1;
+	d->conn.peer = *peer;
+	return &d->conn;
+}
+
+int
+rpc_conn_dropped(const struct rpc_conn *conn)
+{
+	return conn->closing;
+}
+
+void
+rpc_conn_detached_free(struct rpc_conn *conn)
+{
+	struct detached *d;
+
+	if (conn == NULL)
+		return;
+	if (conn->data_free != NULL)
+		conn->data_free(conn->data);
+	d = (struct detached *)((char *)conn - offsetof(struct detached, conn));
+	free(d);
 }

@@ -159,6 +159,17 @@ int rpc_table_check(const struct rpc_request *table, size_t ntable,
     const struct wire_msg *msg, const struct rpc_request **out,
     const char **why) WUR;
 
+/*
+ * For fuzz harnesses and tests that call a table's handlers directly: a
+ * connection with no socket, for peer, whose handlers see arg. Its data
+ * is freed (free_fn run) by rpc_conn_detached_free; rpc_conn_dropped
+ * tells whether a handler asked to close it.
+ */
+struct rpc_conn *rpc_conn_detached_new(const struct rpc_peer *peer,
+    void *arg);
+void rpc_conn_detached_free(struct rpc_conn *conn);
+int rpc_conn_dropped(const struct rpc_conn *conn);
+
 /* Client side. A response owns its bytes; msg borrows them. */
 struct rpc_response {
 	struct wire_msg msg;
