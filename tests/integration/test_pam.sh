@@ -149,6 +149,23 @@ $B user mfa unlock bob > "$T/unlock.out" 2>&1 || { cat "$T/unlock.out" >&2; fail
 auth bob 127.0.0.3 "$(oathtool --totp -b "$SB")" || { cat "$T/pt.out" >&2; fail "right code refused after unlock"; }
 ok
 
+# --- per source: one address guessing several users is stopped even for
+# a user who has no wrong code of her own; other addresses are not.
+add_user dan $((BASE_UID + 3))
+add_user eve $((BASE_UID + 4))
+SD=$(enroll dan)
+SE=$(enroll eve)
+for c in "$(wrong_code "$SD")" "$(wrong_code "$SD")"; do
+	if auth dan 127.0.0.9 "$c"; then fail "dan's wrong code accepted"; fi
+done
+if auth eve 127.0.0.9 "$(wrong_code "$SE")"; then fail "eve's wrong code accepted"; fi
+if auth eve 127.0.0.9 "$(oathtool --totp -b "$SE")"; then
+	fail "right code accepted from an address that is locked out"
+fi
+shows "Too many wrong codes; wait a while" "per-source lockout message"
+auth eve 127.0.0.10 "$(oathtool --totp -b "$SE")" || { cat "$T/pt.out" >&2; fail "another address was locked out too"; }
+ok
+
 # --- unknown and disabled users: refused without a prompt, and alike,
 # so that what the client sees does not say which.
 $B user disable carol > "$T/dis.out" 2>&1 || { cat "$T/dis.out" >&2; fail "user disable carol"; }
