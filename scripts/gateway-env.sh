@@ -68,7 +68,7 @@ gw_setup() {
 # gw_start: bulwarkd and the gateway sshd, in the background.
 gw_start() {
 	"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" \
-		--socket "$GW_SOCK" --source-address 127.0.0.1 \
+		--socket "$GW_SOCK" --source-address 127.0.0.1 --keys-user nobody \
 		</dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
 	GW_PIDS+=($!)
 	GW_BULWARKD_PID=$!

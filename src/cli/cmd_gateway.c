@@ -27,6 +27,9 @@
 #include "common/fsutil.h"
 #include "common/banned.h"
 
+/* sshd's AuthorizedKeysCommandUser, unprivileged (see bulwarkd --keys-user). */
+#define KEYS_USER "nobody"
+
 #define SSHD "/usr/sbin/sshd"
 #define PAM_FALLBACK_DIR "/usr/local/lib/x86_64-linux-gnu/security"
 
@@ -265,7 +268,9 @@ step_sshd_config(const struct setup *s)
 	    "AuthorizedKeysFile none\n");
 	add(&t, "AuthorizedKeysCommand %s/bulwark keys --socket %s %%u %%t "
 	    "%%k\n", s->bindir, s->sock);
-	add(&t, "AuthorizedKeysCommandUser %s\n", s->user);
+	/* Not s->user: the process parsing what a client sent must not be
+	 * the uid that can read the CA key (bulwarkd --keys-user). */
+	add(&t, "AuthorizedKeysCommandUser %s\n", KEYS_USER);
 	add(&t, "DisableForwarding yes\n"
 	    "AllowTcpForwarding no\n"
 	    "AllowAgentForwarding no\n"
@@ -418,7 +423,8 @@ step_units(const struct setup *s)
 	    "[Service]\n"
 	    "Type=simple\n");
 	add(&t, "ExecStart=%s/bulwarkd --user %s --state %s --socket %s "
-	    "--source-address %s\n", s->bindir, s->user, s->state, s->sock,
+	    "--keys-user " KEYS_USER " --source-address %s\n", s->bindir,
+	    s->user, s->state, s->sock,
 	    s->srcaddr);
 	add(&t, "Restart=on-failure\n"
 	    "RestartSec=2\n"
@@ -502,7 +508,7 @@ step_start(const struct setup *s)
 	if (stat("/run/systemd/system", &st) != 0) {
 		printf("systemd is not running here; start the gateway with:\n"
 		    "  %s/bulwarkd --user %s --state %s --socket %s "
-		    "--source-address %s &\n"
+		    "--keys-user " KEYS_USER " --source-address %s &\n"
 		    "  %s/%s -f %s/sshd_config\n", s->bindir, s->user, s->state,
 		    s->sock, s->srcaddr, s->etc, s->pam, s->etc);
 		return 0;

@@ -49,8 +49,11 @@ int bd_own_dir(const char *path, mode_t mode, uid_t uid, gid_t gid) WUR;
 /* "a/b", malloc'd. */
 char *bd_join(const char *a, const char *b);
 
-/* The request table (handlers in auth.c, session.c, admin.c). */
-const struct rpc_request *bd_table(size_t *n);
+/*
+ * The request table (handlers in auth.c, session.c, admin.c); keys_uid
+ * (may be NULL) may also ask KEYS.
+ */
+const struct rpc_request *bd_table(const uid_t *keys_uid, size_t *n);
 
 /*
  * Appends one audit event and makes it durable. Strings may be NULL

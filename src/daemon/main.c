@@ -41,6 +41,7 @@ struct options {
 	const char *state;
 	const char *socket;
 	const char *source_address;
+	const char *keys_user;
 	unsigned cert_validity;
 	uint64_t rec_cap;
 };
@@ -68,7 +69,8 @@ usage(void)
 	fputs("usage: bulwarkd [--init] [--user NAME] [--state DIR] "
 	    "[--socket PATH]\n"
 	    "                [--source-address ADDR] [--cert-validity SECONDS]"
-	    " [--recording-cap BYTES]\n", stderr);
+	    " [--recording-cap BYTES]\n"
+	    "                [--keys-user NAME]\n", stderr);
 }
 
 static int
@@ -94,6 +96,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "source-address", required_argument, NULL, 'a' },
 		{ "cert-validity", required_argument, NULL, 'v' },
 		{ "recording-cap", required_argument, NULL, 'c' },
+		{ "keys-user", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -113,6 +116,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case 's': o->state = optarg; break;
 		case 'S': o->socket = optarg; break;
 		case 'a': o->source_address = optarg; break;
+		case 'k': o->keys_user = optarg; break;
 		case 'v':
 			if (parse_u64_opt("cert-validity", optarg, 10,
 			    SSHCERT_MAX_VALIDITY, &v) != 0)
@@ -193,8 +197,29 @@ drop_privileges(const struct options *o)
 	return 0;
 }
 
+/*
+ * The uid sshd runs the AuthorizedKeysCommand as: an account of its own
+ * (nobody by default in the generated sshd_config), so that the process
+ * that parses what a client sent is not the uid that can read the CA key.
+ */
 static int
-serve(struct bulwarkd *d, const char *socket_path)
+keys_uid(const char *name, uid_t *uid)
+{
+	struct passwd *pw;
+
+	*uid = (uid_t)-1;
+	if (name == NULL)
+		return 0;
+	if ((pw = getpwnam(name)) == NULL) {
+		bd_log("--keys-user: no such user '%s'", name);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	return 0;
+}
+
+static int
+serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 {
 	struct rpc_server_config cfg;
 	struct sigaction sa;
@@ -203,7 +228,7 @@ serve(struct bulwarkd *d, const char *socket_path)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.path = socket_path;
 	cfg.mode = 0666;	/* anyone may ask; SO_PEERCRED says who asked */
-	cfg.table = bd_table(&cfg.ntable);
+	cfg.table = bd_table(kuid == (uid_t)-1 ? NULL : &kuid, &cfg.ntable);
 	cfg.arg = d;
 	cfg.idle_timeout_ms = 0;	/* sessions stay connected for hours */
 	cfg.log = rpc_log;
@@ -236,6 +261,7 @@ main(int argc, char **argv)
 {
 	struct bulwarkd d;
 	struct options o;
+	uid_t kuid;
 	int r;
 
 	if ((r = parse_options(argc, argv, &o)) != 0)
@@ -245,7 +271,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	umask(077);
-	if (drop_privileges(&o) != 0)
+	if (keys_uid(o.keys_user, &kuid) != 0 || drop_privileges(&o) != 0)
 		return 1;
 	memset(&d, 0, sizeof(d));
 	d.state_dir = strdup(o.state);
@@ -262,7 +288,7 @@ main(int argc, char **argv)
 	if (o.init)
 		r = bd_state_init(&d);
 	else if ((r = bd_state_open(&d)) == 0)
-		r = serve(&d, o.socket);
+		r = serve(&d, o.socket, kuid);
 	bd_state_close(&d);
 	return r == 0 ? 0 : 1;
 }

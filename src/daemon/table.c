@@ -29,7 +29,8 @@ H(session_list); H(session_get);
     states, NULL, 0, bd_h_##name }
 
 static struct rpc_request rows[] = {
-	/* sshd's AuthorizedKeysCommand runs as bulwarkd's own user. */
+	/* sshd's AuthorizedKeysCommand: its own user (--keys-user), or
+	 * bulwarkd's, or root. */
 	ROW(PROTO_KEYS, keys, ROOT | RPC_CALLER_SELF, ST(NEW)),
 	ROW(PROTO_PAM_START, pam_start, ROOT, ST(NEW)),
 	ROW(PROTO_PAM_TOTP, pam_totp, ROOT, ST(PAM)),
@@ -60,13 +61,20 @@ static struct rpc_request rows[] = {
 
 /* The field specs come from proto.c, which the clients share. */
 const struct rpc_request *
-bd_table(size_t *n)
+bd_table(const uid_t *keys_uid, size_t *n)
 {
+	static uid_t kuid;
 	size_t i;
 
 	*n = sizeof(rows) / sizeof(rows[0]);
-	for (i = 0; i < *n; i++)
+	for (i = 0; i < *n; i++) {
 		rows[i].fields = proto_request_fields(rows[i].type,
 		    &rows[i].nfields);
+		if (rows[i].type == PROTO_KEYS && keys_uid != NULL) {
+			kuid = *keys_uid;
+			rows[i].uids = &kuid;
+			rows[i].nuids = 1;
+		}
+	}
 	return rows;
 }

@@ -56,6 +56,7 @@ grep -q "kept" "$T/setup2" || fail "second setup does not say what it kept"
 [ "$(stat -c %a "$GW_STATE")" = 700 ] || fail "state directory is not 0700"
 [ "$(stat -c %U "$GW_STATE/ca")" = "$GW_SVC" ] || fail "CA key not owned by $GW_SVC"
 grep -q "^DisableForwarding yes" "$GW_ETC/sshd_config" || fail "forwarding not disabled"
+grep -q "^AuthorizedKeysCommandUser nobody" "$GW_ETC/sshd_config" || fail "keys command runs with privileges"
 ok
 
 gw_start

@@ -29,7 +29,7 @@ fail() {
 
 restart_bulwarkd() {
 	"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" --socket "$GW_SOCK" \
-		--source-address 127.0.0.1 </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
+		--source-address 127.0.0.1 --keys-user nobody </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
 	GW_PIDS+=($!)
 	GW_BULWARKD_PID=$!
 	local i

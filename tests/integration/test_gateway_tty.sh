@@ -104,7 +104,7 @@ ok
 kill "$GW_BULWARKD_PID"
 wait "$GW_BULWARKD_PID" 2>/dev/null || true
 "$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" --socket "$GW_SOCK" \
-	--source-address 127.0.0.1 --recording-cap 8192 </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
+	--source-address 127.0.0.1 --keys-user nobody --recording-cap 8192 </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
 GW_PIDS+=($!)
 for i in $(seq 100); do "$B" user list >/dev/null 2>&1 && break; sleep 0.05; done
 rc=0

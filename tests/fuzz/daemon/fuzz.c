@@ -101,7 +101,7 @@ setup(void)
 	    NULL || bd_state_init(&d) != ERR_OK || bd_state_open(&d) != ERR_OK)
 		abort();
 	seed_state();
-	table = bd_table(&ntable);
+	table = bd_table(NULL, &ntable);
 	if (wire_builder_new(RPC_RESPONSE, &resp) != ERR_OK)
 		abort();
 	atexit(teardown);
