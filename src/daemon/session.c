@@ -205,8 +205,8 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 		r = ERR_IO;
 		goto out;
 	}
-	if (strcmp(kind, "interactive") == 0 &&
-	    (r = start_recording(s)) != ERR_OK)
+	/* Whatever runs on a terminal is recorded (a shell, top, vi). */
+	if (s->pty && (r = start_recording(s)) != ERR_OK)
 		goto out;
 	if ((r = answer_allow(d, s, &pd, &hk, resp)) != ERR_OK ||
 	    (r = rpc_conn_set_state(conn, PROTO_ST_OPENED)) != ERR_OK)
@@ -287,7 +287,7 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 
 	(void)resp;
 	if (s == NULL || s->rec_fd < 0)
-		return ERR_CONFLICT;	/* only interactive sessions record */
+		return ERR_CONFLICT;	/* only terminal sessions record */
 	if (wire_get_bytes(req, P_DATA, &p, &n) != ERR_OK)
 		return ERR_FORMAT;
 	if (s->rec_bytes + n > s->d->rec_cap + REC_SLACK)

@@ -237,6 +237,8 @@ parse_env_target(const char *cmd, const char *env_target, int stdin_tty,
 	out->kind = classify(out->command);
 	if (out->kind == SHELLCMD_SFTP)
 		out->subsystem = "sftp";
+	/* ssh -t host cmd: a command on a terminal (top, vi) gets one. */
+	out->want_pty = out->kind == SHELLCMD_EXEC && stdin_tty;
 	return ERR_OK;
 }
 
@@ -262,6 +264,7 @@ parse_word_target(const char *cmd, int stdin_tty, struct shellcmd *out,
 		return ERR_OK;
 	}
 	out->kind = SHELLCMD_EXEC;
+	out->want_pty = stdin_tty;	/* ssh -t gw root@web1 top */
 	return take_command(rest, strlen(rest), out, why);
 }
 

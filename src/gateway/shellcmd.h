@@ -56,7 +56,7 @@ struct shellcmd {
 	 */
 	char *command;
 	const char *subsystem;	/* static "sftp", or NULL */
-	int want_pty;		/* interactive on a terminal */
+	int want_pty;		/* interactive or exec, on a terminal */
 };
 
 /*

@@ -100,6 +100,17 @@ grep -q '"r", *"120x40"' "$T/s.cast" || fail "the resize is not in the recording
 head -1 "$T/s.cast" | grep -q '"width": *100' || fail "the recording's header lacks the width"
 ok
 
+# A command on a terminal (ssh -t gw login@web1 CMD) runs on one, and is
+# recorded like a shell.
+rc=0
+python3 "$T/drive.py" 'expect("/dev/pts/")' ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" \
+	-p "$GW_PORT" -tt 127.0.0.1 "$GW_LOGIN@web1 tty; exit 4" || rc=$?
+[ "$rc" = 4 ] || fail "a command with -t did not run on a terminal (status $rc)"
+line=$("$B" session list -n 1 | awk 'NR==2')
+grep -q " exec " <<<"$line" || fail "not an exec session: $line"
+grep -Eq '[0-9a-f]{16}' <<<"$line" || fail "a command on a terminal was not recorded: $line"
+ok
+
 # ---- a recording over the cap --------------------------------------------
 kill "$GW_BULWARKD_PID"
 wait "$GW_BULWARKD_PID" 2>/dev/null || true

@@ -65,7 +65,10 @@ test_word_target(void **state)
 	    NULL, NULL, 0);
 	expect("  root@web1 \t ", NULL, 1, SHELLCMD_INTERACTIVE, "root",
 	    "web1", NULL, NULL, 1);
-	expect("root@web1 uptime", NULL, 1, SHELLCMD_EXEC, "root", "web1",
+	/* A command on a terminal (ssh -t) gets one, as with plain ssh. */
+	expect("root@web1 top", NULL, 1, SHELLCMD_EXEC, "root", "web1",
+	    "top", NULL, 1);
+	expect("root@web1 uptime", NULL, 0, SHELLCMD_EXEC, "root", "web1",
 	    "uptime", NULL, 0);
 	expect("deploy@db-2.example.org  ls -l  /var ", NULL, 0,
 	    SHELLCMD_EXEC, "deploy", "db-2.example.org", "ls -l  /var ",
@@ -92,6 +95,8 @@ test_env_target(void **state)
 	    "root", "web1", "/usr/libexec/sftp-server", "sftp", 0);
 	expect("internal-sftp", "root@web1", 1, SHELLCMD_SFTP, "root",
 	    "web1", "internal-sftp", "sftp", 0);
+	expect("vi /etc/hosts", "root@web1", 1, SHELLCMD_EXEC, "root",
+	    "web1", "vi /etc/hosts", NULL, 1);
 	expect("scp -t /tmp/x", "root@web1", 0, SHELLCMD_SCP, "root", "web1",
 	    "scp -t /tmp/x", NULL, 0);
 	expect("scp -f 'a b'", "root@web1", 0, SHELLCMD_SCP, "root", "web1",
