@@ -111,6 +111,15 @@ grep -q " exec " <<<"$line" || fail "not an exec session: $line"
 grep -Eq '[0-9a-f]{16}' <<<"$line" || fail "a command on a terminal was not recorded: $line"
 ok
 
+# The menu on a terminal: ssh -t alice@gw, pick the target by number.
+rc=0
+python3 "$T/drive.py" '
+expect("Target number"); send("1\n")
+expect("$ "); send("echo MENU$((2+3))OK; exit 6\n"); expect("MENU5OK")
+' ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GW_PORT" -tt 127.0.0.1 || rc=$?
+[ "$rc" = 6 ] || fail "the menu did not open the chosen target (status $rc)"
+ok
+
 # ---- a recording over the cap --------------------------------------------
 kill "$GW_BULWARKD_PID"
 wait "$GW_BULWARKD_PID" 2>/dev/null || true
