@@ -47,7 +47,7 @@ gw_wait_port() {
 gw_install() {
 	install -d -m 0755 "$GW_BIN"
 	install -m 0755 "$GW_BUILD/bulwark" "$GW_BUILD/bulwarkd" \
-		"$GW_BUILD/bulwark-shell" "$GW_BIN/"
+		"$GW_BUILD/bulwark-shell" "$GW_BUILD/bulwark-keys" "$GW_BIN/"
 	install -m 0644 "$GW_BUILD/pam_bulwark.so" "$GW_BIN/"
 	mkdir -p "$GW_DIR"
 	# The service user must reach its state directory under GW_DIR.
@@ -170,10 +170,12 @@ gw_askpass() {
 # gw_ssh NAME ARGS...: ssh to the gateway as NAME, answering the code
 # prompt through the askpass above.
 gw_ssh() {
-	local name=$1
+	local name=$1 ap=()
 	shift
-	SSH_ASKPASS="$GW_DIR/$name.askpass" SSH_ASKPASS_REQUIRE=force \
-	DISPLAY=none ssh -F /dev/null -p "$GW_PORT" -i "$GW_DIR/$name" \
+	# FIDO2 users are asked no code: no askpass to run for them.
+	[ -f "$GW_DIR/$name.totp" ] &&
+		ap=(SSH_ASKPASS="$GW_DIR/$name.askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none)
+	env "${ap[@]}" ssh -F /dev/null -p "$GW_PORT" -i "$GW_DIR/$name" \
 		-o IdentitiesOnly=yes -o IdentityAgent=none \
 		-o UserKnownHostsFile="$GW_DIR/known_hosts" \
 		-o StrictHostKeyChecking=yes -o LogLevel=ERROR \

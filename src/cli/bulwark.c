@@ -31,7 +31,6 @@ static const struct command commands[] = {
 	{ "grant", cmd_grant, "let a role log in as LOGIN on a group of targets" },
 	{ "session", cmd_session, "list, show and replay recorded sessions" },
 	{ "ssh-config", cmd_ssh_config, "print OpenSSH client config for a user's targets" },
-	{ "keys", cmd_keys, "sshd's AuthorizedKeysCommand (bulwark keys USER TYPE KEY)" },
 	{ "help", NULL, "show help for a command (bulwark help COMMAND)" },
 	{ "version", NULL, "print the version" },
 };

@@ -23,7 +23,6 @@ int cmd_target(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_ssh_config(int argc, char **argv);
-int cmd_keys(int argc, char **argv);
 
 /* Prints "bulwark: " and the formatted message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -266,7 +266,7 @@ step_sshd_config(const struct setup *s)
 	    "UsePAM yes\n"
 	    "ExposeAuthInfo yes\n"
 	    "AuthorizedKeysFile none\n");
-	add(&t, "AuthorizedKeysCommand %s/bulwark keys --socket %s %%u %%t "
+	add(&t, "AuthorizedKeysCommand %s/bulwark-keys --socket %s %%u %%t "
 	    "%%k\n", s->bindir, s->sock);
 	/* Not s->user: the process parsing what a client sent must not be
 	 * the uid that can read the CA key (bulwarkd --keys-user). */
@@ -384,7 +384,7 @@ check_keys_command_path(const struct setup *s)
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (pathf(path, sizeof(path), "%s/bulwark", s->bindir) != 0)
+	if (pathf(path, sizeof(path), "%s/bulwark-keys", s->bindir) != 0)
 		return;
 	for (;;) {
 		char *slash;
@@ -392,7 +392,7 @@ check_keys_command_path(const struct setup *s)
 		if (stat(path, &st) != 0 || st.st_uid != 0 ||
 		    (st.st_mode & 022) != 0) {
 			printf("warning: sshd will refuse AuthorizedKeysCommand "
-			    "%s/bulwark: %s is not owned by root or is "
+			    "%s/bulwark-keys: %s is not owned by root or is "
 			    "writable by others; install bulwark under a "
 			    "root-owned directory (e.g. /usr/local/bin) and "
 			    "rerun with --bindir\n", s->bindir, path);

@@ -24,6 +24,7 @@
 
 #define BD_DEFAULT_STATE	"/var/lib/bulwark"
 #define BD_DEFAULT_REC_CAP	(64ULL * 1024 * 1024)
+#define BD_MAX_CLIENTS		16384	/* connections: about one per session */
 
 struct bulwarkd {
 	char *state_dir;

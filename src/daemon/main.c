@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -218,6 +219,30 @@ keys_uid(const char *name, uid_t *uid)
 	return 0;
 }
 
+/*
+ * Each session's shell keeps its connection for the whole session, so the
+ * number of connections is the number of sessions: as many as the file
+ * descriptor limit allows, raised to its hard maximum.
+ */
+static unsigned
+max_clients(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return RPC_DEFAULT_MAX_CLIENTS;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return RPC_DEFAULT_MAX_CLIENTS;
+	}
+	if (rl.rlim_cur <= RPC_DEFAULT_MAX_CLIENTS + 64)
+		return RPC_DEFAULT_MAX_CLIENTS;
+	return rl.rlim_cur - 64 > BD_MAX_CLIENTS ? BD_MAX_CLIENTS :
+	    (unsigned)(rl.rlim_cur - 64);	/* room for files and SQLite */
+}
+
 static int
 serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 {
@@ -231,6 +256,7 @@ serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 	cfg.table = bd_table(kuid == (uid_t)-1 ? NULL : &kuid, &cfg.ntable);
 	cfg.arg = d;
 	cfg.idle_timeout_ms = 0;	/* sessions stay connected for hours */
+	cfg.max_clients = max_clients();
 	cfg.log = rpc_log;
 	if ((r = rpc_server_new(&cfg, &d->srv)) != ERR_OK) {
 		bd_log("cannot listen on %s: %s%s", socket_path, err_str(r),
@@ -243,8 +269,9 @@ serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	bd_log("listening on %s (state %s, certificates for %s, valid %u s)",
-	    socket_path, d->state_dir, d->source_address, d->cert_validity);
+	bd_log("listening on %s (state %s, certificates for %s, valid %u s, "
+	    "%u clients at most)", socket_path, d->state_dir,
+	    d->source_address, d->cert_validity, cfg.max_clients);
 	if (bd_event(d, "bulwarkd", NULL, NULL, "daemon.start", NULL, 0,
 	    NULL) != ERR_OK || bd_sessions_recover(d) != ERR_OK)
 		return -1;

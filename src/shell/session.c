@@ -6,10 +6,13 @@
  *   ssh (sshrun.c) relayed and recorded (relay.c) -> directory removed ->
  *   SESSION_END -> exit with ssh's status.
  *
- * The directory is made with mkdtemp under /tmp (0700, ours) and removed
- * on every path out of session_run once it exists; signals cannot skip
- * that, see sig.c. The private key is wiped in memory by sshkey_free and
- * overwritten on disk before it is unlinked.
+ * The directory is made with mkdtemp under /dev/shm when it is there (a
+ * tmpfs: the key never reaches a disk), else /tmp; 0700, ours, removed on
+ * every path out of session_run once it exists; signals cannot skip that,
+ * see sig.c. Nothing in it is synced: it lives for one session and is
+ * worthless after a crash (the certificate is dead within a minute). The
+ * private key is wiped in memory by sshkey_free and overwritten in the
+ * file before it is unlinked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +30,8 @@
 #include "shell/shell.h"
 #include "common/banned.h"
 
-#define DIR_TEMPLATE	"/tmp/bulwark-XXXXXX"
+#define SHM_TEMPLATE	"/dev/shm/bulwark-XXXXXX"
+#define TMP_TEMPLATE	"/tmp/bulwark-XXXXXX"
 /* Without COUNT, the largest cap the field could have said. */
 #define DEFAULT_RECORD_CAP	UINT32_MAX
 
@@ -224,10 +228,13 @@ certify(const struct shell *sh, const struct sshkey *key, char **cert)
 static int
 set_paths(struct session *s)
 {
-	memcpy(s->dir, DIR_TEMPLATE, sizeof(DIR_TEMPLATE));
+	memcpy(s->dir, SHM_TEMPLATE, sizeof(SHM_TEMPLATE));
 	if (mkdtemp(s->dir) == NULL) {
-		s->dir[0] = '\0';
-		return ERR_IO;
+		memcpy(s->dir, TMP_TEMPLATE, sizeof(TMP_TEMPLATE));
+		if (mkdtemp(s->dir) == NULL) {
+			s->dir[0] = '\0';
+			return ERR_IO;
+		}
 	}
 	snprintf(s->key_path, sizeof(s->key_path), "%s/id", s->dir);
 	snprintf(s->cert_path, sizeof(s->cert_path), "%s/id-cert.pub", s->dir);
@@ -254,6 +261,21 @@ write_line(const char *path, const char *s1, const char *s2)
 	return r;
 }
 
+/* The private key file, 0600, not synced (see the top of this file). */
+static int
+write_key(const char *path, const struct sshkey *key)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = sshkey_private_format_secret(key, &text, &len)) != ERR_OK)
+		return r;
+	r = fs_write_atomic(path, text, len, 0600, FS_EXCL | FS_NOSYNC);
+	sshkey_text_free_secret(text, len);
+	return r;
+}
+
 /* Key, certificate and known_hosts in a new private directory. */
 static int
 session_prepare(const struct shell *sh, struct session *s)
@@ -272,13 +294,13 @@ session_prepare(const struct shell *sh, struct session *s)
 		goto out;
 	s->certified = 1;
 	if ((r = set_paths(s)) != ERR_OK ||
-	    (r = sshkey_save_secret(key, s->key_path)) != ERR_OK ||
+	    (r = write_key(s->key_path, key)) != ERR_OK ||
 	    (r = write_line(s->cert_path, "", cert)) != ERR_OK ||
 	    (r = write_line(s->kh_path, SHELL_HOSTKEY_ALIAS " ",
 	    s->hostkey)) != ERR_OK)
-		shell_msg("cannot write the session's files under /tmp (%s); "
+		shell_msg("cannot write the session's files in %s (%s); "
 		    "ask an administrator to check the gateway",
-		    err_str(r));
+		    s->dir[0] != '\0' ? s->dir : "/dev/shm or /tmp", err_str(r));
  out:
 	sshkey_free(key);
 	free(cert);
@@ -300,7 +322,9 @@ wipe_file(const char *path)
 			if (write(fd, zeros, sizeof(zeros)) < 0)
 				break;
 		}
-		(void)fsync(fd);
+		/* On a disk, the zeros must reach it before the unlink. */
+		if (strncmp(path, "/dev/shm/", 9) != 0)
+			(void)fsync(fd);
 	}
 	close(fd);
 }

@@ -33,7 +33,7 @@ STATE=$T/state
 export BULWARK_SOCKET=$SOCK
 
 # --- help and usage, no daemon needed
-for c in user target grant session gateway ssh-config keys; do
+for c in user target grant session gateway ssh-config; do
 	grep -q "bulwark $c" <<<"$($B help "$c")" || fail "bulwark help $c"
 done
 grep -q "mfa enroll" <<<"$($B user --help)" || fail "bulwark user --help"
@@ -49,7 +49,7 @@ expect_fail "gateway setup needs source" "source-address" $B gateway setup --no-
 # --- clear errors while the daemon is down
 expect_fail "daemon down" "cannot reach bulwarkd at $SOCK: .*is it running\?.*gateway setup" $B user list
 expect_fail "daemon down, --socket" "cannot reach bulwarkd at $T/other" $B grant list --socket "$T/other"
-expect_fail "keys, daemon down" "cannot reach bulwarkd" $B keys root ssh-ed25519 AAAA
+expect_fail "keys, daemon down" "cannot reach bulwarkd" "$BUILD_DIR/bulwark-keys" root ssh-ed25519 AAAA
 
 # --- a real daemon
 "$D" --init --state "$STATE" --socket "$SOCK" >/dev/null
@@ -104,14 +104,14 @@ ok
 
 # --- the AuthorizedKeysCommand
 read -r KT KB _ < "$T/u1.pub"
-$B keys --socket "$SOCK" "$U" "$KT" "$KB" > "$T/out" || fail "keys for a known key"
+"$BUILD_DIR/bulwark-keys" --socket "$SOCK" "$U" "$KT" "$KB" > "$T/out" || fail "keys for a known key"
 grep -q "$KB" "$T/out" || fail "keys did not print the key"
 ok
 ssh-keygen -q -t ed25519 -N '' -f "$T/stranger"
 read -r KT KB _ < "$T/stranger.pub"
-$B keys --socket "$SOCK" "$U" "$KT" "$KB" > "$T/out" || fail "keys for an unknown key must exit 0"
+"$BUILD_DIR/bulwark-keys" --socket "$SOCK" "$U" "$KT" "$KB" > "$T/out" || fail "keys for an unknown key must exit 0"
 [ -s "$T/out" ] && fail "keys printed something for an unknown key"
-$B keys --socket "$SOCK" -- "-S/tmp/x" "$KT" "$KB" > "$T/out" || fail "keys with an odd user name"
+"$BUILD_DIR/bulwark-keys" --socket "$SOCK" -- "-S/tmp/x" "$KT" "$KB" > "$T/out" || fail "keys with an odd user name"
 [ -s "$T/out" ] && fail "keys printed something for an odd user name"
 ok
 
