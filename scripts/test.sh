@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: unit (cmocka),
 # fuzz-corpus replays and integration tests, first in an ordinary build,
-# then again under AddressSanitizer and UndefinedBehaviorSanitizer, and
-# finally each libFuzzer harness for a short run.
+# then again under AddressSanitizer and UndefinedBehaviorSanitizer, then
+# compiles the release build (its optimiser warns differently), and
+# finally runs each libFuzzer harness for a short run.
 #
 #   FUZZ_SECONDS=N   seconds per harness in the libFuzzer run (default 10;
 #                    0 skips the run but still builds the harnesses)
@@ -24,6 +25,10 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== release build (what scripts/run.sh builds: -O2 warnings differ)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
+cmake --build build-release -j"$jobs" >/dev/null
 
 echo "== libFuzzer harnesses (clang)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DBULWARK_FUZZ=ON \
