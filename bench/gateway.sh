@@ -52,12 +52,12 @@ log() { echo "[gateway-bench $(date +%T)] $*" >&2; }
 # --- build: BUILD_TESTING=ON for the software security key provider.
 # Only the targets needed here are built.
 if ! grep -qs '^BUILD_TESTING:BOOL=ON' "$BUILD/CMakeCache.txt"; then
-	log "configuring $BUILD (Release, BUILD_TESTING=ON)"
 	./scripts/deps.sh --test >/dev/null
-	cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
 fi
-log "building bulwark, bulwarkd, bulwark-shell, pam_bulwark, bwt_sk_soft in $BUILD"
-cmake --build "$BUILD" -j"$(nproc)" --target bulwark bulwarkd bulwark-shell \
+log "configuring $BUILD (Release, BUILD_TESTING=ON)"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
+log "building bulwark, bulwarkd, bulwark-shell, bulwark-keys, pam_bulwark, bwt_sk_soft in $BUILD"
+cmake --build "$BUILD" -j"$(nproc)" --target bulwark bulwarkd bulwark-shell bulwark-keys \
 	pam_bulwark bwt_sk_soft >/dev/null
 
 BENCH=$(mktemp -d /tmp/bulwark-bench-gw.XXXXXX)
