@@ -65,18 +65,35 @@ gw_setup() {
 		--bindir "$GW_BIN" --no-start
 }
 
-# gw_start: bulwarkd and the gateway sshd, in the background.
-gw_start() {
+# gw_bulwarkd [OPTION...]: (re)starts bulwarkd in the background with the
+# gateway's options and these, and waits until it answers.
+gw_bulwarkd() {
 	"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" \
 		--socket "$GW_SOCK" --source-address 127.0.0.1 --keys-user nobody \
-		</dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
+		"$@" </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
 	GW_PIDS+=($!)
 	GW_BULWARKD_PID=$!
 	local i
-	for i in $(seq 100); do
-		[ -S "$GW_SOCK" ] && break
+	for i in $(seq 200); do
+		"$GW_BIN/bulwark" grant list >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
+	echo "bulwarkd did not start; see $GW_DIR/bulwarkd.log" >&2
+	return 1
+}
+
+# gw_dump_logs: the tails of the daemons' logs, on stderr (for failures).
+gw_dump_logs() {
+	local f
+	for f in "$GW_DIR/bulwarkd.log" "$GW_DIR/sshd.log" "$GW_DIR"/target-*/sshd.log; do
+		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 15 "$f"; } >&2
+	done
+	return 0
+}
+
+# gw_start: bulwarkd and the gateway sshd, in the background.
+gw_start() {
+	gw_bulwarkd
 	"$GW_ETC/$GW_PAM" -D -e -f "$GW_ETC/sshd_config" -o LogLevel=VERBOSE \
 		</dev/null >>"$GW_DIR/sshd.log" 2>&1 &
 	GW_PIDS+=($!)

@@ -536,31 +536,6 @@ text_request(uint16_t type, const char *target, char **textp, int *stp)
 }
 
 static int
-socket_only(int argc, char **argv, int npos, const char *usage)
-{
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'S': sockopt = optarg; break;
-		default:
-			cli_error("%s", usage);
-			return 2;
-		}
-	}
-	if (argc - optind != npos) {
-		cli_error("%s", usage);
-		return 2;
-	}
-	return 0;
-}
-
-static int
 target_list(int argc, char **argv)
 {
 	static const char *const header[] = {
@@ -569,7 +544,7 @@ target_list(int argc, char **argv)
 	char *text;
 	int st, rc;
 
-	if ((rc = socket_only(argc, argv, 0, "usage: bulwark target list")) !=
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 0, "usage: bulwark target list")) !=
 	    0)
 		return rc;
 	if (text_request(PROTO_TARGET_LIST, NULL, &text, &st) != 0)
@@ -610,7 +585,7 @@ target_show(int argc, char **argv)
 	const char *name;
 	int rc, any = 0;
 
-	if ((rc = socket_only(argc, argv, 1, "usage: bulwark target show NAME"))
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 1, "usage: bulwark target show NAME"))
 	    != 0)
 		return rc;
 	name = argv[optind];
@@ -653,7 +628,7 @@ target_del(int argc, char **argv)
 	char *text = NULL;
 	int st, rc;
 
-	if ((rc = socket_only(argc, argv, 1, "usage: bulwark target del NAME"))
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 1, "usage: bulwark target del NAME"))
 	    != 0)
 		return rc;
 	name = argv[optind];

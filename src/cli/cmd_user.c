@@ -192,32 +192,6 @@ remove_account(const char *name)
 	return 0;
 }
 
-/* Parses the subcommand's options: only --socket, plus positionals. */
-static int
-socket_only(int argc, char **argv, int npos, const char *usage)
-{
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'S': sockopt = optarg; break;
-		default:
-			cli_error("%s", usage);
-			return 2;
-		}
-	}
-	if (argc - optind != npos) {
-		cli_error("%s", usage);
-		return 2;
-	}
-	return 0;
-}
-
 static int
 user_add(int argc, char **argv)
 {
@@ -404,7 +378,7 @@ user_key_add(int argc, char **argv)
 		cli_error("%s", usage);
 		return 2;
 	}
-	if ((rc = socket_only(argc - 1, argv + 1, 2, usage)) != 0)
+	if ((rc = gw_socket_only(&sockopt, argc - 1, argv + 1, 2, usage)) != 0)
 		return rc;
 	rc = 1;
 	name = argv[1 + optind];
@@ -460,7 +434,7 @@ user_mfa(int argc, char **argv)
 		return 2;
 	}
 	enroll = strcmp(argv[1], "enroll") == 0;
-	if ((rc = socket_only(argc - 1, argv + 1, 1, usage)) != 0)
+	if ((rc = gw_socket_only(&sockopt, argc - 1, argv + 1, 1, usage)) != 0)
 		return rc;
 	name = argv[1 + optind];
 	if (!gw_valid_user(name))
@@ -589,7 +563,7 @@ user_list(int argc, char **argv)
 	char *text, *rows;
 	int st, rc;
 
-	if ((rc = socket_only(argc, argv, 0, "usage: bulwark user list")) != 0)
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 0, "usage: bulwark user list")) != 0)
 		return rc;
 	if (simple(PROTO_USER_LIST, NULL, 0, 0, &resp, &st) != 0)
 		return 1;
@@ -623,7 +597,7 @@ user_show(int argc, char **argv)
 	size_t n;
 	int st, rc;
 
-	if ((rc = socket_only(argc, argv, 1, "usage: bulwark user show NAME"))
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 1, "usage: bulwark user show NAME"))
 	    != 0)
 		return rc;
 	name = argv[optind];
@@ -687,7 +661,7 @@ user_state(int argc, char **argv, uint32_t state)
 	int st, rc;
 
 	snprintf(usage, sizeof(usage), "usage: bulwark user %s NAME", verb);
-	if ((rc = socket_only(argc, argv, 1, usage)) != 0)
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 1, usage)) != 0)
 		return rc;
 	name = argv[optind];
 	if (!gw_valid_user(name))

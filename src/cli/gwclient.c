@@ -2,6 +2,7 @@
  * gwclient.c - helpers the admin commands share (see gwclient.h).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -560,4 +561,30 @@ gw_read_first_line(const char *path, size_t max, char **out)
 	free(line);
 	fclose(f);
 	return r;
+}
+
+int
+gw_socket_only(const char **sockopt, int argc, char **argv, int npos,
+    const char *usage)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': *sockopt = optarg; break;
+		default:
+			cli_error("%s", usage);
+			return 2;
+		}
+	}
+	if (argc - optind != npos) {
+		cli_error("%s", usage);
+		return 2;
+	}
+	return 0;
 }

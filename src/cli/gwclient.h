@@ -115,4 +115,12 @@ size_t gw_split_tabs(char *line, char **fields, size_t max);
  */
 int gw_read_first_line(const char *path, size_t max, char **out) WUR;
 
+/*
+ * Parses a subcommand's options when --socket/-S (into *sockopt) is the
+ * only one and exactly npos positionals follow; prints usage and returns 2
+ * otherwise, 0 when they are right.
+ */
+int gw_socket_only(const char **sockopt, int argc, char **argv, int npos,
+    const char *usage);
+
 #endif

@@ -45,11 +45,12 @@ text_add(struct text *t, const char *line)
 	return ERR_OK;
 }
 
+/* Answers with the text when r is ERR_OK, else fails with r; frees it. */
 static int
-text_answer(struct text *t, struct wire_builder *resp)
+text_answer(struct text *t, int r, struct wire_builder *resp)
 {
-	int r = wire_put_str(resp, P_TEXT, t->buf != NULL ? t->buf : "");
-
+	if (r == ERR_OK)
+		r = wire_put_str(resp, P_TEXT, t->buf != NULL ? t->buf : "");
 	free(t->buf);
 	t->buf = NULL;
 	return r;
@@ -236,11 +237,7 @@ bd_h_user_list(struct rpc_conn *conn, const struct wire_msg *req,
 			r = user_line(d, &u[i], &t);
 		db_user_array_free(u, n);
 	}
-	if (r != ERR_OK) {
-		free(t.buf);
-		return r;
-	}
-	return text_answer(&t, resp);
+	return text_answer(&t, r, resp);
 }
 
 int
@@ -418,11 +415,7 @@ bd_h_target_list(struct rpc_conn *conn, const struct wire_msg *req,
 	db_target_array_free(t, n);
 	if (r == ERR_OK && only[0] != '\0' && txt.len == 0)
 		r = ERR_NOTFOUND;
-	if (r != ERR_OK) {
-		free(txt.buf);
-		return r;
-	}
-	return text_answer(&txt, resp);
+	return text_answer(&txt, r, resp);
 }
 
 int
@@ -535,11 +528,7 @@ bd_h_grant_list(struct rpc_conn *conn, const struct wire_msg *req,
 		r = text_add(&t, line);
 	}
 	db_grant_array_free(g, n);
-	if (r != ERR_OK) {
-		free(t.buf);
-		return r;
-	}
-	return text_answer(&t, resp);
+	return text_answer(&t, r, resp);
 }
 
 static int
@@ -579,11 +568,7 @@ bd_h_session_list(struct rpc_conn *conn, const struct wire_msg *req,
 	for (i = 0; i < n && r == ERR_OK; i++)
 		r = session_line(&s[i], &t);
 	db_session_array_free(s, n);
-	if (r != ERR_OK) {
-		free(t.buf);
-		return r;
-	}
-	return text_answer(&t, resp);
+	return text_answer(&t, r, resp);
 }
 
 int
@@ -602,9 +587,5 @@ bd_h_session_get(struct rpc_conn *conn, const struct wire_msg *req,
 		return r;
 	r = session_line(&s, &t);
 	db_session_release(&s);
-	if (r != ERR_OK) {
-		free(t.buf);
-		return r;
-	}
-	return text_answer(&t, resp);
+	return text_answer(&t, r, resp);
 }

@@ -17,10 +17,7 @@ trap 'gw_teardown; cleanup' EXIT
 
 # On failure, the daemons' own words first.
 fail() {
-	local f
-	for f in "$GW_DIR/bulwarkd.log" "$GW_DIR/sshd.log" "$GW_DIR"/target-*/sshd.log; do
-		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 15 "$f"; } >&2
-	done
+	gw_dump_logs
 	echo "FAIL: $*" >&2
 	exit 1
 }

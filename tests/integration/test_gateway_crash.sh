@@ -19,25 +19,13 @@ ALICE=${GW_PREFIX}a
 ROUNDS=${CRASH_ROUNDS_GW:-5}
 
 fail() {
-	local f
-	for f in "$GW_DIR/bulwarkd.log" "$GW_DIR/sshd.log"; do
-		[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 15 "$f"; } >&2
-	done
+	gw_dump_logs
 	echo "FAIL: $*" >&2
 	exit 1
 }
 
 restart_bulwarkd() {
-	"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" --socket "$GW_SOCK" \
-		--source-address 127.0.0.1 --keys-user nobody </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
-	GW_PIDS+=($!)
-	GW_BULWARKD_PID=$!
-	local i
-	for i in $(seq 100); do
-		"$B" user list >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "bulwarkd did not come back"
+	gw_bulwarkd || fail "bulwarkd did not come back"
 }
 
 # Sessions whose ENDED column is "-" (STARTED takes two fields).

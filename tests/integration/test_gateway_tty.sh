@@ -17,7 +17,7 @@ B=$GW_BIN/bulwark
 ALICE=${GW_PREFIX}a
 
 fail() {
-	[ -f "$GW_DIR/bulwarkd.log" ] && tail -n 10 "$GW_DIR/bulwarkd.log" >&2
+	gw_dump_logs
 	echo "FAIL: $*" >&2
 	exit 1
 }
@@ -123,10 +123,7 @@ ok
 # ---- a recording over the cap --------------------------------------------
 kill "$GW_BULWARKD_PID"
 wait "$GW_BULWARKD_PID" 2>/dev/null || true
-"$GW_BIN/bulwarkd" --user "$GW_SVC" --state "$GW_STATE" --socket "$GW_SOCK" \
-	--source-address 127.0.0.1 --keys-user nobody --recording-cap 8192 </dev/null >>"$GW_DIR/bulwarkd.log" 2>&1 &
-GW_PIDS+=($!)
-for i in $(seq 100); do "$B" user list >/dev/null 2>&1 && break; sleep 0.05; done
+gw_bulwarkd --recording-cap 8192 || fail "bulwarkd with a recording cap"
 rc=0
 drive '
 send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
