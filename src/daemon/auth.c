@@ -129,10 +129,12 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
 	struct bulwarkd *d = rpc_conn_arg(conn);
 	char info[PROTO_LINE_MAX + 1], type[SSHKEY_TYPE_MAX], fp[SSHKEY_FP_MAX];
 	struct pam_conn *pc = calloc(1, sizeof(*pc));
+	struct bd_batch ev;
 	struct db_user u;
 	struct db_key k;
 	int r, need_totp = 1;
 
+	memset(&ev, 0, sizeof(ev));
 	memset(&u, 0, sizeof(u));
 	memset(&k, 0, sizeof(k));
 	if (pc == NULL)
@@ -161,27 +163,28 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
 			r = ERR_DENIED;
 			goto out;
 		}
-		if (bd_event(d, pc->user, pc->rhost, NULL, "auth.publickey",
-		    "allow", 0, json_pack("{s:s,s:s}", "fingerprint", fp,
-		    "type", type)) != ERR_OK) {
-			r = ERR_IO;
+		if ((r = bd_batch_add(&ev, pc->user, pc->rhost, NULL,
+		    "auth.publickey", "allow", 0, json_pack("{s:s,s:s}",
+		    "fingerprint", fp, "type", type))) != ERR_OK)
 			goto out;
-		}
 		/* verify-required made sshd check user verification. */
 		if (sshkey_type_is_sk(type))
 			need_totp = 0;
 	}
 	if (need_totp && !has_totp(d, pc->user)) {
+		/* The key did pass: say so, then why the login cannot. */
+		if (bd_batch_commit(d, &ev) != ERR_OK)
+			bd_log("the accepted key of %s was not logged", pc->user);
 		bd_refusal(d, pc->user, pc->rhost, NULL, "auth.totp", "deny",
 		    0, why("no second factor enrolled"));
 		r = ERR_DENIED;
 		goto out;
 	}
-	if (!need_totp && bd_event(d, pc->user, pc->rhost, NULL, "auth.fido2",
-	    "allow", 0, json_pack("{s:s}", "fingerprint", fp)) != ERR_OK) {
-		r = ERR_IO;
+	/* The key and, for FIDO2, the second factor: one durable write. */
+	if ((!need_totp && (r = bd_batch_add(&ev, pc->user, pc->rhost, NULL,
+	    "auth.fido2", "allow", 0, json_pack("{s:s}", "fingerprint", fp))) !=
+	    ERR_OK) || (r = bd_batch_commit(d, &ev)) != ERR_OK)
 		goto out;
-	}
 	if ((r = wire_put_u8(resp, P_NEED_TOTP, (uint8_t)need_totp)) != ERR_OK ||
 	    (r = rpc_conn_set_state(conn, need_totp ? PROTO_ST_PAM :
 	    PROTO_ST_PAM_DONE)) != ERR_OK)
@@ -189,6 +192,7 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
 	rpc_conn_set_data(conn, pc, free);
 	pc = NULL;
 out:
+	bd_batch_clear(&ev);	/* not logged: nothing was allowed */
 	free(pc);
 	db_user_release(&u);
 	db_key_release(&k);

@@ -68,6 +68,25 @@ int bd_event(struct bulwarkd *d, const char *actor, const char *source,
     uint64_t session, json_t *detail) WUR;
 
 /*
+ * Events made durable together, with one fdatasync: those of one decision
+ * (a session's start and its certificate; a login's key and second
+ * factor). Nothing is logged until bd_batch_commit, and the decision must
+ * not take effect before it returns ERR_OK. add consumes detail; commit
+ * and clear empty the batch.
+ */
+#define BD_BATCH_MAX 4
+struct bd_batch {
+	char *canon[BD_BATCH_MAX];
+	size_t len[BD_BATCH_MAX];
+	size_t n;
+};
+int bd_batch_add(struct bd_batch *b, const char *actor, const char *source,
+    const char *target, const char *action, const char *decision,
+    uint64_t session, json_t *detail) WUR;
+int bd_batch_commit(struct bulwarkd *d, struct bd_batch *b) WUR;
+void bd_batch_clear(struct bd_batch *b);
+
+/*
  * bd_event for a refusal: the refusal stands whether or not it could be
  * logged (bd_event already reports a failure on stderr).
  */

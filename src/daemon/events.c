@@ -21,7 +21,7 @@ set_str(json_t *o, const char *key, const char *v)
 
 /* A failed append leaves the log to be reopened, which recovers it. */
 static int
-append_once(struct bulwarkd *d, const char *canon, size_t len)
+append_once(struct bulwarkd *d, struct bd_batch *b)
 {
 	char why[256];
 	uint64_t idx;
@@ -37,7 +37,8 @@ append_once(struct bulwarkd *d, const char *canon, size_t len)
 			return r;
 		}
 	}
-	r = audit_log_append(d->log, &canon, &len, 1, &idx);
+	r = audit_log_append(d->log, (const char *const *)b->canon, b->len,
+	    b->n, &idx);
 	if (r != ERR_OK) {
 		audit_log_close(d->log);
 		d->log = NULL;
@@ -46,15 +47,18 @@ append_once(struct bulwarkd *d, const char *canon, size_t len)
 }
 
 int
-bd_event(struct bulwarkd *d, const char *actor, const char *source,
+bd_batch_add(struct bd_batch *b, const char *actor, const char *source,
     const char *target, const char *action, const char *decision,
     uint64_t session, json_t *detail)
 {
-	char now[40], sid[24], why[200], *text = NULL, *canon = NULL;
-	size_t clen;
+	char now[40], sid[24], why[200], *text = NULL;
 	json_t *o = json_object();
 	int r = ERR_NOMEM;
 
+	if (b->n >= BD_BATCH_MAX) {
+		r = ERR_INTERNAL;
+		goto out;
+	}
 	if (o == NULL)
 		goto out;
 	entry_time_now(now, sizeof(now));
@@ -65,32 +69,64 @@ bd_event(struct bulwarkd *d, const char *actor, const char *source,
 	    set_str(o, "decision", decision) ||
 	    (session != 0 && set_str(o, "session", sid)))
 		goto out;
-	if (detail != NULL) {
-		r = json_object_set(o, "detail", detail);
-		if (r != 0) {
-			r = ERR_NOMEM;
-			goto out;
-		}
-	}
+	if (detail != NULL && json_object_set(o, "detail", detail) != 0)
+		goto out;
 	if ((text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
-	r = entry_canonicalize(text, strlen(text), now, &canon, &clen, why,
-	    sizeof(why));
+	r = entry_canonicalize(text, strlen(text), now, &b->canon[b->n],
+	    &b->len[b->n], why, sizeof(why));
 	if (r != ERR_OK) {
 		bd_log("audit event %s not loggable: %s", action, why);
 		goto out;
 	}
-	/* One retry: a reopen replays the journal and recovers the log. */
-	if ((r = append_once(d, canon, clen)) != ERR_OK &&
-	    (r = append_once(d, canon, clen)) != ERR_OK)
-		bd_log("audit event %s not logged: %s; refusing the action",
-		    action, err_str(r));
+	b->n++;
 out:
-	free(canon);
 	free(text);
 	json_decref(o);
 	json_decref(detail);
 	return r;
+}
+
+void
+bd_batch_clear(struct bd_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->canon[i]);
+	memset(b, 0, sizeof(*b));
+}
+
+int
+bd_batch_commit(struct bulwarkd *d, struct bd_batch *b)
+{
+	int r = ERR_OK;
+
+	/* One retry: a reopen replays the journal and recovers the log. */
+	if (b->n > 0 && (r = append_once(d, b)) != ERR_OK &&
+	    (r = append_once(d, b)) != ERR_OK)
+		bd_log("%zu audit event(s) not logged: %s; refusing the "
+		    "action", b->n, err_str(r));
+	bd_batch_clear(b);
+	return r;
+}
+
+int
+bd_event(struct bulwarkd *d, const char *actor, const char *source,
+    const char *target, const char *action, const char *decision,
+    uint64_t session, json_t *detail)
+{
+	struct bd_batch b;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	r = bd_batch_add(&b, actor, source, target, action, decision, session,
+	    detail);
+	if (r != ERR_OK) {
+		bd_batch_clear(&b);
+		return r;
+	}
+	return bd_batch_commit(d, &b);
 }
 
 void

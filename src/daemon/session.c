@@ -39,6 +39,12 @@ struct sess {
 	int rec_fd;		/* -1 when nothing is recorded */
 	uint64_t rec_bytes;
 	int ended;
+	/*
+	 * session.start, logged with cert.issue in one durable write: the
+	 * decision takes effect only when a certificate exists. A session
+	 * that ends without one logs it with session.end.
+	 */
+	struct bd_batch pending;
 };
 
 static void
@@ -193,10 +199,10 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 	    (int64_t)time(NULL), &s->id)) != ERR_OK)
 		goto out;
 	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
-	if (bd_event(d, s->user, s->rhost, tgt, "session.start", "allow", s->id,
-	    json_pack("{s:s,s:s%,s:b,s:s}", "kind", kind, "command",
-	    cmd != NULL ? cmd : "", cmd != NULL ? cmdlen : 0, "pty", s->pty,
-	    "reason", pd.reason)) != ERR_OK) {
+	if (bd_batch_add(&s->pending, s->user, s->rhost, tgt, "session.start",
+	    "allow", s->id, json_pack("{s:s,s:s%,s:b,s:s}", "kind", kind,
+	    "command", cmd != NULL ? cmd : "", cmd != NULL ? cmdlen : 0, "pty",
+	    s->pty, "reason", pd.reason)) != ERR_OK) {
 		s->ended = 1;
 		if (db_session_end(d->db, s->id, (int64_t)time(NULL), -1, 0,
 		    0, NULL) != ERR_OK)
@@ -261,11 +267,13 @@ bd_h_session_cert(struct rpc_conn *conn, const struct wire_msg *req,
 		return r;
 	sshkey_fingerprint(&pub, fp);
 	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
-	if (bd_event(d, s->user, s->rhost, tgt, "cert.issue", "allow", s->id,
-	    json_pack("{s:s,s:s,s:I,s:I,s:s,s:b}", "key_id", keyid,
-	    "fingerprint", fp, "valid_after", (json_int_t)cr.valid_after,
-	    "valid_before", (json_int_t)cr.valid_before, "source_address",
-	    d->source_address, "permit_pty", s->pty)) != ERR_OK) {
+	if (bd_batch_add(&s->pending, s->user, s->rhost, tgt, "cert.issue",
+	    "allow", s->id, json_pack("{s:s,s:s,s:I,s:I,s:s,s:b}", "key_id",
+	    keyid, "fingerprint", fp, "valid_after",
+	    (json_int_t)cr.valid_after, "valid_before",
+	    (json_int_t)cr.valid_before, "source_address", d->source_address,
+	    "permit_pty", s->pty)) != ERR_OK ||
+	    bd_batch_commit(d, &s->pending) != ERR_OK) {
 		free(cert);
 		return ERR_IO;
 	}
@@ -358,8 +366,13 @@ finish(struct sess *s, int exit_status, uint64_t in, uint64_t out,
 		    json_string(hex));
 	if (detail != NULL && reason != NULL && reason[0] != '\0')
 		json_object_set_new(detail, "reason", json_string(reason));
-	return bd_event(d, s->user, s->rhost, tgt, "session.end", NULL, s->id,
-	    detail);
+	/* With session.start when no certificate was ever issued. */
+	if ((r = bd_batch_add(&s->pending, s->user, s->rhost, tgt,
+	    "session.end", NULL, s->id, detail)) != ERR_OK) {
+		bd_batch_clear(&s->pending);
+		return r;
+	}
+	return bd_batch_commit(d, &s->pending);
 }
 
 int
@@ -399,6 +412,7 @@ bd_session_conn_free(void *data)
 		    "ending the session");
 	if (s->rec_fd >= 0)
 		close(s->rec_fd);
+	bd_batch_clear(&s->pending);
 	free(s);
 }
 
