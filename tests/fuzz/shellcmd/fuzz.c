@@ -38,7 +38,12 @@ check_ok(const struct shellcmd *sc, int tty)
 		abort();
 	if ((sc->subsystem != NULL) != (sc->kind == SHELLCMD_SFTP))
 		abort();
-	if (sc->want_pty && (has_cmd || !tty))
+	/*
+	 * A terminal exactly when there is one, for a shell, a command or
+	 * the menu (which opens a shell); never for file transfers.
+	 */
+	if ((sc->kind == SHELLCMD_INTERACTIVE || sc->kind == SHELLCMD_EXEC ||
+	    sc->kind == SHELLCMD_MENU) ? sc->want_pty != tty : sc->want_pty)
 		abort();
 	if (sc->command != NULL && (strlen(sc->command) > PROTO_COMMAND_MAX ||
 	    !wire_utf8_valid((const uint8_t *)sc->command,
