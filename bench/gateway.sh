@@ -337,11 +337,11 @@ def children_map():
     return kids
 
 def descendants(pid):
-    kids, out, todo = children_map(), [], [pid]
-    while todo:
-        p = todo.pop()
+    kids, out, stack = children_map(), [], [pid]
+    while stack:
+        p = stack.pop()
         for c in kids.get(p, []):
-            out.append(c); todo.append(c)
+            out.append(c); stack.append(c)
     return out
 
 def mem(pid):

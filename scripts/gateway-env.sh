@@ -200,6 +200,26 @@ gw_ssh() {
 		-l "$name" "$@"
 }
 
+# gw_standard NAME: the whole set-up most tests want: the gateway, target
+# web1 (group web), gateway user NAME with a TOTP secret, and a shared
+# connection for NAME at $GW_CM (one code, then any number of sessions:
+# gw_cm ARGS...).
+gw_standard() {
+	gw_install
+	gw_setup "$(gw_free_port)" >/dev/null 2>&1 || { echo "gateway setup failed" >&2; return 1; }
+	gw_start
+	gw_target web1 "$(gw_free_port)" web >/dev/null 2>&1
+	gw_user "$1"
+	GW_CM=$GW_DIR/cm
+	GW_CM_USER=$1
+	gw_ssh "$1" -o ControlMaster=yes -o ControlPath="$GW_CM" \
+		-o ControlPersist=600 -fN 127.0.0.1
+}
+
+gw_cm() {
+	ssh -F /dev/null -o ControlPath="$GW_CM" -l "$GW_CM_USER" -p "$GW_PORT" "$@"
+}
+
 gw_teardown() {
 	local p u
 	for p in "${GW_PIDS[@]}"; do

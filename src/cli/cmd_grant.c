@@ -18,16 +18,12 @@
 int
 cmd_grant(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const header[] = { "ROLE", "GROUP", "LOGIN" };
 	const char *sockopt = NULL, *sub, *role, *group, *login;
 	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
 	char *text = NULL;
-	int c, st, add, rc = 1;
+	int st, add, rc = 1;
 
 	if (argc < 2 || (strcmp(argv[1], "add") != 0 &&
 	    strcmp(argv[1], "del") != 0 && strcmp(argv[1], "list") != 0)) {
@@ -37,20 +33,11 @@ cmd_grant(int argc, char **argv)
 	sub = argv[1];
 	argc--;
 	argv++;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'S': sockopt = optarg; break;
-		default:
-			cli_error(USAGE);
-			return 2;
-		}
-	}
+	if ((rc = gw_socket_only(&sockopt, argc, argv,
+	    strcmp(sub, "list") == 0 ? 0 : 3, USAGE)) != 0)
+		return rc;
+	rc = 1;
 	if (strcmp(sub, "list") == 0) {
-		if (argc != optind) {
-			cli_error(USAGE);
-			return 2;
-		}
 		if (wire_builder_new(PROTO_GRANT_LIST, &b) != ERR_OK) {
 			cli_error("out of memory");
 			return 1;
@@ -69,10 +56,6 @@ cmd_grant(int argc, char **argv)
 			gw_print_table(text, header, 3, -1);
 		rc = 0;
 		goto out;
-	}
-	if (argc - optind != 3) {
-		cli_error(USAGE);
-		return 2;
 	}
 	add = strcmp(sub, "add") == 0;
 	role = argv[optind];

@@ -507,23 +507,12 @@ session_play(int argc, char **argv)
 int
 cmd_session(int argc, char **argv)
 {
-	const char *sub = argc >= 2 ? argv[1] : NULL;
+	static const struct gw_sub subs[] = {
+		{ "list", session_list }, { "show", session_show },
+		{ "play", session_play },
+	};
 
 	sockopt = NULL;
-	if (sub == NULL) {
-		cli_error("usage: bulwark session (list|show|play) ...; see "
-		    "'bulwark help session'");
-		return 2;
-	}
-	argc--;
-	argv++;
-	if (strcmp(sub, "list") == 0)
-		return session_list(argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return session_show(argc, argv);
-	if (strcmp(sub, "play") == 0)
-		return session_play(argc, argv);
-	cli_error("'%s' is not a session command; see 'bulwark help session'",
-	    sub);
-	return 2;
+	return gw_dispatch("session", subs, sizeof(subs) / sizeof(subs[0]),
+	    argc, argv);
 }

@@ -897,29 +897,13 @@ target_setup_script(int argc, char **argv)
 int
 cmd_target(int argc, char **argv)
 {
-	const char *sub = argc >= 2 ? argv[1] : NULL;
+	static const struct gw_sub subs[] = {
+		{ "add", target_add }, { "rekey", target_rekey },
+		{ "list", target_list }, { "show", target_show },
+		{ "del", target_del }, { "setup-script", target_setup_script },
+	};
 
 	sockopt = NULL;
-	if (sub == NULL) {
-		cli_error("usage: bulwark target (add|rekey|list|show|del|"
-		    "setup-script) ...; see 'bulwark help target'");
-		return 2;
-	}
-	argc--;
-	argv++;
-	if (strcmp(sub, "add") == 0)
-		return target_add(argc, argv);
-	if (strcmp(sub, "rekey") == 0)
-		return target_rekey(argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return target_list(argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return target_show(argc, argv);
-	if (strcmp(sub, "del") == 0)
-		return target_del(argc, argv);
-	if (strcmp(sub, "setup-script") == 0)
-		return target_setup_script(argc, argv);
-	cli_error("'%s' is not a target command; see 'bulwark help target'",
-	    sub);
-	return 2;
+	return gw_dispatch("target", subs, sizeof(subs) / sizeof(subs[0]),
+	    argc, argv);
 }

@@ -741,35 +741,29 @@ user_del(int argc, char **argv)
 	return 0;
 }
 
+static int
+user_disable(int argc, char **argv)
+{
+	return user_state(argc, argv, DB_USER_DISABLED);
+}
+
+static int
+user_enable(int argc, char **argv)
+{
+	return user_state(argc, argv, DB_USER_ACTIVE);
+}
+
 int
 cmd_user(int argc, char **argv)
 {
-	const char *sub = argc >= 2 ? argv[1] : NULL;
+	static const struct gw_sub subs[] = {
+		{ "add", user_add }, { "mfa", user_mfa }, { "key", user_key_add },
+		{ "list", user_list }, { "show", user_show },
+		{ "disable", user_disable }, { "enable", user_enable },
+		{ "del", user_del },
+	};
 
 	sockopt = NULL;
-	if (sub == NULL) {
-		cli_error("usage: bulwark user (add|mfa|key|list|show|disable|"
-		    "enable|del) ...; see 'bulwark help user'");
-		return 2;
-	}
-	argc--;
-	argv++;
-	if (strcmp(sub, "add") == 0)
-		return user_add(argc, argv);
-	if (strcmp(sub, "mfa") == 0)
-		return user_mfa(argc, argv);
-	if (strcmp(sub, "key") == 0)
-		return user_key_add(argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return user_list(argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return user_show(argc, argv);
-	if (strcmp(sub, "disable") == 0)
-		return user_state(argc, argv, DB_USER_DISABLED);
-	if (strcmp(sub, "enable") == 0)
-		return user_state(argc, argv, DB_USER_ACTIVE);
-	if (strcmp(sub, "del") == 0)
-		return user_del(argc, argv);
-	cli_error("'%s' is not a user command; see 'bulwark help user'", sub);
-	return 2;
+	return gw_dispatch("user", subs, sizeof(subs) / sizeof(subs[0]),
+	    argc, argv);
 }

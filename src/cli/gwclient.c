@@ -588,3 +588,35 @@ gw_socket_only(const char **sockopt, int argc, char **argv, int npos,
 	}
 	return 0;
 }
+
+static void
+sub_usage(const char *family, const struct gw_sub *table, size_t n)
+{
+	char names[256];
+	size_t i, len = 0;
+
+	names[0] = '\0';
+	for (i = 0; i < n && len < sizeof(names); i++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+		    i ? "|" : "", table[i].name);
+	cli_error("usage: bulwark %s (%s) ...; see 'bulwark help %s'", family,
+	    names, family);
+}
+
+int
+gw_dispatch(const char *family, const struct gw_sub *table, size_t n,
+    int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		sub_usage(family, table, n);
+		return 2;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(argv[1], table[i].name) == 0)
+			return table[i].fn(argc - 1, argv + 1);
+	cli_error("'%s' is not a %s command; see 'bulwark help %s'", argv[1],
+	    family, family);
+	return 2;
+}

@@ -123,4 +123,17 @@ int gw_read_first_line(const char *path, size_t max, char **out) WUR;
 int gw_socket_only(const char **sockopt, int argc, char **argv, int npos,
     const char *usage);
 
+/* One subcommand of a command family: bulwark FAMILY NAME ARGS... */
+struct gw_sub {
+	const char *name;
+	int (*fn)(int argc, char **argv);	/* argv[0] is NAME */
+};
+
+/*
+ * Runs the subcommand argv[1] of family from table[0..n), or prints usage
+ * ("bulwark FAMILY (a|b|...) ...") and returns 2.
+ */
+int gw_dispatch(const char *family, const struct gw_sub *table, size_t n,
+    int argc, char **argv);
+
 #endif

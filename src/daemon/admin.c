@@ -260,22 +260,6 @@ bd_h_user_state(struct rpc_conn *conn, const struct wire_msg *req,
 	    "user.enable" : "user.disable", NULL);
 }
 
-int
-bd_h_user_del(struct rpc_conn *conn, const struct wire_msg *req,
-    struct wire_builder *resp)
-{
-	struct bulwarkd *d = rpc_conn_arg(conn);
-	S(user);
-	int r;
-
-	(void)resp;
-	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK)
-		return ERR_FORMAT;
-	if ((r = db_user_del(d->db, user)) != ERR_OK)
-		return r;
-	return admin_event(conn, user, "user.del", NULL);
-}
-
 /*
  * A fresh seed: stored, then shown once to the admin (base32 and URI) and
  * never again; the answer's buffers are wiped by the RPC layer's free.
@@ -318,22 +302,6 @@ out:
 	totp_seed_free(seed);
 	sodium_free(raw);
 	return r;
-}
-
-int
-bd_h_mfa_unlock(struct rpc_conn *conn, const struct wire_msg *req,
-    struct wire_builder *resp)
-{
-	struct bulwarkd *d = rpc_conn_arg(conn);
-	S(user);
-	int r;
-
-	(void)resp;
-	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK)
-		return ERR_FORMAT;
-	if ((r = db_totp_clear(d->db, user)) != ERR_OK)
-		return r;
-	return admin_event(conn, user, "user.mfa.unlock", NULL);
 }
 
 static int
@@ -447,20 +415,42 @@ bd_h_target_rekey(struct rpc_conn *conn, const struct wire_msg *req,
 	return r;
 }
 
+/*
+ * Requests that name one thing and make one change to it, each an audit
+ * event: USER_DEL, MFA_UNLOCK, TARGET_DEL.
+ */
+static const struct {
+	uint16_t type;
+	uint16_t tag;
+	int (*op)(struct db *, const char *);
+	const char *action;
+} one_name_ops[] = {
+	{ PROTO_USER_DEL, P_USER, db_user_del, "user.del" },
+	{ PROTO_MFA_UNLOCK, P_USER, db_totp_clear, "user.mfa.unlock" },
+	{ PROTO_TARGET_DEL, P_TARGET, db_target_del, "target.del" },
+};
+
 int
-bd_h_target_del(struct rpc_conn *conn, const struct wire_msg *req,
+bd_h_one_name(struct rpc_conn *conn, const struct wire_msg *req,
     struct wire_builder *resp)
 {
 	struct bulwarkd *d = rpc_conn_arg(conn);
+	size_t i;
 	S(name);
 	int r;
 
 	(void)resp;
-	if (bd_str(req, P_TARGET, name, sizeof(name)) != ERR_OK)
-		return ERR_FORMAT;
-	if ((r = db_target_del(d->db, name)) != ERR_OK)
-		return r;
-	return admin_event(conn, name, "target.del", NULL);
+	for (i = 0; i < sizeof(one_name_ops) / sizeof(one_name_ops[0]); i++) {
+		if (one_name_ops[i].type != req->type)
+			continue;
+		if (bd_str(req, one_name_ops[i].tag, name, sizeof(name)) !=
+		    ERR_OK)
+			return ERR_FORMAT;
+		if ((r = one_name_ops[i].op(d->db, name)) != ERR_OK)
+			return r;
+		return admin_event(conn, name, one_name_ops[i].action, NULL);
+	}
+	return ERR_INTERNAL;	/* a table row without an entry here */
 }
 
 static int
@@ -475,36 +465,25 @@ grant_fields(const struct wire_msg *req, char *role, char *group, char *login,
 	return ERR_OK;
 }
 
+/* GRANT_ADD and GRANT_DEL: the request's type says which. */
 int
-bd_h_grant_add(struct rpc_conn *conn, const struct wire_msg *req,
+bd_h_grant_change(struct rpc_conn *conn, const struct wire_msg *req,
     struct wire_builder *resp)
 {
 	struct bulwarkd *d = rpc_conn_arg(conn);
+	int add = req->type == PROTO_GRANT_ADD;
 	S(role); S(group); S(login);
 	int r;
 
 	(void)resp;
-	if ((r = grant_fields(req, role, group, login, sizeof(role))) != ERR_OK ||
-	    (r = db_grant_add(d->db, role, group, login)) != ERR_OK)
+	if ((r = grant_fields(req, role, group, login, sizeof(role))) != ERR_OK)
 		return r;
-	return admin_event(conn, group, "grant.add", json_pack("{s:s,s:s}",
-	    "role", role, "login", login));
-}
-
-int
-bd_h_grant_del(struct rpc_conn *conn, const struct wire_msg *req,
-    struct wire_builder *resp)
-{
-	struct bulwarkd *d = rpc_conn_arg(conn);
-	S(role); S(group); S(login);
-	int r;
-
-	(void)resp;
-	if ((r = grant_fields(req, role, group, login, sizeof(role))) != ERR_OK ||
-	    (r = db_grant_del(d->db, role, group, login)) != ERR_OK)
+	r = add ? db_grant_add(d->db, role, group, login) :
+	    db_grant_del(d->db, role, group, login);
+	if (r != ERR_OK)
 		return r;
-	return admin_event(conn, group, "grant.del", json_pack("{s:s,s:s}",
-	    "role", role, "login", login));
+	return admin_event(conn, group, add ? "grant.add" : "grant.del",
+	    json_pack("{s:s,s:s}", "role", role, "login", login));
 }
 
 int

@@ -15,8 +15,8 @@
 H(keys); H(pam_start); H(pam_totp); H(account); H(targets);
 H(session_open); H(session_cert); H(session_data); H(session_end);
 H(ca_key); H(user_add); H(user_key_add); H(user_list); H(user_state);
-H(user_del); H(mfa_enroll); H(mfa_unlock); H(target_add); H(target_list);
-H(target_rekey); H(target_del); H(grant_add); H(grant_del); H(grant_list);
+H(one_name); H(mfa_enroll); H(target_add); H(target_list);
+H(target_rekey); H(grant_change); H(grant_list);
 H(session_list); H(session_get);
 
 #define ROOT RPC_CALLER_ROOT
@@ -25,8 +25,9 @@ H(session_list); H(session_get);
 /* Admin requests come on a fresh connection, one or several. */
 #define ADMIN ST(NEW)
 
-#define ROW(type, name, callers, states) { type, #name, callers, NULL, 0, \
-    states, NULL, 0, bd_h_##name }
+#define ROW(type, name, callers, states) ROWH(type, name, callers, states, name)
+#define ROWH(type, name, callers, states, h) { type, #name, callers, NULL, 0, \
+    states, NULL, 0, bd_h_##h }
 
 static struct rpc_request rows[] = {
 	/* sshd's AuthorizedKeysCommand: its own user (--keys-user), or
@@ -45,15 +46,15 @@ static struct rpc_request rows[] = {
 	ROW(PROTO_USER_KEY_ADD, user_key_add, ROOT, ADMIN),
 	ROW(PROTO_USER_LIST, user_list, ROOT, ADMIN),
 	ROW(PROTO_USER_STATE, user_state, ROOT, ADMIN),
-	ROW(PROTO_USER_DEL, user_del, ROOT, ADMIN),
+	ROWH(PROTO_USER_DEL, user_del, ROOT, ADMIN, one_name),
 	ROW(PROTO_MFA_ENROLL, mfa_enroll, ROOT, ADMIN),
-	ROW(PROTO_MFA_UNLOCK, mfa_unlock, ROOT, ADMIN),
+	ROWH(PROTO_MFA_UNLOCK, mfa_unlock, ROOT, ADMIN, one_name),
 	ROW(PROTO_TARGET_ADD, target_add, ROOT, ADMIN),
 	ROW(PROTO_TARGET_LIST, target_list, ROOT, ADMIN),
 	ROW(PROTO_TARGET_REKEY, target_rekey, ROOT, ADMIN),
-	ROW(PROTO_TARGET_DEL, target_del, ROOT, ADMIN),
-	ROW(PROTO_GRANT_ADD, grant_add, ROOT, ADMIN),
-	ROW(PROTO_GRANT_DEL, grant_del, ROOT, ADMIN),
+	ROWH(PROTO_TARGET_DEL, target_del, ROOT, ADMIN, one_name),
+	ROWH(PROTO_GRANT_ADD, grant_add, ROOT, ADMIN, grant_change),
+	ROWH(PROTO_GRANT_DEL, grant_del, ROOT, ADMIN, grant_change),
 	ROW(PROTO_GRANT_LIST, grant_list, ROOT, ADMIN),
 	ROW(PROTO_SESSION_LIST, session_list, ROOT, ADMIN),
 	ROW(PROTO_SESSION_GET, session_get, ROOT, ADMIN),

@@ -33,15 +33,9 @@ open_sessions() {
 	"$B" session list | awk 'NR > 1 && $7 == "-" {print $1}'
 }
 
-gw_install
-gw_setup "$(gw_free_port)" >/dev/null 2>&1 || fail "gateway setup"
-gw_start
-gw_target web1 "$(gw_free_port)" web >/dev/null 2>&1
-gw_user "$ALICE"
-CM=$T/cm
-gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$CM" -o ControlPersist=600 -fN 127.0.0.1 ||
-	fail "control master login"
-cm() { ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GW_PORT" "$@"; }
+gw_standard "$ALICE" || fail "gateway, target, user and shared connection"
+CM=$GW_CM
+cm() { gw_cm "$@"; }
 
 # ---- an interactive session when bulwarkd dies ---------------------------
 mkfifo "$T/in"

@@ -22,14 +22,8 @@ fail() {
 	exit 1
 }
 
-gw_install
-gw_setup "$(gw_free_port)" >/dev/null 2>&1 || fail "gateway setup"
-gw_start
-gw_target web1 "$(gw_free_port)" web >/dev/null 2>&1
-gw_user "$ALICE"
-CM=$T/cm
-gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$CM" -o ControlPersist=600 -fN 127.0.0.1 ||
-	fail "control master login"
+gw_standard "$ALICE" || fail "gateway, target, user and shared connection"
+CM=$GW_CM
 
 # drive SCRIPT: runs ssh -tt through the shared connection on a pty and
 # plays SCRIPT (python statements using send/expect/resize); exits with
