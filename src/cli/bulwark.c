@@ -31,6 +31,8 @@ static const struct command commands[] = {
 	{ "grant", cmd_grant, "let a role log in as LOGIN on a group of targets" },
 	{ "session", cmd_session, "list, show and replay recorded sessions" },
 	{ "ssh-config", cmd_ssh_config, "print OpenSSH client config for a user's targets" },
+	{ "vault", cmd_vault, "the backup vault: init, enroll hosts, receive backups, check" },
+	{ "backup", cmd_backup, "back paths up to a vault: encrypted, deduplicated, put-only" },
 	{ "help", NULL, "show help for a command (bulwark help COMMAND)" },
 	{ "version", NULL, "print the version" },
 };

@@ -23,6 +23,9 @@ int cmd_target(int argc, char **argv);
 int cmd_grant(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_ssh_config(int argc, char **argv);
+/* The backup vault: vault (init, enroll, receive, check) and backup. */
+int cmd_vault(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
 
 /* Prints "bulwark: " and the formatted message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,189 @@
+/*
+ * store.h - the vault directory: what is in it and the only ways it
+ * changes. Everything here works without any decryption key.
+ *
+ * Layout of a vault directory DIR:
+ *
+ *	vault.conf		"bulwark vault v1\nvault-key <base64 X25519>\n"
+ *	keys/repo.key		"repo-key <base64 repository secret>\n", mode
+ *				0600, owned by root: only `vault enroll` reads
+ *				it; `vault receive` runs as the vault's SSH user
+ *				and never can
+ *	log/			the vault's own audit log (audit/log.h)
+ *	hosts/HOST		an enrolled host: "sign-key <base64 Ed25519
+ *				public key>\nquota <bytes, 0 = none>\n
+ *				ssh-key <authorized key>\n"
+ *	packs/XX/NAME		a pack (pack.h), NAME its 64-hex SHA-256, XX
+ *				its first two digits; mode 0444; never
+ *				rewritten, never removed by receive
+ *	received/HOST		append-only: one line "NAME SIZE\n" per pack
+ *				accepted from HOST, after the pack is durable;
+ *				quota and snapshot references count from it
+ *	snapshots/HOST/ID	a snapshot record: "BWSR", u32 version 1,
+ *				u64 the vault's receive time (seconds), then
+ *				the manifest bytes exactly as the host signed
+ *				them (manifest.h); ID is its 32-hex snapshot ID
+ *	tmp/			uploads in progress (tmp/upload.PID.N)
+ *
+ * Durability: a pack is written to tmp/, fsync'ed, checked, linked to its
+ * name (never replacing a file), the directory fsync'ed, and only then
+ * listed in received/HOST (fdatasync) and acknowledged. A crash at any
+ * point leaves either no trace but a temporary file, or a durable pack
+ * that no snapshot references yet. Snapshots are written the same way.
+ */
+#ifndef BULWARK_VAULT_STORE_H
+#define BULWARK_VAULT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backup/keys.h"
+#include "backup/manifest.h"
+#include "backup/pack.h"
+#include "common/err.h"
+
+#define VAULT_MAGIC		"bulwark vault v1"
+#define VAULT_SNAP_MAGIC	"BWSR"
+#define VAULT_SNAP_HEADER_LEN	16
+/* Manifests the vault takes: far above any real one (64 MiB is about a
+ * million packs, 32 TiB of data), far below MANIFEST_MAX_LEN. */
+#define VAULT_MANIFEST_MAX	(64u * 1024 * 1024)
+#define VAULT_SSH_KEY_MAX	8192
+
+struct vault;
+
+struct vault_host {
+	char name[MANIFEST_HOST_MAX + 1];
+	uint8_t sign_pk[MANIFEST_PK_LEN];
+	uint64_t quota;			/* bytes of packs; 0: none */
+	char ssh_key[VAULT_SSH_KEY_MAX];	/* the authorized key line */
+};
+
+/* What received/HOST says: pack names (sorted, unique) and their sizes. */
+struct vault_received {
+	char (*names)[PACK_NAME_HEX_LEN + 1];
+	uint64_t *sizes;
+	size_t n;
+	uint64_t total;
+};
+
+struct vault_snapshot {
+	char host[MANIFEST_HOST_MAX + 1];
+	char id[MANIFEST_ID_HEX_LEN + 1];
+	uint64_t received;		/* the vault's clock */
+	uint8_t *raw;			/* the manifest as signed */
+	size_t rawlen;
+	struct manifest *m;		/* parsed, signature checked */
+};
+
+/*
+ * Creates DIR (it must not exist or be empty) with the layout above, its
+ * audit log (origin given) and the first event. *log_vkey gets the log's
+ * verifier key (malloc'd). why gets a one-line reason on failure.
+ */
+int vault_create(const char *dir, const uint8_t vault_pk[PACK_PK_LEN],
+    const uint8_t repo_secret[REPO_SECRET_LEN], const char *origin,
+    char **log_vkey, char *why, size_t whylen) WUR;
+
+/* Opens an existing vault (reads vault.conf only: a copy works). */
+int vault_open(const char *dir, struct vault **out, char *why,
+    size_t whylen) WUR;
+void vault_close(struct vault *v);
+
+const char *vault_dir(const struct vault *v);
+const uint8_t *vault_pk(const struct vault *v);
+const uint8_t *vault_key_id(const struct vault *v);
+
+/* Reads keys/repo.key (root only). */
+int vault_repo_secret(const struct vault *v,
+    uint8_t out[REPO_SECRET_LEN]) WUR;
+
+/* ---- Hosts ----------------------------------------------------------- */
+
+/* Registers h; ERR_EXISTS when the host is already enrolled. */
+int vault_host_add(struct vault *v, const struct vault_host *h) WUR;
+/* ERR_NOTFOUND when the host is not enrolled. */
+int vault_host_get(const struct vault *v, const char *name,
+    struct vault_host *out) WUR;
+
+/* ---- Packs ------------------------------------------------------------ */
+
+/* DIR/packs/XX/NAME into buf; ERR_FORMAT for a name that is not 64 hex. */
+int vault_pack_path(const struct vault *v, const char *name, char *buf,
+    size_t cap) WUR;
+
+/* Opens a pack read-only; returns the descriptor or a negative ERR_*. */
+int vault_pack_open(const struct vault *v, const char *name);
+
+/* Every pack file's name, sorted (malloc'd array, *n entries). */
+int vault_pack_list(const struct vault *v,
+    char (**names)[PACK_NAME_HEX_LEN + 1], size_t *n) WUR;
+
+/*
+ * An upload: bytes go to a temporary file as they arrive and are hashed
+ * on the way. Commit checks the name, the keyless structure and the key
+ * ID, makes the pack durable under its name and lists it for host.
+ * *existed is set when a pack of that name was already there (its bytes
+ * are then the same: the name is their hash); the temporary file goes
+ * and the vault is unchanged but for received/HOST. On any error the
+ * upload is over (abort is still needed) and nothing changed.
+ *   ERR_MISMATCH   the bytes do not hash to name
+ *   ERR_FORMAT     not a well-formed pack (pack_check_structure)
+ *   ERR_NOTFOUND   sealed to another vault key
+ */
+struct vault_upload;
+int vault_upload_begin(struct vault *v, struct vault_upload **out) WUR;
+int vault_upload_write(struct vault_upload *u, const void *p, size_t n) WUR;
+uint64_t vault_upload_size(const struct vault_upload *u);
+int vault_upload_commit(struct vault_upload *u, const char *name,
+    const char *host, int *existed) WUR;
+void vault_upload_abort(struct vault_upload *u);
+
+/* ---- Received lists --------------------------------------------------- */
+
+int vault_received_load(const struct vault *v, const char *host,
+    struct vault_received *out) WUR;
+int vault_received_has(const struct vault_received *r, const char *name);
+void vault_received_free(struct vault_received *r);
+
+/* ---- Snapshots -------------------------------------------------------- */
+
+/*
+ * Stores a verified manifest for host with the vault's receive time.
+ * ERR_EXISTS when the snapshot ID is already there (nothing changes).
+ */
+int vault_snapshot_put(struct vault *v, const char *host,
+    const uint8_t *manifest, size_t len, uint64_t received) WUR;
+
+/*
+ * Every snapshot, oldest receive time first, each manifest verified with
+ * its host's registered key. A record that does not parse or verify is
+ * reported through bad (may be NULL; called with the path and a reason)
+ * and skipped.
+ */
+int vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
+    size_t *n, void (*bad)(const char *path, const char *why, void *arg),
+    void *arg) WUR;
+void vault_snapshots_free(struct vault_snapshot *s, size_t n);
+
+/*
+ * The snapshot whose ID starts with prefix (at least 4 hex digits) in
+ * list[0..n): its index, or ERR_NOTFOUND, or ERR_CONFLICT when several
+ * match.
+ */
+int vault_snapshot_find(const struct vault_snapshot *list, size_t n,
+    const char *prefix);
+
+/* ---- Audit ------------------------------------------------------------ */
+
+/*
+ * Appends one event to the vault's audit log (durable on return). The
+ * log takes one writer at a time: this waits up to 30 s for the lock, so
+ * that several hosts may send at once. detail is a JSON object text or
+ * NULL.
+ */
+int vault_audit(struct vault *v, const char *actor, const char *source,
+    const char *action, const char *decision, const char *target,
+    const char *detail_json) WUR;
+
+#endif
