@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Bulwark needs to build, test and run.
 # Idempotent: asks apt only for what dpkg says is missing.
+#
+#   scripts/deps.sh           build and run
+#   scripts/deps.sh --test    and the test tools
+#   scripts/deps.sh --bench   and the peers and tools of bench/backup.sh
 set -euo pipefail
 
 PKGS=(
@@ -13,12 +17,17 @@ PKGS=(
 TEST_PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev procps psmisc
 	coreutils util-linux time oathtool zbar-tools
-	pamtester asciinema iproute2 ansible-core
+	pamtester asciinema iproute2 ansible-core attr acl faketime
+)
+BENCH_PKGS=(
+	restic borgbackup time zstd
 )
 
 want=("${PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
 	want+=("${TEST_PKGS[@]}")
+elif [ "${1:-}" = "--bench" ]; then
+	want+=("${BENCH_PKGS[@]}")
 fi
 
 missing=()

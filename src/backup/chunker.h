@@ -131,9 +131,9 @@ size_t chunker_cut(const struct chunker *c, const uint8_t *p, size_t n,
     int at_eof) WUR;
 
 /*
- * Keyed chunk ID: BLAKE2b-256 of the chunk keyed with idkey (libsodium
- * crypto_generichash). Without idkey nobody can tell whether a chunk ID
- * stands for some known contents. p may be NULL when n is 0.
+ * Keyed chunk ID: HMAC-SHA-256 of the chunk under idkey. Without idkey
+ * nobody can tell whether a chunk ID stands for some known contents. p
+ * may be NULL when n is 0.
  */
 void chunk_id(const uint8_t idkey[CHUNK_ID_KEY_LEN], const uint8_t *p,
     size_t n, uint8_t out[CHUNK_ID_LEN]);

@@ -30,9 +30,14 @@
 #include "vault/proto.h"
 #include "common/banned.h"
 
-#define READ_BUF	(16u << 20)	/* >= CHUNKER_MAX + a good read */
-#define QUEUE_BYTES	(32u << 20)	/* chunks waiting for a worker */
-#define SENDQ_MAX	2		/* finished packs waiting to go */
+/*
+ * Memory: the peak resident size is about READ_BUF + QUEUE_BYTES +
+ * (WORKERS + SENDQ_MAX + 1) * PACK_SIZE; restic 0.14 sets the bar.
+ */
+#define READ_BUF	(8u << 20)	/* >= CHUNKER_MAX + a good read */
+#define QUEUE_BYTES	(8u << 20)	/* chunks waiting for a worker */
+#define SENDQ_MAX	1		/* finished packs waiting to go */
+#define PACK_SIZE	(16u << 20)	/* where a pack is closed */
 #define WORKERS		2
 #define XATTR_LIST_MAX_	(64u * 1024)
 #define PENDING		(-1)
@@ -554,7 +559,7 @@ worker_add(struct engine *e, struct wstate *ws, struct job *j)
 		ws->capids = nc;
 	}
 	memcpy(ws->ids[ws->nids++], j->id, CHUNK_ID_LEN);
-	if (pack_writer_size(ws->w) >= PACK_TARGET_SIZE)
+	if (pack_writer_size(ws->w) >= PACK_SIZE)
 		return worker_flush(e, ws);
 	return ERR_OK;
 }

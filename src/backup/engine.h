@@ -6,14 +6,15 @@
  * The pipeline, on two cores:
  *   main thread     walks the trees, reads files (or takes unchanged
  *                   files' chunk lists from the cache), cuts chunks
- *                   (chunker.h), names them (keyed BLAKE2b) and drops the
+ *                   (chunker.h), names them (keyed HMAC-SHA-256) and drops the
  *                   ones already sent; builds the tree nodes
  *   two workers     compress and encrypt new chunks into packs, one pack
  *                   writer each (pack.h)
  *   sender          sends finished packs to the vault and, on each
  *                   acknowledgement, records the pack in the cache
- * Queues between them are bounded, so memory stays at about two packs in
- * the making, two waiting to be sent and 32 MiB of chunks.
+ * Queues between them are bounded, so memory stays at about two 16 MiB
+ * packs in the making, one waiting and one being sent, and 8 MiB of
+ * chunks.
  *
  * The engine speaks the receive protocol (vault/proto.h) on two
  * descriptors that the caller connects: to a local `bulwark vault

@@ -45,8 +45,9 @@
  *	4    mtime nanoseconds, < 10^9
  *	8    ctime seconds, signed
  *	4    ctime nanoseconds, < 10^9
- *	8    hardlink group: 0 when not hard-linked; entries of a node that
- *	     share a non-zero number are one inode. Always 0 for directories.
+ *	8    hardlink group: 0 when not hard-linked; entries anywhere in a
+ *	     snapshot (not only in one node) that share a non-zero number
+ *	     are one inode. Always 0 for directories.
  *	4    xattr count
  *	     xattrs, strictly increasing bytewise by name:
  *		1    name_len, 1..255
@@ -59,7 +60,7 @@
  *		8    size: the sum of the chunk and hole lengths
  *		4    chunk count, <= TREE_MAX_CHUNKS (2^24)
  *		     chunks, in file order, each:
- *		32   chunk ID (keyed BLAKE2b-256, chunker.h), or all zero
+ *		32   chunk ID (HMAC-SHA-256, chunker.h), or all zero
  *		     for a hole (a run of zeros stored as nothing)
  *		4    data chunk: length, >= 1
  *		8    hole (zero ID): length, >= 1; never two holes in a row

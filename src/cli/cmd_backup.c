@@ -69,10 +69,11 @@ struct transport {
 };
 
 /*
- * Starts the receiving side with pipes to it. Over ssh it asks for the
- * "bulwark-vault" subsystem: the vault's forced command answers whatever
- * is asked, and a vault user without one (a misconfiguration) gets no
- * shell fed with backup data, just a refused subsystem.
+ * Starts the receiving side with pipes to it. Over ssh the command sent
+ * is a fixed string with nothing from the user in it: the vault's forced
+ * command replaces it anyway, and on a vault user without one (a
+ * misconfiguration) it is a bare `bulwark vault receive`, which stops at
+ * its usage message instead of a shell reading backup data.
  */
 static int
 start_transport(const struct dest *d, const char *host, const char *ident,
@@ -96,10 +97,9 @@ start_transport(const struct dest *d, const char *host, const char *ident,
 			argv[n++] = "-o";
 			argv[n++] = (char *)sshopts[i];
 		}
-		argv[n++] = "-s";
 		argv[n++] = "--";
 		argv[n++] = (char *)d->userhost;
-		argv[n++] = "bulwark-vault";
+		argv[n++] = "bulwark vault receive";
 	} else {
 		ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		if (l <= 0)

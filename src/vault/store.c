@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1042,6 +1043,35 @@ set_str(json_t *o, const char *key, const char *v)
 	return json_object_set_new(o, key, json_string(v));
 }
 
+static uid_t owner_uid;
+static gid_t owner_gid;
+
+static int
+chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)flag;
+	(void)f;
+	if (st->st_uid == owner_uid)
+		return 0;
+	return lchown(path, owner_uid, owner_gid) == 0 ? 0 : -1;
+}
+
+/*
+ * Root (vault init and enroll) appending to a vault that belongs to its
+ * SSH user must leave the log writable by that user's receives.
+ */
+static int
+log_owner(const struct vault *v, const char *logdir)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(v->dir, &st) != 0 || st.st_uid == 0)
+		return ERR_OK;
+	owner_uid = st.st_uid;
+	owner_gid = st.st_gid;
+	return nftw(logdir, chown_one, 16, FTW_PHYS) == 0 ? ERR_OK : ERR_IO;
+}
+
 int
 vault_audit(struct vault *v, const char *actor, const char *source,
     const char *action, const char *decision, const char *target,
@@ -1089,6 +1119,8 @@ vault_audit(struct vault *v, const char *actor, const char *source,
 	const char *e = canon;
 	rc = audit_log_append(log, &e, &clen, 1, &idx);
 	audit_log_close(log);
+	if (rc == ERR_OK)
+		rc = log_owner(v, dir);
 out:
 	json_decref(o);
 	json_decref(det);
