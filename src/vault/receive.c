@@ -317,6 +317,12 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 	if ((rc = vault_received_load(v, o->host, &r.got)) != ERR_OK)
 		return refuse(&r, "vault.session", rc,
 		    "the vault cannot read its records for this host");
+	size_t swept;
+	if (!o->no_audit && vault_tmp_sweep(v, &swept) == ERR_OK && swept > 0) {
+		char detail[64];
+		snprintf(detail, sizeof(detail), "{\"removed\":%zu}", swept);
+		audit(&r, "vault.tmp.sweep", "allow", detail);
+	}
 	if ((r.buf = malloc(READ_STEP)) == NULL) {
 		vault_received_free(&r.got);
 		return ERR_NOMEM;

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <jansson.h>
 #include <sodium.h>
 
@@ -664,6 +666,38 @@ fail:
 		u->tmp[0] = '\0';
 	}
 	return rc;
+}
+
+int
+vault_tmp_sweep(struct vault *v, size_t *removed)
+{
+	char *dir = path_join(v->dir, "tmp", NULL);
+	struct dirent *e;
+	DIR *d;
+
+	*removed = 0;
+	if (dir == NULL)
+		return ERR_NOMEM;
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return ERR_IO;
+	}
+	while ((e = readdir(d)) != NULL) {
+		long pid;
+		unsigned n;
+		char extra;
+		if (sscanf(e->d_name, "upload.%ld.%u%c", &pid, &n, &extra) != 2 ||
+		    pid <= 0 || pid == (long)getpid())
+			continue;
+		/* Its writer is gone: nothing was acknowledged from it. */
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	free(dir);
+	return ERR_OK;
 }
 
 void

@@ -139,6 +139,12 @@ int vault_upload_commit(struct vault_upload *u, const char *name,
     const char *host, int *existed) WUR;
 void vault_upload_abort(struct vault_upload *u);
 
+/*
+ * Removes uploads whose writer process is gone (a receive killed in the
+ * middle): they were never acknowledged. *removed counts them.
+ */
+int vault_tmp_sweep(struct vault *v, size_t *removed) WUR;
+
 /* ---- Received lists --------------------------------------------------- */
 
 int vault_received_load(const struct vault *v, const char *host,
