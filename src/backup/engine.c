@@ -31,13 +31,22 @@
 #include "common/banned.h"
 
 /*
- * Memory: the peak resident size is about READ_BUF + QUEUE_BYTES +
- * (WORKERS + SENDQ_MAX + 1) * PACK_SIZE; restic 0.14 sets the bar.
+ * Memory: the peak resident size is about READ_BUF + POOL_BUFS *
+ * CHUNKER_MAX + (WORKERS + SENDQ_MAX) * PACK_SIZE; restic 0.14 sets the
+ * bar.
  */
 #define READ_BUF	(8u << 20)	/* >= CHUNKER_MAX + a good read */
 #define QUEUE_BYTES	(8u << 20)	/* chunks waiting for a worker */
-#define SENDQ_MAX	1		/* finished packs waiting to go */
+#define SENDQ_MAX	1		/* finished packs waiting or going */
 #define PACK_SIZE	(16u << 20)	/* where a pack is closed */
+/*
+ * Copies of chunks this large come from a few reused CHUNKER_MAX buffers:
+ * malloc and free of megabyte blocks from three threads left glibc holding
+ * tens of MiB it had no use for, and mmap'ed blocks cost a page fault per
+ * 4 KiB (expensive on this VM).
+ */
+#define POOL_MIN	(64u << 10)
+#define POOL_BUFS	3
 #define WORKERS		2
 #define XATTR_LIST_MAX_	(64u * 1024)
 #define PENDING		(-1)
@@ -364,10 +373,13 @@ struct engine {
 	size_t qbytes;
 	int qclosed;
 	struct done_pack *shead, *stail;
-	size_t slen;
+	size_t slen, sending;
 	int sclosed, workers_left;
 	int failed;
 	char fail_why[256];
+	uint8_t *pool[POOL_BUFS];	/* free buffers; NULL slots unused */
+	uint8_t *pool_all[POOL_BUFS];	/* every buffer made */
+	size_t pool_made;
 
 	struct timespec t0, last_progress;
 	uid_t cached_uid;
@@ -416,6 +428,57 @@ warn_path(struct engine *e, const char *path, const char *fmt, ...)
 	e->st->warnings++;
 }
 
+/* A buffer for a chunk copy of n bytes; NULL when the run failed. */
+static uint8_t *
+data_get(struct engine *e, size_t n)
+{
+	uint8_t *p = NULL;
+
+	if (n < POOL_MIN)
+		return malloc(n ? n : 1);
+	pthread_mutex_lock(&e->mu);
+	for (;;) {
+		for (size_t i = 0; i < POOL_BUFS && p == NULL; i++) {
+			if (e->pool[i] != NULL) {
+				p = e->pool[i];
+				e->pool[i] = NULL;
+			}
+		}
+		if (p != NULL || e->failed)
+			break;
+		if (e->pool_made < POOL_BUFS) {
+			p = malloc(CHUNKER_MAX > PACK_CHUNK_MAX ? PACK_CHUNK_MAX :
+			    CHUNKER_MAX);
+			if (p != NULL)
+				e->pool_all[e->pool_made++] = p;
+			break;
+		}
+		pthread_cond_wait(&e->cv, &e->mu);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return p;
+}
+
+static void
+data_put(struct engine *e, uint8_t *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	if (n < POOL_MIN) {
+		free(p);
+		return;
+	}
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; i < POOL_BUFS; i++) {
+		if (e->pool[i] == NULL) {
+			e->pool[i] = p;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+}
+
 /* Takes ownership of data. Blocks while the queue is full. */
 static int
 submit(struct engine *e, const uint8_t *id, uint8_t *data, size_t len)
@@ -423,7 +486,7 @@ submit(struct engine *e, const uint8_t *id, uint8_t *data, size_t len)
 	struct job *j = malloc(sizeof(*j));
 
 	if (j == NULL) {
-		free(data);
+		data_put(e, data, len);
 		return ERR_NOMEM;
 	}
 	memcpy(j->id, id, CHUNK_ID_LEN);
@@ -435,7 +498,7 @@ submit(struct engine *e, const uint8_t *id, uint8_t *data, size_t len)
 		pthread_cond_wait(&e->cv, &e->mu);
 	if (e->failed) {
 		pthread_mutex_unlock(&e->mu);
-		free(data);
+		data_put(e, data, len);
 		free(j);
 		return ERR_CONFLICT;
 	}
@@ -484,7 +547,7 @@ static int
 queue_pack(struct engine *e, struct done_pack *d)
 {
 	pthread_mutex_lock(&e->mu);
-	while (e->slen >= SENDQ_MAX && !e->failed)
+	while (e->slen + e->sending >= SENDQ_MAX && !e->failed)
 		pthread_cond_wait(&e->cv, &e->mu);
 	if (e->failed) {
 		pthread_mutex_unlock(&e->mu);
@@ -574,7 +637,7 @@ worker_main(void *arg)
 
 	while ((j = take_job(e)) != NULL) {
 		rc = worker_add(e, &ws, j);
-		free(j->data);
+		data_put(e, j->data, j->len);
 		free(j);
 		if (rc != ERR_OK)
 			break;
@@ -656,13 +719,17 @@ sender_main(void *arg)
 			if (e->shead == NULL)
 				e->stail = NULL;
 			e->slen--;
-			pthread_cond_broadcast(&e->cv);
+			e->sending = 1;
 		}
 		pthread_mutex_unlock(&e->mu);
 		if (d == NULL)
 			break;
 		int rc = send_pack(e, d);
 		done_pack_free(d);
+		pthread_mutex_lock(&e->mu);
+		e->sending = 0;
+		pthread_cond_broadcast(&e->cv);
+		pthread_mutex_unlock(&e->mu);
 		if (rc != ERR_OK)
 			break;
 	}
@@ -714,9 +781,9 @@ add_chunk(struct engine *e, const uint8_t *p, size_t n,
 	pthread_mutex_unlock(&e->mu);
 	if (rc != ERR_OK || !added)
 		return rc;
-	uint8_t *copy = malloc(n ? n : 1);
+	uint8_t *copy = data_get(e, n);
 	if (copy == NULL)
-		return ERR_NOMEM;
+		return failed(e) ? ERR_CONFLICT : ERR_NOMEM;
 	memcpy(copy, p, n);
 	e->st->chunks_new++;
 	e->st->bytes_new += n;
@@ -1778,9 +1845,12 @@ engine_free(struct engine *e)
 
 	while ((j = e->qhead) != NULL) {
 		e->qhead = j->next;
-		free(j->data);
+		if (j->len < POOL_MIN)
+			free(j->data);
 		free(j);
 	}
+	for (size_t i = 0; i < e->pool_made; i++)
+		free(e->pool_all[i]);
 	while (e->shead != NULL) {
 		struct done_pack *d = e->shead;
 		e->shead = d->next;

@@ -13,8 +13,8 @@
  *   sender          sends finished packs to the vault and, on each
  *                   acknowledgement, records the pack in the cache
  * Queues between them are bounded, so memory stays at about two 16 MiB
- * packs in the making, one waiting and one being sent, and 8 MiB of
- * chunks.
+ * packs in the making, one being sent, three 4 MiB chunk buffers and the
+ * 8 MiB read buffer.
  *
  * The engine speaks the receive protocol (vault/proto.h) on two
  * descriptors that the caller connects: to a local `bulwark vault

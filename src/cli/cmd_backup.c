@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -304,6 +305,14 @@ cmd_backup(int argc, char **argv)
 		bo.cache_path = cache;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Blocks of 4 MiB and more (packs in the making, chunk buffers) are
+	 * mapped and unmapped on their own. glibc's default threshold climbs
+	 * to 32 MiB after the first free and then keeps freed packs in the
+	 * heaps of three threads: 145 MiB resident against 86 for the same
+	 * backup of /usr/lib here, for the same time.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	if (start_transport(&d, cfg->host, ident, sshopts, nsshopts,
 	    &tr) != 0) {
 		cli_error("cannot start %s: %s", d.ssh ? "ssh" :
