@@ -104,6 +104,9 @@ on_hello(struct rx *r, uint32_t len)
 	if (memcmp(b, VP_MAGIC, 4) != 0 || b[4] != VP_VERSION)
 		return refuse(r, "vault.session", ERR_UNSUPPORTED,
 		    "unsupported protocol version; upgrade bulwark on one side");
+	if (memchr(b + 5, '\0', len - 5) != NULL)
+		return refuse(r, "vault.session", ERR_FORMAT,
+		    "malformed hello");
 	memcpy(host, b + 5, len - 5);
 	host[len - 5] = '\0';
 	if (strcmp(host, r->o->host) != 0)
@@ -240,12 +243,29 @@ on_snap(struct rx *r, uint32_t len)
 	if (len < MANIFEST_MIN_LEN || len > VAULT_MANIFEST_MAX)
 		return refuse(r, "vault.snapshot", ERR_FORMAT,
 		    "snapshot refused: impossible manifest size");
-	if ((mf = malloc(len)) == NULL)
-		return refuse(r, "vault.snapshot", ERR_NOMEM, "out of memory");
-	if (read_payload(r, mf, len) != ERR_OK) {
-		free(mf);
-		return refuse(r, "vault.snapshot", ERR_FORMAT,
-		    "the connection ended inside a manifest");
+	/* Grown as bytes arrive: a claimed length costs nothing unsent. */
+	size_t have = 0, cap = 0;
+	while (have < len) {
+		size_t step = len - have < READ_STEP ? len - have : READ_STEP;
+		if (have + step > cap) {
+			size_t nc = cap ? cap * 2 : READ_STEP;
+			if (nc > len)
+				nc = len;
+			uint8_t *nm = realloc(mf, nc);
+			if (nm == NULL) {
+				free(mf);
+				return refuse(r, "vault.snapshot", ERR_NOMEM,
+				    "out of memory");
+			}
+			mf = nm;
+			cap = nc;
+		}
+		if (read_payload(r, mf + have, step) != ERR_OK) {
+			free(mf);
+			return refuse(r, "vault.snapshot", ERR_FORMAT,
+			    "the connection ended inside a manifest");
+		}
+		have += step;
 	}
 	rc = manifest_parse_verify(mf, len, r->host.sign_pk, &m);
 	if (rc != ERR_OK) {

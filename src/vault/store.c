@@ -334,7 +334,8 @@ take_line(char *text, size_t len, size_t *pos, const char *key, char **val)
 	if (*pos >= len || len - *pos < kl + 2 ||
 	    memcmp(line, key, kl) != 0 || line[kl] != ' ')
 		return ERR_FORMAT;
-	if ((nl = memchr(line, '\n', len - *pos)) == NULL)
+	if ((nl = memchr(line, '\n', len - *pos)) == NULL ||
+	    memchr(line, '\0', (size_t)(nl - line)) != NULL)
 		return ERR_FORMAT;
 	*nl = '\0';
 	*val = line + kl + 1;
@@ -545,26 +546,47 @@ received_append(struct vault *v, const char *host, const char *name,
 	if (p == NULL)
 		return ERR_NOMEM;
 	created = access(p, F_OK) != 0;
-	fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(p, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	free(p);
 	if (fd < 0)
 		return ERR_IO;
-	/* A crash may have torn the last line: end it before adding. */
+	/*
+	 * A crash may have torn the last line. It was never acknowledged
+	 * (the acknowledgement follows the fdatasync of a whole line), so it
+	 * goes: cut the file back to its last newline before adding.
+	 */
 	if (fstat(fd, &st) == 0 && st.st_size > 0) {
-		char last;
+		char tail[RECEIVED_LINE_MAX + 1];
+		off_t from = st.st_size > (off_t)sizeof(tail) ?
+		    st.st_size - (off_t)sizeof(tail) : 0;
+		ssize_t got = pread(fd, tail, (size_t)(st.st_size - from), from);
 		int rfd = -1;
-		p = host_path(v, "received", host);
-		if (p != NULL)
-			rfd = open(p, O_RDONLY | O_CLOEXEC);
-		free(p);
-		if (rfd >= 0 && pread(rfd, &last, 1, st.st_size - 1) == 1 &&
-		    last != '\n' && fs_write_all(fd, "\n", 1) != ERR_OK) {
-			close(rfd);
+		if (got <= 0) {
+			/* O_APPEND descriptors can be read only when O_RDWR. */
+			p = host_path(v, "received", host);
+			rfd = p != NULL ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+			free(p);
+			got = rfd >= 0 ? pread(rfd, tail,
+			    (size_t)(st.st_size - from), from) : -1;
+			if (rfd >= 0)
+				close(rfd);
+		}
+		if (got <= 0) {
 			close(fd);
 			return ERR_IO;
 		}
-		if (rfd >= 0)
-			close(rfd);
+		if (tail[got - 1] != '\n') {
+			off_t keep = from;
+			for (ssize_t i = got; i-- > 0;)
+				if (tail[i] == '\n') {
+					keep = from + i + 1;
+					break;
+				}
+			if (ftruncate(fd, keep) != 0) {
+				close(fd);
+				return ERR_IO;
+			}
+		}
 	}
 	int n = snprintf(line, sizeof(line), "%s %llu\n", name,
 	    (unsigned long long)size);
@@ -724,8 +746,11 @@ parse_received_line(const char *line, size_t len,
 	name[PACK_NAME_HEX_LEN] = '\0';
 	if (!name_ok(name))
 		return ERR_FORMAT;
-	return enc_u64_parse(line + PACK_NAME_HEX_LEN + 1,
-	    len - PACK_NAME_HEX_LEN - 1, size);
+	if (enc_u64_parse(line + PACK_NAME_HEX_LEN + 1,
+	    len - PACK_NAME_HEX_LEN - 1, size) != ERR_OK ||
+	    *size > PACK_MAX_SIZE)
+		return ERR_FORMAT;
+	return ERR_OK;
 }
 
 struct name_size {
