@@ -89,19 +89,16 @@ fi
 
 ./scripts/deps.sh --bench >/dev/null
 
-# --- build (only the bulwark target), as bench/audit-log.sh when missing
+# --- build (only the bulwark target); always, so that a stale binary is
+# never what gets measured (an incremental build is quick)
 B=
 if has bulwark "$TOOLS"; then
-	if [ ! -x "$BUILD/bulwark" ]; then
-		if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-			log "configuring $BUILD (Release)"
-			cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-		else
-			cmake -S . -B "$BUILD" >/dev/null
-		fi
-		log "building bulwark in $BUILD"
-		cmake --build "$BUILD" -j"$(nproc)" --target bulwark >/dev/null
+	if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+		log "configuring $BUILD (Release)"
+		cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 	fi
+	log "building bulwark in $BUILD"
+	cmake --build "$BUILD" -j"$(nproc)" --target bulwark >/dev/null
 	B=$(realpath "$BUILD/bulwark")
 fi
 

@@ -47,6 +47,13 @@
  */
 #define POOL_MIN	(64u << 10)
 #define POOL_BUFS	3
+/*
+ * Packs are built in recycled buffers of PACK_BUF bytes: a pack is closed
+ * at PACK_SIZE, so it never holds more than PACK_SIZE, a last chunk at
+ * zstd's bound, and its index.
+ */
+#define PACK_BUF	(PACK_SIZE + (6u << 20))
+#define PACK_BUFS	(WORKERS + SENDQ_MAX)
 #define WORKERS		2
 #define XATTR_LIST_MAX_	(64u * 1024)
 #define PENDING		(-1)
@@ -346,7 +353,7 @@ struct job {
 struct done_pack {
 	char name[PACK_NAME_HEX_LEN + 1];
 	uint8_t *bytes;
-	size_t len;
+	size_t len, cap;
 	uint8_t (*ids)[CHUNK_ID_LEN];
 	size_t nids;
 	struct done_pack *next;
@@ -380,6 +387,7 @@ struct engine {
 	uint8_t *pool[POOL_BUFS];	/* free buffers; NULL slots unused */
 	uint8_t *pool_all[POOL_BUFS];	/* every buffer made */
 	size_t pool_made;
+	uint8_t *packbufs[PACK_BUFS];	/* free pack buffers */
 
 	struct timespec t0, last_progress;
 	uid_t cached_uid;
@@ -533,12 +541,46 @@ take_job(struct engine *e)
 	return j;
 }
 
+/* A pack buffer: a recycled one, else a new one (NULL: out of memory). */
+static uint8_t *
+packbuf_get(struct engine *e)
+{
+	uint8_t *p = NULL;
+
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; i < PACK_BUFS && p == NULL; i++) {
+		p = e->packbufs[i];
+		e->packbufs[i] = NULL;
+	}
+	pthread_mutex_unlock(&e->mu);
+	return p != NULL ? p : malloc(PACK_BUF);
+}
+
+/* Keeps a finished pack's buffer for the next pack, if it is one of ours. */
 static void
-done_pack_free(struct done_pack *d)
+packbuf_put(struct engine *e, uint8_t *p, size_t cap)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&e->mu);
+	for (size_t i = 0; cap == PACK_BUF && i < PACK_BUFS; i++) {
+		if (e->packbufs[i] == NULL) {
+			e->packbufs[i] = p;
+			p = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&e->mu);
+	free(p);
+}
+
+static void
+done_pack_free(struct engine *e, struct done_pack *d)
 {
 	if (d == NULL)
 		return;
-	free(d->bytes);
+	/* A pack that outgrew its buffer was reallocated: not recycled. */
+	packbuf_put(e, d->bytes, d->len <= PACK_BUF ? d->cap : 0);
 	free(d->ids);
 	free(d);
 }
@@ -551,7 +593,7 @@ queue_pack(struct engine *e, struct done_pack *d)
 		pthread_cond_wait(&e->cv, &e->mu);
 	if (e->failed) {
 		pthread_mutex_unlock(&e->mu);
-		done_pack_free(d);
+		done_pack_free(e, d);
 		return ERR_CONFLICT;
 	}
 	if (e->stail != NULL)
@@ -567,6 +609,7 @@ queue_pack(struct engine *e, struct done_pack *d)
 
 struct wstate {
 	struct pack_writer *w;
+	int open;			/* w has a pack in the making */
 	uint8_t (*ids)[CHUNK_ID_LEN];
 	size_t nids, capids;
 };
@@ -577,22 +620,41 @@ worker_flush(struct engine *e, struct wstate *ws)
 	struct done_pack *d;
 	int rc;
 
-	if (ws->w == NULL)
+	if (ws->w == NULL || !ws->open)
 		return ERR_OK;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return ERR_NOMEM;
+	ws->open = 0;
 	rc = pack_writer_finish_buf(ws->w, &d->bytes, &d->len, d->name);
-	pack_writer_free(ws->w);
-	ws->w = NULL;
 	if (rc != ERR_OK) {
-		done_pack_free(d);
+		done_pack_free(e, d);
 		return rc;
 	}
+	d->cap = PACK_BUF;
 	d->ids = ws->ids;
 	d->nids = ws->nids;
 	ws->ids = NULL;
 	ws->nids = ws->capids = 0;
 	return queue_pack(e, d);
+}
+
+/* The writer ready for a chunk: the one writer of this worker, restarted. */
+static int
+worker_open(struct engine *e, struct wstate *ws)
+{
+	int rc;
+
+	if (ws->open)
+		return ERR_OK;
+	if (ws->w == NULL)
+		rc = pack_writer_new_buf(e->run, packbuf_get(e), PACK_BUF,
+		    &ws->w);
+	else
+		rc = pack_writer_restart(ws->w, e->run, packbuf_get(e),
+		    PACK_BUF);
+	if (rc == ERR_OK)
+		ws->open = 1;
+	return rc;
 }
 
 static int
@@ -601,8 +663,7 @@ worker_add(struct engine *e, struct wstate *ws, struct job *j)
 	int rc;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (ws->w == NULL &&
-		    (rc = pack_writer_new(e->run, &ws->w)) != ERR_OK)
+		if ((rc = worker_open(e, ws)) != ERR_OK)
 			return rc;
 		rc = pack_writer_add(ws->w, j->id, j->data, j->len);
 		if (rc != ERR_TOOBIG || pack_writer_count(ws->w) == 0)
@@ -725,7 +786,7 @@ sender_main(void *arg)
 		if (d == NULL)
 			break;
 		int rc = send_pack(e, d);
-		done_pack_free(d);
+		done_pack_free(e, d);
 		pthread_mutex_lock(&e->mu);
 		e->sending = 0;
 		pthread_cond_broadcast(&e->cv);
@@ -1851,10 +1912,12 @@ engine_free(struct engine *e)
 	}
 	for (size_t i = 0; i < e->pool_made; i++)
 		free(e->pool_all[i]);
+	for (size_t i = 0; i < PACK_BUFS; i++)
+		free(e->packbufs[i]);
 	while (e->shead != NULL) {
 		struct done_pack *d = e->shead;
 		e->shead = d->next;
-		done_pack_free(d);
+		done_pack_free(e, d);
 	}
 	for (size_t i = 0; i < e->nnow; i++)
 		fentry_free(e->now[i]);

@@ -327,14 +327,27 @@ build_header(const struct pack_run *run, uint8_t h[PACK_HEADER_LEN])
 int
 pack_writer_new(const struct pack_run *run, struct pack_writer **out)
 {
+	return pack_writer_new_buf(run, NULL, 0, out);
+}
+
+int
+pack_writer_new_buf(const struct pack_run *run, uint8_t *buf, size_t cap,
+    struct pack_writer **out)
+{
 	struct pack_writer *w = NULL;
 	int r;
 
 	*out = NULL;
-	if (run == NULL || run->key == NULL)
+	if (run == NULL || run->key == NULL || (buf == NULL) != (cap == 0)) {
+		free(buf);
 		return ERR_INVAL;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		free(buf);
 		return ERR_NOMEM;
+	}
+	w->buf = buf;
+	w->cap = cap;
 	r = ERR_NOMEM;
 	if ((w->subkey = sodium_malloc(KEY_LEN)) == NULL ||
 	    (w->cctx = ZSTD_createCCtx()) == NULL ||
@@ -350,6 +363,34 @@ pack_writer_new(const struct pack_run *run, struct pack_writer **out)
  out:
 	pack_writer_free(w);
 	return r;
+}
+
+int
+pack_writer_restart(struct pack_writer *w, const struct pack_run *run,
+    uint8_t *buf, size_t cap)
+{
+	int r;
+
+	if (run == NULL || run->key == NULL || !w->done ||
+	    (buf == NULL) != (cap == 0)) {
+		free(buf);
+		return ERR_INVAL;
+	}
+	free(w->buf);
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->count = 0;
+	if (w->slots != NULL)
+		memset(w->slots, 0, w->nslots * sizeof(*w->slots));
+	if ((r = grow(&w->buf, &w->cap, PACK_HEADER_LEN)) != ERR_OK)
+		return r;	/* still done: adds keep failing */
+	build_header(run, w->buf);
+	w->len = PACK_HEADER_LEN;
+	if ((r = derive_subkey(run->key, w->buf, w->subkey)) != ERR_OK)
+		return r;
+	w->done = 0;
+	return ERR_OK;
 }
 
 void

@@ -184,6 +184,15 @@ int pack_writer_new(const struct pack_run *run, struct pack_writer **out)
     WUR;
 
 /*
+ * The same, building the pack in buf (malloc'd, cap bytes), which the
+ * writer adopts (freed on error too) and grows only if the pack
+ * outgrows it. A caller that recycles the buffers pack_writer_finish_buf()
+ * hands back saves the page faults of fresh memory for every pack.
+ */
+int pack_writer_new_buf(const struct pack_run *run, uint8_t *buf,
+    size_t cap, struct pack_writer **out) WUR;
+
+/*
  * Adds chunk data[0..n) under id: compressed with zstd level 3 unless that
  * does not make it shorter, then encrypted. data may be NULL when n is 0.
  * ERR_EXISTS if id is already in this pack (the pack is unchanged),
@@ -213,6 +222,16 @@ int pack_writer_finish_fd(struct pack_writer *w, int fd,
     char name[PACK_NAME_HEX_LEN + 1]) WUR;
 int pack_writer_finish_buf(struct pack_writer *w, uint8_t **out, size_t *len,
     char name[PACK_NAME_HEX_LEN + 1]) WUR;
+
+/*
+ * Starts the next pack of run in a writer whose pack is finished, keeping
+ * its compression context and tables (new salt, header and subkey; buf as
+ * in pack_writer_new_buf(), or NULL and 0). One writer can then serve a
+ * whole run without fresh memory for every pack. ERR_INVAL if w is not
+ * finished; on any error w stays finished.
+ */
+int pack_writer_restart(struct pack_writer *w, const struct pack_run *run,
+    uint8_t *buf, size_t cap) WUR;
 
 void pack_writer_free(struct pack_writer *w);
 

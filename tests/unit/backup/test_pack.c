@@ -251,6 +251,53 @@ test_round_trip(void **state)
 	chunks_free(c, N);
 }
 
+/*
+ * One writer, restarted for each pack and building them in recycled
+ * buffers: every pack reads back, and each has its own salt and subkey.
+ */
+static void
+test_restart(void **state)
+{
+	enum { N = 6 };
+	struct chunk c[N];
+	struct pack_run *run;
+	struct pack_writer *w;
+	uint8_t *bytes[3];
+	size_t lens[3];
+	char names[3][PACK_NAME_HEX_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < N; i++)
+		chunk_make(&c[i], 1000 + i * 5000, (int)(i % 2), (unsigned)i);
+	assert_int_equal(pack_run_new(vault_pk, &run), ERR_OK);
+	/* A restart before the pack is finished is refused. */
+	assert_int_equal(pack_writer_new_buf(run, malloc(4096), 4096, &w),
+	    ERR_OK);
+	assert_int_equal(pack_writer_restart(w, run, NULL, 0), ERR_INVAL);
+	for (size_t p = 0; p < 3; p++) {
+		if (p > 0) {
+			uint8_t *buf = p == 1 ? malloc(64) : NULL;
+			assert_int_equal(pack_writer_restart(w, run, buf,
+			    p == 1 ? 64 : 0), ERR_OK);
+		}
+		for (size_t i = 2 * p; i < 2 * p + 2; i++)
+			assert_int_equal(pack_writer_add(w, c[i].id, c[i].data,
+			    c[i].len), ERR_OK);
+		assert_int_equal(pack_writer_finish_buf(w, &bytes[p], &lens[p],
+		    names[p]), ERR_OK);
+		assert_int_equal(pack_writer_add(w, c[0].id, c[0].data,
+		    c[0].len), ERR_INVAL);
+	}
+	pack_writer_free(w);
+	pack_run_free(run);
+	assert_memory_not_equal(bytes[0] + 32, bytes[1] + 32, 32);  /* salt */
+	for (size_t p = 0; p < 3; p++) {
+		check_pack(bytes[p], lens[p], &c[2 * p], 2);
+		free(bytes[p]);
+	}
+	chunks_free(c, N);
+}
+
 /* Stored raw when zstd does not shrink the chunk, compressed otherwise. */
 static void
 test_raw_or_compressed(void **state)
@@ -624,6 +671,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_raw_or_compressed),
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_wrong_key),
