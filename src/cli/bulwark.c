@@ -33,6 +33,9 @@ static const struct command commands[] = {
 	{ "ssh-config", cmd_ssh_config, "print OpenSSH client config for a user's targets" },
 	{ "vault", cmd_vault, "the backup vault: init, enroll hosts, receive backups, check" },
 	{ "backup", cmd_backup, "back paths up to a vault: encrypted, deduplicated, put-only" },
+	{ "snapshots", cmd_snapshots, "list the snapshots in a vault, oldest first" },
+	{ "restore", cmd_restore, "restore a snapshot into an empty directory (needs the admin key)" },
+	{ "check", cmd_check, "read every pack of a vault back and walk every snapshot (--read-data)" },
 	{ "help", NULL, "show help for a command (bulwark help COMMAND)" },
 	{ "version", NULL, "print the version" },
 };

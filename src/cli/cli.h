@@ -26,6 +26,10 @@ int cmd_ssh_config(int argc, char **argv);
 /* The backup vault: vault (init, enroll, receive, check) and backup. */
 int cmd_vault(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+/* Reading backups back (cmd_restore.c): snapshots, restore, check. */
+int cmd_snapshots(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* Prints "bulwark: " and the formatted message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

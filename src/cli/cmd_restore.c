@@ -1,0 +1,552 @@
+/*
+ * cmd_restore.c - bulwark snapshots, restore and check: the admins' side
+ * of backups, reading back what the vault holds. Listing snapshots needs
+ * no key; restoring and reading every pack back unwrap the admin key
+ * export (the only place the vault's secret key lives).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "backup/keys.h"
+#include "backup/restore.h"
+#include "cli/cli.h"
+#include "cli/passphrase.h"
+#include "common/fsutil.h"
+#include "vault/store.h"
+#include "common/banned.h"
+
+#define ADMIN_KEY_MAX	(64u * 1024)
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int
+open_vault(const char *dir, struct vault **v)
+{
+	char why[512] = "";
+
+	if (vault_open(dir, v, why, sizeof(why)) != ERR_OK) {
+		cli_error("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+bad_record(const char *path, const char *why, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "bulwark: warning: skipping snapshot record %s: %s\n",
+	    path, why);
+}
+
+/* "1.4G", "512K", "17B": one token, for tables. */
+static const char *
+fmt_size(uint64_t n, char *buf, size_t len)
+{
+	static const char units[] = "BKMGTPE";
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) - 1) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 "B", n);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+	return buf;
+}
+
+/* Seconds since the epoch as "2026-11-27T10:00:00Z". */
+static const char *
+fmt_time(uint64_t secs, char *buf, size_t len)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if ((uint64_t)t != secs || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "%" PRIu64, secs);
+	return buf;
+}
+
+static double
+elapsed(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a->tv_sec) +
+	    (double)(b.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/*
+ * Reads and unwraps the admin key export and checks that it is v's key.
+ * Prints its own errors.
+ */
+static int
+load_admin_key(const char *file, const char *passfile, const struct vault *v,
+    const char *dir, struct admin_key **out)
+{
+	char *text = NULL, *pass = NULL;
+	size_t len = 0, passlen;
+	int r, rc = -1;
+
+	*out = NULL;
+	if ((r = fs_read_file(file, ADMIN_KEY_MAX, &text, &len)) != ERR_OK) {
+		cli_error("cannot read the admin key export %s: %s", file,
+		    r == ERR_IO || r == ERR_NOTFOUND ? strerror(errno) :
+		    err_str(r));
+		return -1;
+	}
+	if (cli_passphrase(passfile, "Passphrase for the vault's admin key: ",
+	    0, &pass, &passlen) != 0)
+		goto out;
+	if (passfile == NULL && isatty(STDERR_FILENO))
+		fprintf(stderr, "unwrapping the admin key (Argon2id, about a "
+		    "second)\n");
+	r = admin_key_import(text, len, pass, passlen, out);
+	if (r == ERR_SIGNATURE) {
+		cli_error("wrong passphrase for %s (or the file was altered)",
+		    file);
+		goto out;
+	} else if (r == ERR_FORMAT) {
+		cli_error("%s is not a bulwark admin key export (bulwark vault "
+		    "init wrote one)", file);
+		goto out;
+	} else if (r != ERR_OK) {
+		cli_error("cannot unwrap %s: %s", file, err_str(r));
+		goto out;
+	}
+	if (sodium_memcmp((*out)->vault_pk, vault_pk(v), PACK_PK_LEN) != 0) {
+		cli_error("%s is the admin key of another vault; give the "
+		    "export that bulwark vault init wrote for %s", file, dir);
+		admin_key_free(*out);
+		*out = NULL;
+		goto out;
+	}
+	rc = 0;
+ out:
+	sodium_memzero(text, len);
+	free(text);
+	cli_passphrase_free(pass);
+	return rc;
+}
+
+/*
+ * A restore holds a descriptor per directory level and per queued file:
+ * more than the usual soft limit for deep trees.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/*
+ * Errors and warnings from the library (from any of its threads), after
+ * clearing a progress line.
+ */
+struct out {
+	int tty;
+	atomic_int dirty;	/* a progress line is showing */
+	const struct manifest *m;
+	struct timespec start;
+};
+
+static void
+clear_line(struct out *o)
+{
+	if (atomic_exchange(&o->dirty, 0))
+		fputs("\r\033[K", stderr);
+}
+
+static void
+say(const char *msg, void *arg)
+{
+	struct out *o = arg;
+
+	clear_line(o);
+	fprintf(stderr, "bulwark: %s\n", msg);
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+int
+cmd_snapshots(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vault", required_argument, NULL, 'v' },
+		{ "host", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *host = NULL;
+	struct vault_snapshot *s = NULL;
+	struct vault *v = NULL;
+	char t1[32], t2[32], sz[32];
+	size_t n = 0, shown = 0;
+	int c, hw = 4;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v': dir = optarg; break;
+		case 'H': host = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc || dir == NULL)
+		goto usage;
+	if (open_vault(dir, &v) != 0)
+		return 1;
+	if (vault_snapshot_list(v, &s, &n, bad_record, NULL) != ERR_OK) {
+		cli_error("cannot read the snapshots of %s: %s", dir,
+		    strerror(errno));
+		vault_close(v);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strlen(s[i].host) > (size_t)hw)
+			hw = (int)strlen(s[i].host);
+	printf("%-*s  %-*s  %-20s  %-20s  %9s  %s\n", MANIFEST_ID_HEX_LEN, "ID",
+	    hw, "HOST", "RECEIVED(UTC)", "CLIENT-TIME", "FILES", "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		const struct manifest *m = s[i].m;
+
+		if (host != NULL && strcmp(host, s[i].host) != 0)
+			continue;
+		printf("%s  %-*s  %-20s  %-20s  %9" PRIu64 "  %s\n", s[i].id,
+		    hw, s[i].host, fmt_time(s[i].received, t1, sizeof(t1)),
+		    fmt_time(m->client_time, t2, sizeof(t2)), m->files,
+		    fmt_size(m->bytes_read, sz, sizeof(sz)));
+		shown++;
+	}
+	if (shown == 0)
+		fprintf(stderr, "no snapshots%s%s in %s yet\n",
+		    host != NULL ? " of " : "", host != NULL ? host : "", dir);
+	vault_snapshots_free(s, n);
+	vault_close(v);
+	return 0;
+usage:
+	cli_error("usage: bulwark snapshots --vault DIR [--host HOST]");
+	return 2;
+}
+
+/* ---- restore ------------------------------------------------------------ */
+
+static void
+restore_progress(const struct restore_stats *st, void *arg)
+{
+	struct out *o = arg;
+	char a[32], b[32];
+
+	fprintf(stderr, "\r\033[Krestoring: %" PRIu64 "/%" PRIu64 " files, "
+	    "%s/%s, %.0f s", st->files, o->m->files,
+	    fmt_size(st->bytes, a, sizeof(a)),
+	    fmt_size(o->m->bytes_read, b, sizeof(b)), elapsed(&o->start));
+	atomic_store(&o->dirty, 1);
+}
+
+/*
+ * Refuses a target that is there and not an empty directory before the
+ * passphrase is asked for (restore_snapshot checks it again).
+ */
+static int
+target_ok(const char *to)
+{
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	if ((d = opendir(to)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		cli_error("cannot restore into %s: %s; give a new or empty "
+		    "directory", to, errno == ENOTDIR ? "not a directory" :
+		    strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	if (!empty) {
+		cli_error("%s is not empty; restore into a new or empty "
+		    "directory", to);
+		return -1;
+	}
+	return 0;
+}
+
+/* The ID prefix in lowercase: 4 to 32 hex digits. */
+static int
+snapshot_prefix(const char *arg, char out[MANIFEST_ID_HEX_LEN + 1])
+{
+	size_t n = strlen(arg);
+
+	if (n < 4 || n > MANIFEST_ID_HEX_LEN)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isxdigit((unsigned char)arg[i]))
+			return -1;
+		out[i] = (char)tolower((unsigned char)arg[i]);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static void
+restore_summary(const struct vault_snapshot *s, const char *to,
+    const struct restore_stats *st, double secs)
+{
+	char sz[32];
+
+	printf("restored snapshot %s of %s to %s: %" PRIu64 " files, %" PRIu64
+	    " directories, %" PRIu64 " hard links, %" PRIu64 " symbolic links, "
+	    "%" PRIu64 " other; %s in %.1f s (%.0f MiB/s)\n", s->id, s->host,
+	    to, st->files, st->dirs, st->links, st->symlinks, st->others,
+	    fmt_size(st->bytes, sz, sizeof(sz)), secs,
+	    secs > 0 ? (double)st->bytes / (1 << 20) / secs : 0.0);
+	if (st->warnings > 0)
+		fprintf(stderr, "bulwark: %" PRIu64 " warning%s: metadata the "
+		    "target refused (see above)\n", st->warnings,
+		    st->warnings == 1 ? "" : "s");
+}
+
+int
+cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vault", required_argument, NULL, 'v' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ "to", required_argument, NULL, 't' },
+		{ "include", required_argument, NULL, 'i' },
+		{ "numeric-owner", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *key = NULL, *passfile = NULL, *to = NULL;
+	const char **inc = NULL;
+	struct vault_snapshot *s = NULL;
+	struct vault *v = NULL;
+	struct admin_key *k = NULL;
+	struct restore_opts ro;
+	struct restore_stats st;
+	struct out o;
+	char prefix[MANIFEST_ID_HEX_LEN + 1], why[1024] = "";
+	size_t n = 0, ninc = 0;
+	int c, i, r, numeric = 0, rc = 1;
+
+	if ((inc = calloc((size_t)argc + 1, sizeof(*inc))) == NULL) {
+		cli_error("out of memory");
+		return 1;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v': dir = optarg; break;
+		case 'k': key = optarg; break;
+		case 'p': passfile = optarg; break;
+		case 't': to = optarg; break;
+		case 'i': inc[ninc++] = optarg; break;
+		case 'n': numeric = 1; break;
+		default: goto usage;
+		}
+	}
+	if (optind + 1 != argc || dir == NULL || key == NULL || to == NULL)
+		goto usage;
+	if (snapshot_prefix(argv[optind], prefix) != 0) {
+		cli_error("'%s' is not a snapshot ID: give 4 to 32 of its hex "
+		    "digits ('bulwark snapshots --vault %s' lists them)",
+		    argv[optind], dir);
+		free(inc);
+		return 2;
+	}
+	if (open_vault(dir, &v) != 0)
+		goto out;
+	if (vault_snapshot_list(v, &s, &n, bad_record, NULL) != ERR_OK) {
+		cli_error("cannot read the snapshots of %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	if ((i = vault_snapshot_find(s, n, prefix)) == ERR_CONFLICT) {
+		cli_error("'%s' matches several snapshots; give more digits",
+		    prefix);
+		goto out;
+	} else if (i < 0) {
+		cli_error("no snapshot '%s' in %s; 'bulwark snapshots --vault "
+		    "%s' lists them", prefix, dir, dir);
+		goto out;
+	}
+	if (target_ok(to) != 0 ||
+	    load_admin_key(key, passfile, v, dir, &k) != 0)
+		goto out;
+	raise_nofile();
+	if (geteuid() != 0)
+		fprintf(stderr, "bulwark: note: not running as root: owners "
+		    "are not restored, and devices cannot be\n");
+	memset(&o, 0, sizeof(o));
+	o.tty = isatty(STDERR_FILENO);
+	o.m = s[i].m;
+	memset(&ro, 0, sizeof(ro));
+	ro.to = to;
+	ro.includes = inc;
+	ro.nincludes = ninc;
+	ro.numeric_owner = numeric;
+	ro.progress = o.tty ? restore_progress : NULL;
+	ro.report = say;
+	ro.arg = &o;
+	clock_gettime(CLOCK_MONOTONIC, &o.start);
+	r = restore_snapshot(v, &s[i], k, &ro, &st, why, sizeof(why));
+	clear_line(&o);
+	if (r == ERR_EXISTS) {
+		cli_error("%s", why);
+		goto out;
+	}
+	if (r != ERR_OK && st.files + st.dirs + st.symlinks + st.others == 0) {
+		cli_error("cannot restore snapshot %s: %s", s[i].id, why);
+		goto out;
+	}
+	restore_summary(&s[i], to, &st, elapsed(&o.start));
+	if (r != ERR_OK) {
+		cli_error("the restore is incomplete: %s", why);
+		goto out;
+	}
+	if (ninc > 0 && st.files + st.dirs + st.symlinks + st.others == 0)
+		fprintf(stderr, "bulwark: warning: no entry matched the "
+		    "--include patterns (they match paths such as /etc/passwd)"
+		    "\n");
+	rc = 0;
+ out:
+	admin_key_free(k);
+	vault_snapshots_free(s, n);
+	vault_close(v);
+	free(inc);
+	return rc;
+usage:
+	cli_error("usage: bulwark restore SNAPSHOT --vault DIR --key FILE "
+	    "[--passphrase-file FILE] --to DIR [--include PATTERN]... "
+	    "[--numeric-owner]");
+	free(inc);
+	return 2;
+}
+
+/* ---- check --read-data -------------------------------------------------- */
+
+static void
+check_progress(const struct check_stats *st, void *arg)
+{
+	struct out *o = arg;
+	char sz[32];
+
+	fprintf(stderr, "\r\033[Kchecking: %" PRIu64 "/%" PRIu64 " packs (%s), "
+	    "%" PRIu64 " snapshots, %" PRIu64 " tree nodes, %.0f s", st->packs,
+	    st->packs_total, fmt_size(st->pack_bytes, sz, sizeof(sz)),
+	    st->snapshots, st->nodes, elapsed(&o->start));
+	atomic_store(&o->dirty, 1);
+}
+
+static void
+problem(const char *msg, void *arg)
+{
+	struct out *o = arg;
+
+	clear_line(o);
+	printf("problem: %s\n", msg);
+	fflush(stdout);
+}
+
+int
+cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "read-data", no_argument, NULL, 'r' },
+		{ "vault", required_argument, NULL, 'v' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *key = NULL, *passfile = NULL;
+	struct vault *v = NULL;
+	struct admin_key *k = NULL;
+	struct check_opts co;
+	struct check_stats st;
+	struct out o;
+	char sz[32], bz[32];
+	int c, r, read_data = 0, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': read_data = 1; break;
+		case 'v': dir = optarg; break;
+		case 'k': key = optarg; break;
+		case 'p': passfile = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc)
+		goto usage;
+	if (!read_data) {
+		cli_error("check needs --read-data: it reads every pack back "
+		    "with the admin key; 'bulwark vault check DIR' is the "
+		    "keyless check");
+		return 2;
+	}
+	if (dir == NULL || key == NULL)
+		goto usage;
+	if (open_vault(dir, &v) != 0)
+		return 1;
+	if (load_admin_key(key, passfile, v, dir, &k) != 0)
+		goto out;
+	memset(&o, 0, sizeof(o));
+	o.tty = isatty(STDERR_FILENO);
+	memset(&co, 0, sizeof(co));
+	co.progress = o.tty ? check_progress : NULL;
+	co.arg = &o;
+	clock_gettime(CLOCK_MONOTONIC, &o.start);
+	r = check_read_data(v, k, &co, &st, problem, &o);
+	clear_line(&o);
+	if (r == ERR_OK) {
+		printf("check: ok: %" PRIu64 " packs (%s), %" PRIu64 " chunks "
+		    "(%s) decrypted and verified; %" PRIu64 " snapshots, %"
+		    PRIu64 " tree nodes walked; %.1f s\n", st.packs,
+		    fmt_size(st.pack_bytes, sz, sizeof(sz)), st.chunks,
+		    fmt_size(st.bytes, bz, sizeof(bz)), st.snapshots, st.nodes,
+		    elapsed(&o.start));
+		rc = 0;
+	} else if (r == ERR_MISMATCH) {
+		printf("check: %" PRIu64 " problem%s in %" PRIu64 " packs and %"
+		    PRIu64 " snapshots\n", st.errors, st.errors == 1 ? "" : "s",
+		    st.packs, st.snapshots);
+	} else {
+		cli_error("cannot check %s: %s", dir, err_str(r));
+	}
+ out:
+	admin_key_free(k);
+	vault_close(v);
+	return rc;
+usage:
+	cli_error("usage: bulwark check --read-data --vault DIR --key FILE "
+	    "[--passphrase-file FILE]");
+	return 2;
+}
