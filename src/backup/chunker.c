@@ -20,11 +20,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include "backup/chunker.h"
+#include "common/sha256.h"
 #include "common/banned.h"
 
 /* Bytes that make up one gear hash value. */
@@ -290,16 +289,28 @@ void
 chunk_id(const uint8_t idkey[CHUNK_ID_KEY_LEN], const uint8_t *p, size_t n,
     uint8_t out[CHUNK_ID_LEN])
 {
-	unsigned int len = CHUNK_ID_LEN;
+	uint8_t pad[64], inner[SHA256_LEN];
+	struct sha256_ctx c;
 
 	/*
-	 * HMAC-SHA-256: with SHA-NI it runs at 1.7 GB/s here against 0.63
-	 * for libsodium's BLAKE2b, and it sits on the backup's critical
-	 * path (every byte read is hashed). It cannot fail for a 32-byte
-	 * key; should OpenSSL fail anyway, the ID is all ones, which no
-	 * chunk can have, rather than garbage.
+	 * HMAC-SHA-256 (RFC 2104) over OpenSSL's SHA-256, which uses SHA-NI:
+	 * 1.7 GB/s here against 0.63 for libsodium's BLAKE2b, on the
+	 * backup's critical path (every byte read is hashed). Spelled out
+	 * rather than through HMAC(), which looks the algorithms up again
+	 * for every chunk.
 	 */
-	if (HMAC(EVP_sha256(), idkey, CHUNK_ID_KEY_LEN, n ? p : (const uint8_t *)"",
-	    n, out, &len) == NULL || len != CHUNK_ID_LEN)
-		memset(out, 0xff, CHUNK_ID_LEN);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = (uint8_t)((i < CHUNK_ID_KEY_LEN ? idkey[i] : 0) ^ 0x36);
+	sha256_init(&c);
+	sha256_update(&c, pad, sizeof(pad));
+	if (n > 0)
+		sha256_update(&c, p, n);
+	sha256_final(&c, inner);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] = (uint8_t)((i < CHUNK_ID_KEY_LEN ? idkey[i] : 0) ^ 0x5c);
+	sha256_init(&c);
+	sha256_update(&c, pad, sizeof(pad));
+	sha256_update(&c, inner, sizeof(inner));
+	sha256_final(&c, out);
+	sodium_memzero(pad, sizeof(pad));
 }
