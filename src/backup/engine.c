@@ -717,11 +717,14 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Writes pack d to the vault and hands its buffer back at once: the bytes
+ * are in the kernel's hands; only the name and the IDs wait for the
+ * acknowledgement.
+ */
 static int
-send_pack(struct engine *e, struct done_pack *d)
+write_pack(struct engine *e, struct done_pack *d)
 {
-	uint8_t type, reply[VP_REPLY_MAX + 1];
-	size_t rlen;
 	int rc;
 
 	if ((rc = vp_send_head(e->o->to_vault, VP_PACK,
@@ -733,6 +736,22 @@ send_pack(struct engine *e, struct done_pack *d)
 		    "pack");
 		return rc;
 	}
+	packbuf_put(e, d->bytes, d->len <= PACK_BUF ? d->cap : 0);
+	d->bytes = NULL;
+	pthread_mutex_lock(&e->mu);
+	e->st->bytes_sent += d->len;
+	pthread_mutex_unlock(&e->mu);
+	return ERR_OK;
+}
+
+/* Reads the vault's answer about pack d; on OK its chunks count as sent. */
+static int
+ack_pack(struct engine *e, struct done_pack *d)
+{
+	uint8_t type, reply[VP_REPLY_MAX + 1];
+	size_t rlen;
+	int rc;
+
 	if ((rc = vp_read_reply(e->o->from_vault, &type, reply, &rlen)) !=
 	    ERR_OK) {
 		fail(e, "the vault did not answer (see its log)");
@@ -751,7 +770,6 @@ send_pack(struct engine *e, struct done_pack *d)
 			c->pack = idx;
 	}
 	e->st->packs++;
-	e->st->bytes_sent += d->len;
 	pthread_mutex_unlock(&e->mu);
 	if (idx < 0) {
 		fail(e, "out of memory");
@@ -764,36 +782,64 @@ send_pack(struct engine *e, struct done_pack *d)
 	return ERR_OK;
 }
 
+/*
+ * Sends packs as they come, with up to ACK_WINDOW of them written but not
+ * yet acknowledged, so that the next pack travels while the vault makes
+ * the last one durable. Acknowledgements come back in order.
+ */
+#define ACK_WINDOW 2
+
 static void *
 sender_main(void *arg)
 {
 	struct engine *e = arg;
+	struct done_pack *wait[ACK_WINDOW];
+	size_t nwait = 0;
+	int rc = ERR_OK;
 
 	for (;;) {
-		struct done_pack *d;
+		struct done_pack *d = NULL;
+		int closed;
+
 		pthread_mutex_lock(&e->mu);
-		while (e->shead == NULL && !e->sclosed && !e->failed)
+		/* With nothing to acknowledge, wait for a pack. */
+		while (nwait == 0 && e->shead == NULL && !e->sclosed &&
+		    !e->failed)
 			pthread_cond_wait(&e->cv, &e->mu);
-		d = e->failed ? NULL : e->shead;
-		if (d != NULL) {
+		if (!e->failed && nwait < ACK_WINDOW && e->shead != NULL) {
+			d = e->shead;
 			e->shead = d->next;
 			if (e->shead == NULL)
 				e->stail = NULL;
 			e->slen--;
 			e->sending = 1;
 		}
+		closed = e->failed || (e->sclosed && e->shead == NULL);
 		pthread_mutex_unlock(&e->mu);
-		if (d == NULL)
-			break;
-		int rc = send_pack(e, d);
-		done_pack_free(e, d);
-		pthread_mutex_lock(&e->mu);
-		e->sending = 0;
-		pthread_cond_broadcast(&e->cv);
-		pthread_mutex_unlock(&e->mu);
-		if (rc != ERR_OK)
+		if (d != NULL) {
+			rc = write_pack(e, d);
+			wait[nwait++] = d;
+			pthread_mutex_lock(&e->mu);
+			e->sending = 0;
+			pthread_cond_broadcast(&e->cv);
+			pthread_mutex_unlock(&e->mu);
+			if (rc != ERR_OK)
+				break;
+			continue;
+		}
+		if (nwait > 0) {
+			rc = ack_pack(e, wait[0]);
+			done_pack_free(e, wait[0]);
+			memmove(wait, wait + 1, --nwait * sizeof(*wait));
+			if (rc != ERR_OK)
+				break;
+			continue;
+		}
+		if (closed)
 			break;
 	}
+	for (size_t i = 0; i < nwait; i++)
+		done_pack_free(e, wait[i]);
 	return NULL;
 }
 

@@ -271,6 +271,8 @@ ok
 
 # A snapshot dated in the future gets the vault's receive time.
 if command -v faketime > /dev/null; then
+	# faketime is an LD_PRELOAD library: tell an ASan build it may come first.
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
 	faketime '2100-01-01 00:00:00' "$B" backup "$S/etc" --config "$T/agent.conf" \
 		--vault "$VUSER@127.0.0.1:$T/vault" --ssh-identity "$T/agent" \
 		--ssh-option "Port=$PORT" --ssh-option StrictHostKeyChecking=no \
