@@ -58,19 +58,6 @@ backup_host_name_ok(const char *name)
 
 /* ---- Text helpers --------------------------------------------------- */
 
-/* Base64 (padded, standard) of p[0..n) into a new string. */
-static char *
-b64(const uint8_t *p, size_t n)
-{
-	size_t len = sodium_base64_encoded_len(n,
-	    sodium_base64_VARIANT_ORIGINAL);
-	char *s = malloc(len);
-
-	if (s != NULL)
-		sodium_bin2base64(s, len, p, n, sodium_base64_VARIANT_ORIGINAL);
-	return s;
-}
-
 /* Decodes exactly n bytes of base64 from s[0..len). */
 static int
 unb64(const char *s, size_t len, uint8_t *out, size_t n)
@@ -182,7 +169,7 @@ admin_key_export(const struct admin_key *k, const char *pass, size_t passlen,
 	if ((rc = hex_key_id(k->vault_pk, idhex)) != ERR_OK)
 		return rc;
 	randombytes_buf(salt, sizeof(salt));
-	if ((salt64 = b64(salt, sizeof(salt))) == NULL)
+	if ((salt64 = enc_base64_encode(salt, sizeof(salt))) == NULL)
 		goto out;
 	n = snprintf(head, sizeof(head), "%s\nkey-id %s\nkdf argon2id13 %llu "
 	    "%zu %s\n", EXPORT_MAGIC, idhex, ops, mem, salt64);
@@ -206,7 +193,7 @@ admin_key_export(const struct admin_key *k, const char *pass, size_t passlen,
 	    plain, SEALED_PLAIN_LEN, (const uint8_t *)head, (size_t)n, NULL,
 	    sealed, wk);
 	rc = ERR_NOMEM;
-	if ((sealed64 = b64(sealed, sizeof(sealed))) == NULL)
+	if ((sealed64 = enc_base64_encode(sealed, sizeof(sealed))) == NULL)
 		goto out;
 	size_t tlen = (size_t)n + strlen("sealed \n") + strlen(sealed64) + 1;
 	if ((*text = malloc(tlen)) == NULL)
@@ -355,9 +342,9 @@ agent_config_free(struct agent_config *c)
 int
 agent_config_format(const struct agent_config *c, char **text)
 {
-	char *pk = b64(c->vault_pk, sizeof(c->vault_pk));
-	char *rk = b64(c->repo_secret, sizeof(c->repo_secret));
-	char *sk = b64(c->sign_sk, sizeof(c->sign_sk));
+	char *pk = enc_base64_encode(c->vault_pk, sizeof(c->vault_pk));
+	char *rk = enc_base64_encode(c->repo_secret, sizeof(c->repo_secret));
+	char *sk = enc_base64_encode(c->sign_sk, sizeof(c->sign_sk));
 	int rc = ERR_NOMEM;
 
 	*text = NULL;

@@ -26,6 +26,9 @@ int cmd_ssh_config(int argc, char **argv);
 /* The backup vault: vault (init, enroll, receive, check) and backup. */
 int cmd_vault(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+/* Opens a vault directory, or says why not and returns -1. */
+struct vault;
+int cli_open_vault(const char *dir, struct vault **v);
 /* Reading backups back (cmd_restore.c): snapshots, restore, check. */
 int cmd_snapshots(int argc, char **argv);
 int cmd_restore(int argc, char **argv);

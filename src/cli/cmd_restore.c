@@ -31,18 +31,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int
-open_vault(const char *dir, struct vault **v)
-{
-	char why[512] = "";
-
-	if (vault_open(dir, v, why, sizeof(why)) != ERR_OK) {
-		cli_error("%s", why);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 bad_record(const char *path, const char *why, void *arg)
 {
@@ -215,7 +203,7 @@ cmd_snapshots(int argc, char **argv)
 	}
 	if (optind != argc || dir == NULL)
 		goto usage;
-	if (open_vault(dir, &v) != 0)
+	if (cli_open_vault(dir, &v) != 0)
 		return 1;
 	if (vault_snapshot_list(v, &s, &n, bad_record, NULL) != ERR_OK) {
 		cli_error("cannot read the snapshots of %s: %s", dir,
@@ -381,7 +369,7 @@ cmd_restore(int argc, char **argv)
 		free(inc);
 		return 2;
 	}
-	if (open_vault(dir, &v) != 0)
+	if (cli_open_vault(dir, &v) != 0)
 		goto out;
 	if (vault_snapshot_list(v, &s, &n, bad_record, NULL) != ERR_OK) {
 		cli_error("cannot read the snapshots of %s: %s", dir,
@@ -514,7 +502,7 @@ cmd_check(int argc, char **argv)
 	}
 	if (dir == NULL || key == NULL)
 		goto usage;
-	if (open_vault(dir, &v) != 0)
+	if (cli_open_vault(dir, &v) != 0)
 		return 1;
 	if (load_admin_key(key, passfile, v, dir, &k) != 0)
 		goto out;

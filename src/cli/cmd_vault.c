@@ -83,8 +83,8 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int
-open_vault(const char *dir, struct vault **v)
+int
+cli_open_vault(const char *dir, struct vault **v)
 {
 	char why[512] = "";
 
@@ -344,7 +344,7 @@ vault_enroll(int argc, char **argv)
 		cli_error("%s: not a vault directory with a plain path", dir);
 		return 1;
 	}
-	if (open_vault(rdir, &v) != 0)
+	if (cli_open_vault(rdir, &v) != 0)
 		return 1;
 	memset(&h, 0, sizeof(h));
 	snprintf(h.name, sizeof(h.name), "%s", name);
@@ -462,7 +462,7 @@ vault_receive_cmd(int argc, char **argv)
 		    "people");
 		return 2;
 	}
-	if (open_vault(dir, &v) != 0)
+	if (cli_open_vault(dir, &v) != 0)
 		return 1;
 	struct vault_receive_opts o = { .host = host,
 	    .source = source[0] ? source : NULL,
@@ -622,7 +622,7 @@ vault_check(int argc, char **argv)
 		cli_error("usage: bulwark vault check DIR");
 		return 2;
 	}
-	if (open_vault(argv[1], &v) != 0)
+	if (cli_open_vault(argv[1], &v) != 0)
 		return 1;
 	check_packs(v, &ck, &bytes);
 	check_snapshots(v, &ck);

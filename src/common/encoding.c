@@ -1,3 +1,5 @@
+#include <stdlib.h>
+
 #include <sodium.h>
 
 #include "common/encoding.h"
@@ -49,4 +51,16 @@ enc_base64_decode(const char *s, size_t len, uint8_t *out, size_t outmax,
 		return ERR_FORMAT;
 	*outlen = n;
 	return ERR_OK;
+}
+
+char *
+enc_base64_encode(const uint8_t *p, size_t n)
+{
+	size_t len = sodium_base64_encoded_len(n,
+	    sodium_base64_VARIANT_ORIGINAL);
+	char *s = malloc(len);
+
+	if (s != NULL)
+		sodium_bin2base64(s, len, p, n, sodium_base64_VARIANT_ORIGINAL);
+	return s;
 }

@@ -27,4 +27,11 @@ int enc_u64_parse(const char *s, size_t len, uint64_t *out) WUR;
 int enc_base64_decode(const char *s, size_t len, uint8_t *out, size_t outmax,
     size_t *outlen) WUR;
 
+/*
+ * Standard padded base64 of p[0..n) in a new NUL-terminated string
+ * (malloc'd; NULL when out of memory). Callers wipe it when it holds a
+ * secret.
+ */
+char *enc_base64_encode(const uint8_t *p, size_t n);
+
 #endif

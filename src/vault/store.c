@@ -97,18 +97,6 @@ dir_is_empty_or_missing(const char *dir)
 	return empty;
 }
 
-static char *
-b64(const uint8_t *p, size_t n)
-{
-	size_t len = sodium_base64_encoded_len(n,
-	    sodium_base64_VARIANT_ORIGINAL);
-	char *s = malloc(len);
-
-	if (s != NULL)
-		sodium_bin2base64(s, len, p, n, sodium_base64_VARIANT_ORIGINAL);
-	return s;
-}
-
 int
 vault_create(const char *dir, const uint8_t pk[PACK_PK_LEN],
     const uint8_t repo_secret[REPO_SECRET_LEN], const char *origin,
@@ -129,8 +117,8 @@ vault_create(const char *dir, const uint8_t pk[PACK_PK_LEN],
 		return rc;
 	}
 	rc = ERR_NOMEM;
-	if ((pk64 = b64(pk, PACK_PK_LEN)) == NULL ||
-	    (rk64 = b64(repo_secret, REPO_SECRET_LEN)) == NULL)
+	if ((pk64 = enc_base64_encode(pk, PACK_PK_LEN)) == NULL ||
+	    (rk64 = enc_base64_encode(repo_secret, REPO_SECRET_LEN)) == NULL)
 		goto out;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		free(p);
@@ -310,7 +298,7 @@ vault_host_add(struct vault *v, const struct vault_host *h)
 		return ERR_INVAL;
 	if ((p = host_path(v, "hosts", h->name)) == NULL)
 		return ERR_NOMEM;
-	if ((pk64 = b64(h->sign_pk, sizeof(h->sign_pk))) == NULL ||
+	if ((pk64 = enc_base64_encode(h->sign_pk, sizeof(h->sign_pk))) == NULL ||
 	    asprintf(&text, "sign-key %s\nquota %llu\nssh-key %s\n", pk64,
 	    (unsigned long long)h->quota, h->ssh_key) < 0) {
 		free(p);
