@@ -678,6 +678,52 @@ fail:
 	return rc;
 }
 
+/* Is "NAME.tmp.PID" a temporary file whose writer is gone? */
+static int
+dead_tmp(const char *name)
+{
+	const char *t = strstr(name, ".tmp.");
+	char *end;
+	long pid;
+
+	if (t == NULL)
+		return 0;
+	errno = 0;
+	pid = strtol(t + 5, &end, 10);
+	if (errno != 0 || *end != '\0' || pid <= 0 || pid == (long)getpid())
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Snapshot records whose write was cut short (fs_write_atomic's temp). */
+static void
+sweep_snapshot_tmp(struct vault *v, size_t *removed)
+{
+	char *top = path_join(v->dir, "snapshots", NULL);
+	struct dirent *e, *f;
+	DIR *d, *hd;
+
+	if (top == NULL || (d = opendir(top)) == NULL) {
+		free(top);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (!backup_host_name_ok(e->d_name))
+			continue;
+		char *hp = path_join(top, e->d_name, NULL);
+		if (hp != NULL && (hd = opendir(hp)) != NULL) {
+			while ((f = readdir(hd)) != NULL)
+				if (dead_tmp(f->d_name) &&
+				    unlinkat(dirfd(hd), f->d_name, 0) == 0)
+					(*removed)++;
+			closedir(hd);
+		}
+		free(hp);
+	}
+	closedir(d);
+	free(top);
+}
+
 int
 vault_tmp_sweep(struct vault *v, size_t *removed)
 {
@@ -707,6 +753,7 @@ vault_tmp_sweep(struct vault *v, size_t *removed)
 	}
 	closedir(d);
 	free(dir);
+	sweep_snapshot_tmp(v, removed);
 	return ERR_OK;
 }
 
@@ -911,6 +958,19 @@ out:
 }
 
 static int
+is_snapshot_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n != MANIFEST_ID_HEX_LEN)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int
 load_snapshot(const struct vault *v, const char *host, const char *file,
     struct vault_snapshot *s, const char **why)
 {
@@ -1006,8 +1066,12 @@ vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
 		}
 		while ((f = readdir(hd)) != NULL) {
 			const char *why;
-			if (f->d_name[0] == '.' || strncmp(f->d_name, ".tmp",
-			    4) == 0)
+			/*
+			 * Records are named by their 32-hex ID; anything else
+			 * is the temporary file of a write a crash cut short
+			 * (never acknowledged; the next receive sweeps it).
+			 */
+			if (!is_snapshot_id(f->d_name))
 				continue;
 			if (cnt == cap) {
 				size_t nc = cap ? cap * 2 : 64;

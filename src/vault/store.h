@@ -140,8 +140,9 @@ int vault_upload_commit(struct vault_upload *u, const char *name,
 void vault_upload_abort(struct vault_upload *u);
 
 /*
- * Removes uploads whose writer process is gone (a receive killed in the
- * middle): they were never acknowledged. *removed counts them.
+ * Removes uploads, and temporary snapshot records, whose writer process
+ * is gone (a receive killed in the middle): they were never
+ * acknowledged. *removed counts them.
  */
 int vault_tmp_sweep(struct vault *v, size_t *removed) WUR;
 

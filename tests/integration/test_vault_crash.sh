@@ -93,6 +93,8 @@ done < "$T/ids"
 ok
 # The next receive swept what killed receives left in tmp/.
 [ -z "$(ls -A "$T/vault/tmp")" ] || fail "uploads of killed receives left in tmp/"
+[ -z "$(find "$T/vault/snapshots" -name '*.tmp.*')" ] ||
+	fail "snapshot records of killed receives left behind"
 ok
 echo "# $kills kills, $n snapshots restored and compared" >&2
 done_checks

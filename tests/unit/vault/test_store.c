@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -655,6 +656,47 @@ test_snapshot_put_twice(void **state)
 	free(mf);
 }
 
+/*
+ * A receive killed while writing a snapshot record leaves ID.tmp.PID:
+ * listing skips it (it is no record) and the next sweep removes it, but
+ * only once its writer is gone.
+ */
+static void
+test_snapshot_tmp_left(void **state)
+{
+	struct fx *f = *state;
+	struct vault_snapshot *s = NULL;
+	char path[512], live[512], last[4096] = "";
+	size_t n, removed;
+	pid_t dead = fork();
+	int fd;
+
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->vdir, HOST);
+	assert_int_equal(fs_mkdirs(path, 0755), ERR_OK);
+	snprintf(path, sizeof(path), "%s/snapshots/%s/%s.tmp.%ld", f->vdir,
+	    HOST, "abababababababababababababababab", (long)dead);
+	snprintf(live, sizeof(live), "%s/snapshots/%s/%s.tmp.%ld", f->vdir,
+	    HOST, "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", (long)getppid());
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(write(fd, "BWSR", 4), 4);
+	close(fd);
+	assert_true((fd = open(live, O_WRONLY | O_CREAT, 0600)) >= 0);
+	close(fd);
+	assert_int_equal(vault_snapshot_list(f->v, &s, &n, bad_cb, last),
+	    ERR_OK);
+	assert_string_equal(last, "");
+	assert_int_equal(n, 0);
+	vault_snapshots_free(s, n);
+	assert_int_equal(vault_tmp_sweep(f->v, &removed), ERR_OK);
+	assert_int_equal(removed, 1);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(access(live, F_OK), 0);	/* its writer lives */
+}
+
 static void
 test_snapshot_find(void **state)
 {
@@ -857,6 +899,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_tmp_left, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_upload_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_received_torn, setup,
