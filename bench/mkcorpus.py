@@ -389,14 +389,14 @@ def make_vm(out, rng, text, scale):
     clone = os.path.join(vdir, "clone.img")
     copy_sparse(base, clone)
     nblk = size // BLK
-    todo = nblk * 5 // 100
+    left = nblk * 5 // 100
     with open(clone, "r+b") as f:
-        while todo > 0:
-            run = min(todo, int(256 ** rng.random()))
+        while left > 0:
+            run = min(left, int(256 ** rng.random()))
             b = rng.randrange(0, nblk - run + 1)
             f.seek(b * BLK)
             f.write(rng.bytes(run * BLK))
-            todo -= run
+            left -= run
     t = T1 + 3600
     os.utime(base, (t - 86400, t - 86400))
     os.utime(clone, (t, t))

@@ -181,22 +181,6 @@ get_u64(const uint8_t *p)
 	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
 }
 
-static void
-why_set(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-why_set(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 path_join(char *buf, size_t len, const char *dir, const char *rel)
 {
@@ -968,7 +952,7 @@ load_base(struct audit_log *log, uint64_t size, char *why, size_t whylen)
 	tile_reader_free(t);
 	return ERR_OK;
  fail:
-	why_set(why, whylen, "cannot read '%s' of the tree of %" PRIu64
+	err_why(why, whylen, "cannot read '%s' of the tree of %" PRIu64
 	    " entries: %s; run 'bulwark log verify --dir %s' to see what is "
 	    "damaged", tile_reader_last_path(t), size, err_str(r), log->dir);
 	tile_reader_free(t);
@@ -1056,7 +1040,7 @@ replay_bundle(struct audit_log *log, uint64_t index, char *why, size_t whylen)
 		r = fs_read_file(path, TILE_MAX_BUNDLE, &buf, &len);
 	}
 	if (r != ERR_OK) {
-		why_set(why, whylen, "cannot read bundle '%s' of a journaled "
+		err_why(why, whylen, "cannot read bundle '%s' of a journaled "
 		    "batch: %s", path, err_str(r));
 		return r;
 	}
@@ -1064,7 +1048,7 @@ replay_bundle(struct audit_log *log, uint64_t index, char *why, size_t whylen)
 	    lens)) != ERR_OK ||
 	    len < log->bundle_len ||
 	    memcmp(buf, log->bundle, log->bundle_len) != 0) {
-		why_set(why, whylen, "bundle '%s' of a journaled batch is "
+		err_why(why, whylen, "bundle '%s' of a journaled batch is "
 		    "damaged; run 'bulwark log verify --dir %s'", path, log->dir);
 		free(buf);
 		return ERR_FORMAT;
@@ -1100,7 +1084,7 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 	count = get_u32(p + 8);
 	p += 12;
 	if (first != log->size) {
-		why_set(why, whylen, "journal batch starts at %" PRIu64
+		err_why(why, whylen, "journal batch starts at %" PRIu64
 		    " but the log holds %" PRIu64 " entries", first, log->size);
 		return ERR_CONFLICT;
 	}
@@ -1141,7 +1125,7 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 	if ((size_t)(end - p) != nlen)
 		return ERR_FORMAT;
 	if ((r = check_own_note(log, (const char *)p, nlen, &c)) != ERR_OK) {
-		why_set(why, whylen, "journal batch at %" PRIu64 " carries a "
+		err_why(why, whylen, "journal batch at %" PRIu64 " carries a "
 		    "checkpoint that does not verify: %s", first, err_str(r));
 		return r;
 	}
@@ -1150,7 +1134,7 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 	    ERR_OK : ERR_MISMATCH;
 	checkpoint_release(&c);
 	if (r != ERR_OK) {
-		why_set(why, whylen, "journal batch at %" PRIu64 " does not "
+		err_why(why, whylen, "journal batch at %" PRIu64 " does not "
 		    "match its checkpoint", first);
 		return r;
 	}
@@ -1208,7 +1192,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		return ERR_IO;
 	if ((r = read_record(log, 0, st.st_size, JOURNAL_HEADER_MAGIC,
 	    &plen, &direct)) != ERR_OK || plen < 12) {
-		why_set(why, whylen, "journal header in '%s/private/journal' is "
+		err_why(why, whylen, "journal header in '%s/private/journal' is "
 		    "damaged; run 'bulwark log verify --dir %s'", log->dir, log->dir);
 		return r == ERR_OK ? ERR_FORMAT : r;
 	}
@@ -1218,7 +1202,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		return ERR_FORMAT;
 	if ((r = check_own_note(log, (const char *)log->rec.p + 12, nlen,
 	    &c)) != ERR_OK) {
-		why_set(why, whylen, "journal header checkpoint does not verify "
+		err_why(why, whylen, "journal header checkpoint does not verify "
 		    "with the log's key: %s", err_str(r));
 		return r;
 	}
@@ -1239,7 +1223,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 	r = memcmp(root, c.root, sizeof(root)) == 0 ? ERR_OK : ERR_MISMATCH;
 	checkpoint_release(&c);
 	if (r != ERR_OK) {
-		why_set(why, whylen, "the published tiles do not produce the "
+		err_why(why, whylen, "the published tiles do not produce the "
 		    "last signed root at size %" PRIu64 "; refusing to sign a "
 		    "checkpoint inconsistent with it; run 'bulwark log verify "
 		    "--dir %s'", base, log->dir);
@@ -1260,7 +1244,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 				declared = off + 8 + (off_t)get_u32(hdr + 4) +
 				    SHA256_LEN;
 			if (declared < st.st_size) {
-				why_set(why, whylen, "journal record at offset %lld "
+				err_why(why, whylen, "journal record at offset %lld "
 				    "is damaged and later records follow; "
 				    "acknowledged entries may be behind it", (long long)off);
 				return ERR_FORMAT;
@@ -1311,18 +1295,18 @@ log_lock_and_key(struct audit_log *log, char *why, size_t whylen)
 	if ((r = path_join(path, sizeof(path), log->dir, "private/lock")) != ERR_OK)
 		return r;
 	if ((log->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		why_set(why, whylen, "cannot open '%s': %s", path, strerror(errno));
+		err_why(why, whylen, "cannot open '%s': %s", path, strerror(errno));
 		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
 	}
 	if (flock(log->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		why_set(why, whylen, "another process is appending to '%s'; "
+		err_why(why, whylen, "another process is appending to '%s'; "
 		    "wait for it or stop it", log->dir);
 		return ERR_LOCKED;
 	}
 	if ((r = path_join(path, sizeof(path), log->dir, "private/log.key")) != ERR_OK)
 		return r;
 	if ((r = fs_read_file(path, 4096, &skey, &len)) != ERR_OK) {
-		why_set(why, whylen, "cannot read the signing key '%s': %s",
+		err_why(why, whylen, "cannot read the signing key '%s': %s",
 		    path, err_str(r));
 		return r;
 	}
@@ -1332,7 +1316,7 @@ log_lock_and_key(struct audit_log *log, char *why, size_t whylen)
 	sodium_memzero(skey, len);
 	free(skey);
 	if (r != ERR_OK) {
-		why_set(why, whylen, "signing key '%s' is malformed", path);
+		err_why(why, whylen, "signing key '%s' is malformed", path);
 		return r;
 	}
 	if ((log->origin = strdup(note_signer_name(log->signer))) == NULL)
@@ -1358,7 +1342,7 @@ audit_log_open(const char *dir, struct audit_log **out, char *why,
 	if ((r = path_join(path, sizeof(path), dir, "private/journal")) != ERR_OK)
 		goto fail;
 	if ((log->jfd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-		why_set(why, whylen, "cannot open the journal '%s': %s", path,
+		err_why(why, whylen, "cannot open the journal '%s': %s", path,
 		    strerror(errno));
 		r = ERR_IO;
 		goto fail;
@@ -1369,7 +1353,7 @@ audit_log_open(const char *dir, struct audit_log **out, char *why,
 	return ERR_OK;
  fail:
 	if (why != NULL && whylen > 0 && why[0] == '\0')
-		why_set(why, whylen, "cannot open the log in '%s': %s", dir,
+		err_why(why, whylen, "cannot open the log in '%s': %s", dir,
 		    err_str(r));
 	audit_log_close(log);
 	return r;

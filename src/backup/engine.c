@@ -28,6 +28,7 @@
 #include "backup/tree.h"
 #include "common/fsutil.h"
 #include "vault/proto.h"
+#include "common/endian.h"
 #include "common/banned.h"
 
 /*
@@ -253,23 +254,6 @@ ft_free(struct ftable *t)
 
 /* ---- Chunk lists in the cache's encoding ---------------------------------- */
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static int
 is_hole(const uint8_t *id)
 {
@@ -294,7 +278,10 @@ backup_chunks_encode(const struct tree_chunk *c, size_t n, uint8_t **out,
 		memcpy(*out + off, c[i].id, CHUNK_ID_LEN);
 		off += CHUNK_ID_LEN;
 		int w = is_hole(c[i].id) ? 8 : 4;
-		put_be(*out + off, c[i].len, w);
+		if (w == 8)
+			be_put64(*out + off, c[i].len);
+		else
+			be_put32(*out + off, (uint32_t)c[i].len);
 		off += (size_t)w;
 	}
 	return ERR_OK;
@@ -327,7 +314,8 @@ backup_chunks_decode(const uint8_t *p, size_t len, struct tree_chunk **out,
 			cap = nc;
 		}
 		memcpy(c[cnt].id, p + off, CHUNK_ID_LEN);
-		c[cnt].len = get_be(p + off + CHUNK_ID_LEN, w);
+		c[cnt].len = hole ? be_get64(p + off + CHUNK_ID_LEN) :
+		    be_get32(p + off + CHUNK_ID_LEN);
 		if (c[cnt].len == 0)
 			goto bad;
 		off += CHUNK_ID_LEN + (size_t)w;
@@ -1902,7 +1890,7 @@ send_manifest(struct engine *e, const uint8_t root[CHUNK_ID_LEN])
 		goto out;
 	}
 	if (rlen == 8)
-		e->st->received = get_be(reply, 8);
+		e->st->received = be_get64(reply);
 	rc = vp_send(e->o->to_vault, VP_BYE, NULL, 0);
 	if (rc == ERR_OK)
 		rc = vp_read_reply(e->o->from_vault, &type, reply, &rlen);

@@ -107,16 +107,24 @@ key_is(const struct kv *kv, const char *k)
 	return kv->klen == strlen(k) && memcmp(kv->key, k, kv->klen) == 0;
 }
 
+/* Zeroed guarded memory for a struct holding secrets (sodium_free it). */
+static void *
+secret_zalloc(size_t n)
+{
+	void *p = sodium_malloc(n);
+
+	if (p != NULL)
+		sodium_memzero(p, n);
+	return p;
+}
+
 /* ---- Admin key export ---------------------------------------------- */
 
 int
 admin_key_new(struct admin_key **out)
 {
-	*out = sodium_malloc(sizeof(**out));
-	if (*out == NULL)
-		return ERR_NOMEM;
-	sodium_memzero(*out, sizeof(**out));
-	return ERR_OK;
+	return (*out = secret_zalloc(sizeof(**out))) != NULL ? ERR_OK :
+	    ERR_NOMEM;
 }
 
 void
@@ -325,11 +333,8 @@ out:
 int
 agent_config_new(struct agent_config **out)
 {
-	*out = sodium_malloc(sizeof(**out));
-	if (*out == NULL)
-		return ERR_NOMEM;
-	sodium_memzero(*out, sizeof(**out));
-	return ERR_OK;
+	return (*out = secret_zalloc(sizeof(**out))) != NULL ? ERR_OK :
+	    ERR_NOMEM;
 }
 
 void

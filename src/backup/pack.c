@@ -17,6 +17,7 @@
 #include "backup/pack.h"
 #include "common/fsutil.h"
 #include "common/sha256.h"
+#include "common/endian.h"
 #include "common/banned.h"
 
 _Static_assert(PACK_SEALED_KEY_LEN == crypto_box_SEALBYTES + 32, "sealed K");
@@ -125,33 +126,6 @@ lib_init(void)
 	return lib_status;
 }
 
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
-}
-
 static int
 all_zero(const uint8_t *p, size_t n)
 {
@@ -186,7 +160,7 @@ make_nonce(uint8_t domain, uint64_t seq, uint8_t nonce[NONCE_LEN])
 {
 	memset(nonce, 0, NONCE_LEN);
 	nonce[0] = domain;
-	put_u64(nonce + NONCE_LEN - 8, seq);
+	be_put64(nonce + NONCE_LEN - 8, seq);
 }
 
 static void
@@ -195,14 +169,14 @@ chunk_ad(const uint8_t id[PACK_ID_LEN], uint8_t flags, uint32_t plain_len,
 {
 	memcpy(ad, id, PACK_ID_LEN);
 	ad[PACK_ID_LEN] = flags;
-	put_u32(ad + PACK_ID_LEN + 1, plain_len);
+	be_put32(ad + PACK_ID_LEN + 1, plain_len);
 }
 
 static void
 index_ad(uint64_t index_off, uint64_t index_len, uint8_t ad[INDEX_AD_LEN])
 {
-	put_u64(ad, index_off);
-	put_u64(ad + 8, index_len);
+	be_put64(ad, index_off);
+	be_put64(ad + 8, index_len);
 }
 
 /*
@@ -318,7 +292,7 @@ build_header(const struct pack_run *run, uint8_t h[PACK_HEADER_LEN])
 	h[H_VERSION] = PACK_VERSION;
 	h[H_SUITE] = PACK_SUITE;
 	h[H_RESERVED] = h[H_RESERVED + 1] = 0;
-	put_u64(h + H_CREATED, now < 0 ? 0 : (uint64_t)now);
+	be_put64(h + H_CREATED, now < 0 ? 0 : (uint64_t)now);
 	memcpy(h + H_KEY_ID, run->key_id, PACK_KEY_ID_LEN);
 	randombytes_buf(h + H_SALT, SALT_LEN);
 	memcpy(h + H_SEALED, run->sealed, PACK_SEALED_KEY_LEN);
@@ -410,7 +384,7 @@ pack_writer_free(struct pack_writer *w)
 static size_t
 slot_of(const uint8_t id[PACK_ID_LEN], size_t nslots)
 {
-	return (size_t)get_u64(id) & (nslots - 1);
+	return (size_t)be_get64(id) & (nslots - 1);
 }
 
 /* The entry index of id in w, or SIZE_MAX. */
@@ -575,9 +549,9 @@ static void
 encode_entry(const struct pack_entry *e, uint8_t *p)
 {
 	memcpy(p, e->id, PACK_ID_LEN);
-	put_u64(p + 32, e->off);
-	put_u32(p + 40, e->stored_len);
-	put_u32(p + 44, e->plain_len);
+	be_put64(p + 32, e->off);
+	be_put32(p + 40, e->stored_len);
+	be_put32(p + 44, e->plain_len);
 	p[48] = e->flags;
 	p[49] = p[50] = p[51] = 0;
 }
@@ -608,8 +582,8 @@ writer_seal(struct pack_writer *w, char name[PACK_NAME_HEX_LEN + 1])
 		return ERR_CRYPTO;
 	w->len += (size_t)clen;
 	p = w->buf + w->len;
-	put_u64(p, index_off);
-	put_u64(p + 8, clen);
+	be_put64(p, index_off);
+	be_put64(p + 8, clen);
 	memcpy(p + 16, trailer_magic, sizeof(trailer_magic));
 	w->len += PACK_TRAILER_LEN;
 	w->done = 1;
@@ -730,7 +704,7 @@ check_header(const uint8_t h[PACK_HEADER_LEN], struct pack_info *info)
 	if (!all_zero(h + H_RESERVED, 2))
 		return ERR_FORMAT;
 	info->version = h[H_VERSION];
-	info->created = get_u64(h + H_CREATED);
+	info->created = be_get64(h + H_CREATED);
 	memcpy(info->key_id, h + H_KEY_ID, PACK_KEY_ID_LEN);
 	return ERR_OK;
 }
@@ -747,8 +721,8 @@ check_trailer(const uint8_t t[PACK_TRAILER_LEN], struct pack_info *info)
 
 	if (memcmp(t + 16, trailer_magic, sizeof(trailer_magic)) != 0)
 		return ERR_FORMAT;
-	off = get_u64(t);
-	len = get_u64(t + 8);
+	off = be_get64(t);
+	len = be_get64(t + 8);
 	if (off < PACK_HEADER_LEN || off > size - PACK_TRAILER_LEN - PACK_TAG_LEN)
 		return ERR_FORMAT;
 	if (len != size - PACK_TRAILER_LEN - off)
@@ -922,9 +896,9 @@ static void
 decode_entry(const uint8_t *p, struct pack_entry *e)
 {
 	memcpy(e->id, p, PACK_ID_LEN);
-	e->off = get_u64(p + 32);
-	e->stored_len = get_u32(p + 40);
-	e->plain_len = get_u32(p + 44);
+	e->off = be_get64(p + 32);
+	e->stored_len = be_get32(p + 40);
+	e->plain_len = be_get32(p + 44);
 	e->flags = p[48];
 }
 

@@ -1,3 +1,6 @@
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "common/err.h"
 
 const char *
@@ -25,4 +28,16 @@ err_str(int r)
 	case ERR_DENIED:	return "permission denied";
 	}
 	return "unknown error";
+}
+
+void
+err_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whylen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
 }

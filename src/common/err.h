@@ -8,6 +8,8 @@
 #ifndef BULWARK_ERR_H
 #define BULWARK_ERR_H
 
+#include <stddef.h>
+
 #define WUR __attribute__((warn_unused_result))
 
 enum {
@@ -34,5 +36,12 @@ enum {
 
 /* A static description of code r; never NULL. */
 const char *err_str(int r);
+
+/*
+ * Writes a formatted one-line reason to why (whylen bytes), the "why"
+ * out-parameter many functions take; does nothing when why is NULL.
+ */
+void err_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -6,14 +6,15 @@
 
 #include "common/fsutil.h"
 #include "vault/proto.h"
+#include "common/endian.h"
 #include "common/banned.h"
 
 int
 vp_send_head(int fd, uint8_t type, uint32_t len)
 {
-	uint8_t h[VP_HEAD_LEN] = { type, (uint8_t)(len >> 24),
-	    (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
+	uint8_t h[VP_HEAD_LEN] = { type };
 
+	be_put32(h + 1, len);
 	return fs_write_all(fd, h, sizeof(h));
 }
 
@@ -66,8 +67,7 @@ vp_read_head(int fd, uint8_t *type, uint32_t *len)
 	if (rc != ERR_OK)
 		return rc;
 	*type = h[0];
-	*len = (uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 |
-	    (uint32_t)h[3] << 8 | h[4];
+	*len = be_get32(h + 1);
 	return ERR_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "backup/manifest.h"
 #include "vault/proto.h"
 #include "vault/receive.h"
+#include "common/endian.h"
 #include "common/banned.h"
 
 #define READ_STEP (1u << 20)
@@ -117,8 +118,7 @@ on_hello(struct rx *r, uint32_t len)
 	if (r->host.quota != 0)
 		left = r->host.quota > r->got.total ?
 		    r->host.quota - r->got.total : 0;
-	for (int i = 0; i < 8; i++)
-		ok[PACK_KEY_ID_LEN + i] = (uint8_t)(left >> (56 - 8 * i));
+	be_put64(ok + PACK_KEY_ID_LEN, left);
 	return vp_send(r->out, VP_OK, ok, sizeof(ok));
 }
 
@@ -191,11 +191,9 @@ on_pack(struct rx *r, uint32_t len)
 		return refuse(r, "vault.pack", ERR_FORMAT,
 		    "malformed pack frame");
 	name[PACK_NAME_HEX_LEN] = '\0';
-	for (size_t i = 0; i < PACK_NAME_HEX_LEN; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') ||
-		    (name[i] >= 'a' && name[i] <= 'f')))
-			return refuse(r, "vault.pack", ERR_FORMAT,
-			    "pack refused: a name is 64 lowercase hex digits");
+	if (!vault_pack_name_ok(name))
+		return refuse(r, "vault.pack", ERR_FORMAT,
+		    "pack refused: a name is 64 lowercase hex digits");
 	if ((rc = vault_upload_begin(r->v, &u)) != ERR_OK)
 		return refuse(r, "vault.pack", rc,
 		    "the vault cannot take uploads now (see its log)");
@@ -312,8 +310,7 @@ on_snap(struct rx *r, uint32_t len)
 	    "\"received\":%llu,\"client_time\":%llu}", id, m->npacks,
 	    (unsigned long long)now, (unsigned long long)m->client_time);
 	audit(r, "vault.snapshot", "allow", detail);
-	for (int i = 0; i < 8; i++)
-		ok[i] = (uint8_t)(now >> (56 - 8 * i));
+	be_put64(ok, now);
 	rc = vp_send(r->out, VP_OK, ok, sizeof(ok));
 out:
 	manifest_free(m);

@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/sha256.h"
 #include "vault/store.h"
+#include "common/endian.h"
 #include "common/banned.h"
 
 #define CONF_MAX 4096
@@ -67,18 +68,6 @@ write_new_file(const char *path, const char *text, mode_t mode)
 	return fs_write_atomic(path, text, strlen(text), mode, FS_EXCL);
 }
 
-static void __attribute__((format(printf, 3, 4)))
-set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- Create and open ------------------------------------------------- */
 
 static int
@@ -102,18 +91,24 @@ vault_create(const char *dir, const uint8_t pk[PACK_PK_LEN],
     const uint8_t repo_secret[REPO_SECRET_LEN], const char *origin,
     char **log_vkey, char *why, size_t whylen)
 {
-	static const char *const subdirs[] = { "hosts", "packs", "received",
-	    "snapshots" };
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} subdirs[] = {
+		{ "hosts", 0755 }, { "packs", 0755 }, { "received", 0755 },
+		{ "snapshots", 0755 }, { "tmp", 0700 },
+		{ "keys", 0711 },	/* repo.key in it is root's, 0600 */
+	};
 	char *p = NULL, *pk64 = NULL, *rk64 = NULL, text[256];
 	int rc;
 
 	*log_vkey = NULL;
 	if (!dir_is_empty_or_missing(dir)) {
-		set_why(why, whylen, "%s exists and is not empty", dir);
+		err_why(why, whylen, "%s exists and is not empty", dir);
 		return ERR_EXISTS;
 	}
 	if ((rc = fs_mkdirs(dir, 0755)) != ERR_OK) {
-		set_why(why, whylen, "cannot create %s", dir);
+		err_why(why, whylen, "cannot create %s", dir);
 		return rc;
 	}
 	rc = ERR_NOMEM;
@@ -122,26 +117,12 @@ vault_create(const char *dir, const uint8_t pk[PACK_PK_LEN],
 		goto out;
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		free(p);
-		if ((p = path_join(dir, subdirs[i], NULL)) == NULL)
+		if ((p = path_join(dir, subdirs[i].name, NULL)) == NULL)
 			goto out;
-		if (mkdir(p, 0755) != 0) {
+		if (mkdir(p, subdirs[i].mode) != 0) {
 			rc = ERR_IO;
 			goto out;
 		}
-	}
-	free(p);
-	if ((p = path_join(dir, "tmp", NULL)) == NULL)
-		goto out;
-	if (mkdir(p, 0700) != 0) {
-		rc = ERR_IO;
-		goto out;
-	}
-	free(p);
-	if ((p = path_join(dir, "keys", NULL)) == NULL)
-		goto out;
-	if (mkdir(p, 0711) != 0) {
-		rc = ERR_IO;
-		goto out;
 	}
 	free(p);
 	if ((p = path_join(dir, "keys", "repo.key")) == NULL)
@@ -157,7 +138,7 @@ vault_create(const char *dir, const uint8_t pk[PACK_PK_LEN],
 		goto out;
 	}
 	if ((rc = audit_log_create(p, origin, log_vkey)) != ERR_OK) {
-		set_why(why, whylen, "cannot create the audit log in %s", p);
+		err_why(why, whylen, "cannot create the audit log in %s", p);
 		goto out;
 	}
 	free(p);
@@ -172,7 +153,7 @@ vault_create(const char *dir, const uint8_t pk[PACK_PK_LEN],
 	rc = fs_sync_dir(dir);
 out:
 	if (rc != ERR_OK && why != NULL && why[0] == '\0')
-		set_why(why, whylen, "cannot write the vault in %s", dir);
+		err_why(why, whylen, "cannot write the vault in %s", dir);
 	free(p);
 	free(pk64);
 	if (rk64 != NULL)
@@ -195,7 +176,7 @@ vault_open(const char *dir, struct vault **out, char *why, size_t whylen)
 	rc = fs_read_file(p, CONF_MAX, &text, &len);
 	free(p);
 	if (rc != ERR_OK) {
-		set_why(why, whylen, "%s is not a vault (no readable "
+		err_why(why, whylen, "%s is not a vault (no readable "
 		    "vault.conf; bulwark vault init makes one)", dir);
 		return rc;
 	}
@@ -209,7 +190,7 @@ vault_open(const char *dir, struct vault **out, char *why, size_t whylen)
 	    text[len - 1] != '\n' ||
 	    enc_base64_decode(text + wl, len - wl - 1, v->pk, sizeof(v->pk),
 	    &got) != ERR_OK || got != sizeof(v->pk)) {
-		set_why(why, whylen, "%s/vault.conf is malformed", dir);
+		err_why(why, whylen, "%s/vault.conf is malformed", dir);
 		free(text);
 		free(v);
 		return ERR_FORMAT;
@@ -370,15 +351,26 @@ out:
 /* ---- Packs ------------------------------------------------------------- */
 
 static int
-name_ok(const char *name)
+hex_of_len(const char *s, size_t n)
 {
-	if (strlen(name) != PACK_NAME_HEX_LEN)
+	if (strlen(s) != n)
 		return 0;
-	for (size_t i = 0; i < PACK_NAME_HEX_LEN; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') ||
-		    (name[i] >= 'a' && name[i] <= 'f')))
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
+}
+
+static int
+name_ok(const char *name)
+{
+	return hex_of_len(name, PACK_NAME_HEX_LEN);
+}
+
+int
+vault_pack_name_ok(const char *name)
+{
+	return name_ok(name);
 }
 
 int
@@ -516,12 +508,6 @@ vault_upload_write(struct vault_upload *u, const void *p, size_t n)
 	return ERR_OK;
 }
 
-uint64_t
-vault_upload_size(const struct vault_upload *u)
-{
-	return u->size;
-}
-
 /* Appends "NAME SIZE\n" to received/HOST and makes it durable. */
 static int
 received_append(struct vault *v, const char *host, const char *name,
@@ -618,6 +604,12 @@ check_upload(struct vault_upload *u, const char *name)
 	if (memcmp(info.key_id, u->v->key_id, PACK_KEY_ID_LEN) != 0)
 		return ERR_NOTFOUND;
 	return ERR_OK;
+}
+
+uint64_t
+vault_upload_size(const struct vault_upload *u)
+{
+	return u->size;
 }
 
 int
@@ -890,30 +882,6 @@ vault_received_free(struct vault_received *r)
 
 /* ---- Snapshots -------------------------------------------------------- */
 
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int
 vault_snapshot_put(struct vault *v, const char *host, const uint8_t *mf,
     size_t len, uint64_t received)
@@ -945,8 +913,8 @@ vault_snapshot_put(struct vault *v, const char *host, const uint8_t *mf,
 			goto out;
 	}
 	memcpy(rec, VAULT_SNAP_MAGIC, 4);
-	put_u32(rec + 4, 1);
-	put_u64(rec + 8, received);
+	be_put32(rec + 4, 1);
+	be_put64(rec + 8, received);
 	memcpy(rec + VAULT_SNAP_HEADER_LEN, mf, len);
 	rc = fs_write_atomic(path, rec, VAULT_SNAP_HEADER_LEN + len, 0444,
 	    FS_EXCL);
@@ -960,14 +928,7 @@ out:
 static int
 is_snapshot_id(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n != MANIFEST_ID_HEX_LEN)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	return hex_of_len(s, MANIFEST_ID_HEX_LEN);
 }
 
 static int
@@ -1020,7 +981,7 @@ load_snapshot(const struct vault *v, const char *host, const char *file,
 		return ERR_FORMAT;
 	}
 	snprintf(s->host, sizeof(s->host), "%s", host);
-	s->received = get_u64(b + 8);
+	s->received = be_get64(b + 8);
 	s->rawlen = len - VAULT_SNAP_HEADER_LEN;
 	memmove(text, text + VAULT_SNAP_HEADER_LEN, s->rawlen);
 	s->raw = (uint8_t *)text;

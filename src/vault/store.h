@@ -108,6 +108,9 @@ int vault_host_get(const struct vault *v, const char *name,
 
 /* ---- Packs ------------------------------------------------------------ */
 
+/* True when name is a pack name: 64 lowercase hex digits. */
+int vault_pack_name_ok(const char *name);
+
 /* DIR/packs/XX/NAME into buf; ERR_FORMAT for a name that is not 64 hex. */
 int vault_pack_path(const struct vault *v, const char *name, char *buf,
     size_t cap) WUR;
