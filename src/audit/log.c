@@ -35,6 +35,13 @@
  * bundles on open: past this many entries the journal is restarted too.
  */
 #define JOURNAL_ROTATE_ENTRIES (1u << 20)
+/*
+ * Every open replays the journal's records, and a program that appends one
+ * event per open (`bulwark log append`, the vault's receive) adds a record
+ * each time: past this many records the journal is restarted too, so that
+ * an open costs a bounded replay, not one that grows with the log's age.
+ */
+#define JOURNAL_ROTATE_RECORDS 64
 /* A batch of at least this many entries that fills a bundle goes direct. */
 #define DIRECT_MIN_ENTRIES 1024
 
@@ -146,6 +153,7 @@ struct audit_log {
 	/* The commit side's state. */
 	uint64_t jbase;		/* the journal's base size */
 	uint64_t jend;		/* offset of the journal's end */
+	uint64_t jrecords;	/* batch records in the journal */
 	uint64_t pubsize;	/* the size of the published tree */
 	char *note;		/* the last published checkpoint */
 	size_t note_len;
@@ -545,6 +553,26 @@ sign_checkpoint(struct audit_log *log, struct batch *b)
 	return ERR_OK;
 }
 
+/* Publishes the full tiles batch b completed (its outbox), and empties it. */
+static int
+publish_full(struct audit_log *log, struct batch *b)
+{
+	char rel[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < b->nout; i++) {
+		struct outfile *o = &b->out[i];
+
+		if ((r = tile_path(rel, sizeof(rel), o->level, o->index,
+		    TILE_WIDTH)) != ERR_OK ||
+		    (r = publish(log, rel, o->data, o->len, FS_NOSYNC)) != ERR_OK)
+			return r;
+		remove_partials(log, o->level, o->index);
+	}
+	outbox_clear(b);
+	return ERR_OK;
+}
+
 /*
  * Publishes batch b (snapshot by batch_snapshot): its full tiles, the
  * partial tiles it changed, the partial bundle, and its checkpoint. None
@@ -560,16 +588,8 @@ publish_state(struct audit_log *log, struct batch *b, const struct batch *next)
 	char rel[PATH_MAX];
 	int r;
 
-	for (size_t i = 0; i < b->nout; i++) {
-		struct outfile *o = &b->out[i];
-
-		if ((r = tile_path(rel, sizeof(rel), o->level, o->index,
-		    TILE_WIDTH)) != ERR_OK ||
-		    (r = publish(log, rel, o->data, o->len, FS_NOSYNC)) != ERR_OK)
-			return r;
-		remove_partials(log, o->level, o->index);
-	}
-	outbox_clear(b);
+	if ((r = publish_full(log, b)) != ERR_OK)
+		return r;
 	for (unsigned l = 0; l < TILE_MAX_LEVELS; l++) {
 		uint64_t n = b->size >> (l * TILE_HEIGHT);
 
@@ -659,6 +679,7 @@ journal_restart(struct audit_log *log, uint64_t size, const char *note,
 	log->jfd = fd;
 	log->jend = rec->len;
 	log->jbase = size;
+	log->jrecords = 0;
 	return ERR_OK;
 }
 
@@ -790,6 +811,7 @@ audit_log_commit(struct audit_log *log)
 	    (r = fs_sync(log->jfd, 0)) != ERR_OK)
 		return fail(log, r);
 	log->jend += b->rec.len;
+	log->jrecords++;
 	/* Durable: the batch survives any crash from here on. */
 	atomic_store(&log->ndur, i + 1);
 	return ERR_OK;
@@ -829,6 +851,7 @@ audit_log_publish(struct audit_log *log)
 	 * published size. A batch prepared meanwhile starts there.
 	 */
 	if ((log->jend > journal_rotate_bytes() ||
+	    log->jrecords >= JOURNAL_ROTATE_RECORDS ||
 	    log->pubsize - log->jbase > JOURNAL_ROTATE_ENTRIES) &&
 	    ((r = fs_syncfs(log->dirfd)) != ERR_OK ||
 	    (r = journal_restart(log, log->pubsize, log->note, log->note_len,
@@ -1062,9 +1085,13 @@ replay_bundle(struct audit_log *log, uint64_t index, char *why, size_t whylen)
 }
 
 /*
- * Applies one batch record (payload in log->rec) and republishes. A direct
- * record holds only the entries past its last full bundle; the others are
- * read back from the bundles it made durable.
+ * Applies one batch record (payload in log->rec) and republishes its full
+ * tiles and bundles. A direct record holds only the entries past its last
+ * full bundle; the others are read back from the bundles it made durable.
+ * The partial tiles, partial bundle and checkpoint are those of the last
+ * batch only, published once by replay_journal: a later batch supersedes
+ * them, as in audit_log_publish, so a journal of many small batches costs
+ * no file writes per batch.
  */
 static int
 replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
@@ -1147,7 +1174,7 @@ replay_batch(struct audit_log *log, size_t plen, int direct, char *why,
 		if (r != ERR_OK && r != ERR_NOTFOUND)
 			return r;
 	}
-	return publish_state(log, b, NULL);
+	return publish_full(log, b);
 }
 
 /*
@@ -1186,6 +1213,7 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 	uint64_t base;
 	uint32_t nlen;
 	off_t off;
+	uint64_t records = 0;
 	int direct, r;
 
 	if (fstat(log->jfd, &st) != 0)
@@ -1260,10 +1288,23 @@ replay_journal(struct audit_log *log, char *why, size_t whylen)
 		if ((r = replay_batch(log, plen, direct, why, whylen)) != ERR_OK)
 			return r;
 		off += (off_t)(8 + plen + SHA256_LEN);
+		records++;
 	}
 	log->jend = (uint64_t)off;
+	log->jrecords = records;
 	log->pubsize = log->size;
 	stage_clean(log);
+	/*
+	 * The partial tiles of every level that changed since the base (as
+	 * they stand now), the partial bundle and the last batch's checkpoint:
+	 * what the replayed batches would have published, less what they
+	 * superseded among themselves.
+	 */
+	if (records > 0) {
+		if ((r = batch_snapshot(log, &log->slot[0], base)) != ERR_OK)
+			return r;
+		return publish_state(log, &log->slot[0], NULL);
+	}
 	return publish(log, "checkpoint", log->note, log->note_len, FS_NOSYNC);
 }
 

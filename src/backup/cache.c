@@ -13,9 +13,13 @@
 #include "backup/cache.h"
 #include "common/banned.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 struct bcache {
 	sqlite3 *db;
 	sqlite3_stmt *put_file;
+	sqlite3_stmt *del_file;
 };
 
 static const char schema[] =
@@ -24,9 +28,14 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS chunks(id BLOB PRIMARY KEY, "
 	"  pack INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS files(path BLOB PRIMARY KEY, ino INTEGER, "
-	"  size INTEGER, mtime INTEGER, ctime INTEGER, chunks BLOB) "
-	"  WITHOUT ROWID;"
-	"PRAGMA user_version = 1;";
+	"  size INTEGER, mtime INTEGER, ctime INTEGER, chunks BLOB, "
+	"  xattrs BLOB) WITHOUT ROWID;";
+
+/*
+ * Version 2 added files.xattrs (NULL: not recorded). A version 1 cache
+ * gets the column; its records read as "xattrs not recorded".
+ */
+#define CACHE_VERSION 2
 
 static int
 exec(struct bcache *c, const char *sql)
@@ -35,11 +44,38 @@ exec(struct bcache *c, const char *sql)
 	    ERR_OK : ERR_IO;
 }
 
+/* Brings an older cache to CACHE_VERSION; refuses a newer one. */
+static int
+upgrade(struct bcache *c, char *why, size_t whylen, const char *path)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return ERR_IO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v < 0)
+		return ERR_IO;
+	if (v > CACHE_VERSION) {
+		snprintf(why, whylen, "the cache %s was made by a newer "
+		    "bulwark; remove it or run with --no-cache", path);
+		return ERR_UNSUPPORTED;
+	}
+	if (v == 1 && exec(c, "ALTER TABLE files ADD COLUMN xattrs BLOB") !=
+	    ERR_OK)
+		return ERR_IO;
+	return v == CACHE_VERSION ? ERR_OK :
+	    exec(c, "PRAGMA user_version = " STR(CACHE_VERSION));
+}
+
 int
 bcache_open(const char *path, struct bcache **out, char *why, size_t whylen)
 {
 	struct bcache *c = calloc(1, sizeof(*c));
-	int fd;
+	int fd, rc = ERR_IO;
 
 	*out = NULL;
 	if (c == NULL)
@@ -57,13 +93,16 @@ bcache_open(const char *path, struct bcache **out, char *why, size_t whylen)
 	    exec(c, "PRAGMA journal_mode = WAL") != ERR_OK ||
 	    /* A lost tail costs an upload, never data: NORMAL is enough. */
 	    exec(c, "PRAGMA synchronous = NORMAL") != ERR_OK ||
-	    exec(c, schema) != ERR_OK) {
-		snprintf(why, whylen, "the cache %s is unusable (%s); remove "
-		    "it or run with --no-cache", path,
-		    c->db != NULL ? sqlite3_errmsg(c->db) : "no memory");
+	    exec(c, schema) != ERR_OK ||
+	    (rc = upgrade(c, why, whylen, path)) != ERR_OK) {
+		if (rc != ERR_UNSUPPORTED)
+			snprintf(why, whylen, "the cache %s is unusable (%s); "
+			    "remove it or run with --no-cache", path,
+			    c->db != NULL ? sqlite3_errmsg(c->db) :
+			    "no memory");
 		sqlite3_close(c->db);
 		free(c);
-		return ERR_IO;
+		return rc == ERR_UNSUPPORTED ? rc : ERR_IO;
 	}
 	*out = c;
 	return ERR_OK;
@@ -75,6 +114,7 @@ bcache_close(struct bcache *c)
 	if (c == NULL)
 		return;
 	sqlite3_finalize(c->put_file);
+	sqlite3_finalize(c->del_file);
 	sqlite3_close(c->db);
 	free(c);
 }
@@ -155,7 +195,7 @@ bcache_each_file(struct bcache *c,
 	int rc = ERR_OK, s;
 
 	if (sqlite3_prepare_v2(c->db, "SELECT path, ino, size, mtime, ctime, "
-	    "chunks FROM files", -1, &st, NULL) != SQLITE_OK)
+	    "chunks, xattrs FROM files", -1, &st, NULL) != SQLITE_OK)
 		return ERR_IO;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		struct bcache_file f;
@@ -167,6 +207,9 @@ bcache_each_file(struct bcache *c,
 		f.ctime_ns = sqlite3_column_int64(st, 4);
 		f.chunks = sqlite3_column_blob(st, 5);
 		f.chunks_len = (size_t)sqlite3_column_bytes(st, 5);
+		f.xattrs_known = sqlite3_column_type(st, 6) != SQLITE_NULL;
+		f.xattrs = sqlite3_column_blob(st, 6);
+		f.xattrs_len = (size_t)sqlite3_column_bytes(st, 6);
 		if (f.path == NULL || f.path_len == 0)
 			continue;
 		if ((rc = fn(arg, &f)) != ERR_OK)
@@ -183,14 +226,29 @@ bcache_files_begin(struct bcache *c)
 {
 	if (exec(c, "BEGIN") != ERR_OK)
 		return ERR_IO;
-	if (exec(c, "DELETE FROM files") != ERR_OK ||
-	    (c->put_file == NULL && sqlite3_prepare_v2(c->db,
+	if ((c->put_file == NULL && sqlite3_prepare_v2(c->db,
 	    "INSERT OR REPLACE INTO files(path, ino, size, mtime, ctime, "
-	    "chunks) VALUES (?, ?, ?, ?, ?, ?)", -1, &c->put_file, NULL) !=
+	    "chunks, xattrs) VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &c->put_file,
+	    NULL) !=
+	    SQLITE_OK) ||
+	    (c->del_file == NULL && sqlite3_prepare_v2(c->db,
+	    "DELETE FROM files WHERE path = ?", -1, &c->del_file, NULL) !=
 	    SQLITE_OK)) {
 		(void)exec(c, "ROLLBACK");
 		return ERR_IO;
 	}
+	return ERR_OK;
+}
+
+int
+bcache_files_del(struct bcache *c, const char *path, size_t len)
+{
+	sqlite3_stmt *st = c->del_file;
+
+	sqlite3_reset(st);
+	if (sqlite3_bind_blob(st, 1, path, (int)len, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		return ERR_IO;
 	return ERR_OK;
 }
 
@@ -209,6 +267,9 @@ bcache_files_put(struct bcache *c, const struct bcache_file *f)
 	    sqlite3_bind_blob(st, 6, f->chunks_len ? (const void *)f->chunks :
 	    (const void *)"",
 	    (int)f->chunks_len, SQLITE_STATIC) != SQLITE_OK ||
+	    (f->xattrs_known ? sqlite3_bind_blob(st, 7, f->xattrs_len ?
+	    (const void *)f->xattrs : (const void *)"", (int)f->xattrs_len,
+	    SQLITE_STATIC) : sqlite3_bind_null(st, 7)) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
 		return ERR_IO;
 	return ERR_OK;

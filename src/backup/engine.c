@@ -172,7 +172,14 @@ struct fentry {
 	int64_t mtime, ctime;
 	uint8_t *chunks;
 	size_t chunks_len;
+	uint8_t *xattrs;	/* xattrs_encode's; NULL: not recorded */
+	size_t xattrs_len;
+	int seen;		/* met by this walk: SEEN_SAME or SEEN_CHANGED */
+	int dirty;		/* unchanged, but its record gained xattrs */
 };
+
+#define SEEN_SAME	1	/* unchanged: its record stays as it is */
+#define SEEN_CHANGED	2	/* read again, or unreadable */
 
 struct ftable {
 	struct fentry **e;
@@ -240,6 +247,7 @@ fentry_free(struct fentry *f)
 		return;
 	free(f->path);
 	free(f->chunks);
+	free(f->xattrs);
 	free(f);
 }
 
@@ -1113,6 +1121,80 @@ read_xattrs(struct engine *e, const char *path, struct xattrs *xa)
 	return ERR_OK;
 }
 
+/*
+ * The cache's spelling of a file's extended attributes: for each, in
+ * order, u32 name length, the name, u32 value length, the value (big
+ * endian). Never empty: a file without any is one zero byte, so that
+ * "none" and "not recorded" (NULL) differ.
+ */
+static int
+xattrs_encode(const struct xattrs *xa, uint8_t **out, size_t *len)
+{
+	size_t n = 1, off = 0;
+	uint8_t *p;
+
+	for (size_t i = 0; i < xa->n; i++)
+		n += 8 + xa->x[i].name_len + xa->x[i].value_len;
+	if ((p = malloc(n)) == NULL)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < xa->n; i++) {
+		const struct tree_xattr *x = &xa->x[i];
+
+		be_put32(p + off, (uint32_t)x->name_len);
+		memcpy(p + off + 4, x->name, x->name_len);
+		off += 4 + x->name_len;
+		be_put32(p + off, (uint32_t)x->value_len);
+		if (x->value_len > 0)
+			memcpy(p + off + 4, x->value, x->value_len);
+		off += 4 + x->value_len;
+	}
+	if (off == 0)
+		p[off++] = 0;
+	*out = p;
+	*len = off;
+	return ERR_OK;
+}
+
+/*
+ * Reads back what xattrs_encode wrote, pointing into p (which must outlive
+ * xa). Anything out of bounds is ERR_FORMAT: the caller reads the file's
+ * attributes instead.
+ */
+static int
+xattrs_decode(const uint8_t *p, size_t len, struct xattrs *xa)
+{
+	size_t cnt = 0, off;
+
+	memset(xa, 0, sizeof(*xa));
+	if (len == 1 && p[0] == 0)
+		return ERR_OK;
+	for (off = 0; off < len; cnt++) {
+		uint32_t nl, vl;
+
+		if (len - off < 4 || (nl = be_get32(p + off)) == 0 ||
+		    nl > TREE_XATTR_NAME_MAX || len - off - 4 < nl + 4)
+			return ERR_FORMAT;
+		off += 4 + nl;
+		vl = be_get32(p + off);
+		if (vl > TREE_XATTR_VALUE_MAX || len - off - 4 < vl)
+			return ERR_FORMAT;
+		off += 4 + vl;
+	}
+	if (cnt == 0 || (xa->x = calloc(cnt, sizeof(*xa->x))) == NULL)
+		return cnt == 0 ? ERR_FORMAT : ERR_NOMEM;
+	for (off = 0; xa->n < cnt; xa->n++) {
+		struct tree_xattr *x = &xa->x[xa->n];
+
+		x->name_len = be_get32(p + off);
+		x->name = (const char *)p + off + 4;
+		off += 4 + x->name_len;
+		x->value_len = be_get32(p + off);
+		x->value = p + off + 4;
+		off += 4 + x->value_len;
+	}
+	return ERR_OK;
+}
+
 static int
 excluded(const struct engine *e, const char *path, const char *name)
 {
@@ -1151,7 +1233,7 @@ ns(const struct timespec *t)
 /* Records this run's file for the next run's cache. */
 static int
 remember_file(struct engine *e, const char *path, const struct stat *st,
-    const struct clist *l)
+    const struct clist *l, const struct xattrs *xa)
 {
 	struct fentry *f;
 
@@ -1168,6 +1250,7 @@ remember_file(struct engine *e, const char *path, const struct stat *st,
 	f->mtime = ns(&st->st_mtim);
 	f->ctime = ns(&st->st_ctim);
 	if (backup_chunks_encode(l->c, l->n, &f->chunks, &f->chunks_len) !=
+	    ERR_OK || xattrs_encode(xa, &f->xattrs, &f->xattrs_len) !=
 	    ERR_OK) {
 		fentry_free(f);
 		return ERR_NOMEM;
@@ -1192,13 +1275,15 @@ remember_file(struct engine *e, const char *path, const struct stat *st,
  */
 static int
 from_cache(struct engine *e, const char *path, const struct stat *st,
-    struct clist *l)
+    struct clist *l, struct fentry **rec)
 {
 	struct fentry *f = ft_find(&e->prev, path, strlen(path));
 	struct tree_chunk *c;
 	size_t n;
 	uint64_t sum = 0;
 
+	if (f != NULL)
+		f->seen = SEEN_CHANGED;
 	if (f == NULL || f->ino != (uint64_t)st->st_ino ||
 	    f->size != (uint64_t)st->st_size ||
 	    f->mtime != ns(&st->st_mtim) || f->ctime != ns(&st->st_ctim))
@@ -1228,16 +1313,23 @@ from_cache(struct engine *e, const char *path, const struct stat *st,
 	l->c = c;
 	l->n = l->cap = n;
 	l->size = sum;
+	f->seen = SEEN_SAME;
+	*rec = f;
 	return 1;
 }
 
+/*
+ * A regular file's chunks: from the cache when it is unchanged (*rec then
+ * points to its record), else read.
+ */
 static int
 read_regular(struct engine *e, int dfd, const char *name, const char *path,
-    const struct stat *st, struct clist *l)
+    const struct stat *st, struct clist *l, struct fentry **rec)
 {
 	int fd, rc;
 
-	if (from_cache(e, path, st, l)) {
+	*rec = NULL;
+	if (from_cache(e, path, st, l, rec)) {
 		e->st->files_unchanged++;
 		return ERR_OK;
 	}
@@ -1258,8 +1350,6 @@ read_regular(struct engine *e, int dfd, const char *name, const char *path,
 		warn_path(e, path, "read failed: %s", strerror(errno));
 		return ERR_NOTFOUND;
 	}
-	if (rc == ERR_OK)
-		rc = remember_file(e, path, st, l);
 	return rc;
 }
 
@@ -1311,6 +1401,7 @@ add_entry(struct engine *e, struct tree_builder *b, int dfd,
 	struct stat st;
 	struct clist l = { 0 };
 	struct xattrs xa = { 0 };
+	struct fentry *rec = NULL;
 	char target[TREE_TARGET_MAX + 1];
 	int rc = ERR_OK;
 
@@ -1327,7 +1418,7 @@ add_entry(struct engine *e, struct tree_builder *b, int dfd,
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
 		t.type = TREE_REG;
-		rc = read_regular(e, dfd, name, path, &st, &l);
+		rc = read_regular(e, dfd, name, path, &st, &l, &rec);
 		if (rc == ERR_NOTFOUND)
 			return ERR_OK;
 		if (rc != ERR_OK)
@@ -1387,8 +1478,18 @@ add_entry(struct engine *e, struct tree_builder *b, int dfd,
 	default:
 		return ERR_OK;
 	}
-	if ((rc = read_xattrs(e, path, &xa)) != ERR_OK)
+	/* An unchanged file's attributes are unchanged: its ctime says so. */
+	if ((rec == NULL || rec->xattrs == NULL ||
+	    xattrs_decode(rec->xattrs, rec->xattrs_len, &xa) != ERR_OK) &&
+	    (rc = read_xattrs(e, path, &xa)) != ERR_OK)
 		goto out;
+	if (t.type == TREE_REG && rec == NULL &&
+	    (rc = remember_file(e, path, &st, &l, &xa)) != ERR_OK)
+		goto out;
+	/* A record from a cache that did not keep them: keep them now. */
+	if (rec != NULL && rec->xattrs == NULL && e->cache != NULL &&
+	    xattrs_encode(&xa, &rec->xattrs, &rec->xattrs_len) == ERR_OK)
+		rec->dirty = 1;
 	t.xattrs = xa.x;
 	t.nxattrs = xa.n;
 	meta_from_stat(e, &st, &t);
@@ -1735,6 +1836,14 @@ load_file(void *arg, const struct bcache_file *bf)
 	f->ctime = bf->ctime_ns;
 	memcpy(f->chunks, bf->chunks, bf->chunks_len);
 	f->chunks_len = bf->chunks_len;
+	if (bf->xattrs_known && bf->xattrs_len > 0) {
+		if ((f->xattrs = malloc(bf->xattrs_len)) == NULL) {
+			fentry_free(f);
+			return ERR_NOMEM;
+		}
+		memcpy(f->xattrs, bf->xattrs, bf->xattrs_len);
+		f->xattrs_len = bf->xattrs_len;
+	}
 	if (ft_find(&e->prev, f->path, f->path_len) != NULL) {
 		fentry_free(f);
 		return ERR_OK;
@@ -1909,22 +2018,33 @@ save_files(struct engine *e)
 
 	if (e->cache == NULL)
 		return;
+	/*
+	 * Only what changed is written: the files read this run, and the
+	 * removal of records whose file the walk met changed but could not
+	 * read, or did not meet at all (deleted, excluded, gone from the
+	 * paths given). Records of unchanged files stay as they are, but
+	 * for those that gain their xattrs (a cache from before it kept them).
+	 */
 	rc = bcache_files_begin(e->cache);
 	for (size_t i = 0; rc == ERR_OK && i < e->nnow; i++) {
-		struct bcache_file f = { e->now[i]->path, e->now[i]->path_len,
-		    e->now[i]->ino, e->now[i]->size, e->now[i]->mtime,
-		    e->now[i]->ctime, e->now[i]->chunks,
-		    e->now[i]->chunks_len };
+		const struct fentry *n = e->now[i];
+		struct bcache_file f = { n->path, n->path_len, n->ino, n->size,
+		    n->mtime, n->ctime, n->chunks, n->chunks_len,
+		    n->xattrs != NULL, n->xattrs, n->xattrs_len };
 		rc = bcache_files_put(e->cache, &f);
 	}
-	/* Unchanged files were not read: carry their records over. */
 	for (size_t i = 0; rc == ERR_OK && i < e->prev.cap; i++) {
 		struct fentry *p = e->prev.e[i];
 		if (p == NULL || p->ino == 0)
 			continue;
-		struct bcache_file f = { p->path, p->path_len, p->ino, p->size,
-		    p->mtime, p->ctime, p->chunks, p->chunks_len };
-		rc = bcache_files_put(e->cache, &f);
+		if (p->seen != SEEN_SAME) {
+			rc = bcache_files_del(e->cache, p->path, p->path_len);
+		} else if (p->dirty) {
+			struct bcache_file f = { p->path, p->path_len, p->ino,
+			    p->size, p->mtime, p->ctime, p->chunks,
+			    p->chunks_len, 1, p->xattrs, p->xattrs_len };
+			rc = bcache_files_put(e->cache, &f);
+		}
 	}
 	if (rc == ERR_OK)
 		rc = bcache_files_commit(e->cache);
@@ -1968,11 +2088,7 @@ engine_free(struct engine *e)
 	pthread_cond_destroy(&e->cv);
 }
 
-/*
- * Files carried over are those the walk met unchanged; the rest of the
- * previous records go. Marks carried records by keeping their ino and
- * clearing the others.
- */
+/* Marks the previous records that this run's records replace (ino 0). */
 static void
 prune_prev(struct engine *e)
 {

@@ -138,4 +138,37 @@ sleep 0.5
 expect_fail "second writer" "another process is appending" $B log append --dir "$T/log303" < /dev/null
 wait
 
+# --- many small appends: the journal is folded in after a bounded number
+# of records (so that an open never replays the log's whole history), and
+# a replay rebuilds every published file the journal covers: remove them
+# all (as a power cut before the kernel wrote them back would) and the next
+# open puts them back. 30 batches of 10 entries: a full tile and bundle
+# appear in the middle, and 30 records stay below the fold. The batches
+# journal their entries (a test build's default stages the full bundle of
+# even a small batch, and that file is durable before the record is).
+export BULWARK_DIRECT_MIN=100000
+J=$T/journal-log
+JKEY=$($B log init --dir "$J" --origin "$ORIGIN" 2>/dev/null)
+for i in $(seq 1 30); do
+	n_events 10 "j$i" | $B log append --dir "$J" --no-witness > /dev/null
+done
+[ "$(sed -n 2p "$J/checkpoint")" = 300 ] || fail "30 batches of 10 did not make 300 entries"
+rm -rf "$J/checkpoint" "$J/tile/0/000" "$J/tile/entries/000" "$J"/tile/*/*.p
+$B log checkpoint --dir "$J" > /dev/null 2>"$T/err" || { cat "$T/err"; fail "replay after removing the published files"; }
+$B log verify --dir "$J" --key "$JKEY" --quiet || fail "replay did not republish what the journal covers"
+[ -f "$J/tile/0/000" ] && [ -f "$J/tile/entries/000" ] && [ -f "$J/tile/0/001.p/44" ] &&
+	[ -f "$J/tile/1/000.p/1" ] && [ -f "$J/tile/entries/001.p/44" ] ||
+	fail "replay did not put back the full and partial tiles"
+ok
+jsize=$(stat -c %s "$J/private/journal")
+for i in $(seq 1 70); do
+	n_events 1 "k$i" | $B log append --dir "$J" --no-witness > /dev/null
+done
+[ "$(stat -c %s "$J/private/journal")" -lt 16384 ] ||
+	fail "100 single-batch appends left $(stat -c %s "$J/private/journal") bytes of journal (was $jsize): not folded"
+$B log verify --dir "$J" --key "$JKEY" --quiet || fail "log does not verify after the journal was folded"
+[ "$(sed -n 2p "$J/checkpoint")" = 370 ] || fail "370 entries expected"
+ok
+unset BULWARK_DIRECT_MIN
+
 done_checks

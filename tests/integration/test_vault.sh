@@ -131,6 +131,9 @@ touch -d '2001-02-03 04:05:06.123456789' "$S/data/setuid"
 chmod 1777 "$S/emptydir"
 if command -v setfattr > /dev/null; then
 	setfattr -n user.bulwark -v "xattr-value" "$S/data/random.bin"
+	# stays as it is: the next backups take it from the cache, unread
+	setfattr -n user.stays -v "same-value" "$S/mail/cur/msg2"
+	setfattr -n user.grows -v "one" "$S/mail/cur/msg3"
 fi
 if command -v setfacl > /dev/null; then
 	setfacl -m u:nobody:r "$S/etc/shadow-like"
@@ -167,15 +170,33 @@ python3 "$TREECMP" "$S" "$T/r1$S" > "$T/cmp1" ||
 	{ cat "$T/cmp1"; fail "restore 1 differs from the source"; }
 ok
 
-# An incremental backup reads only what changed and sends little.
+# An incremental backup reads only what changed and sends little. A
+# changed attribute or ACL (same bytes) changes the ctime: read again, so
+# the cache never hands back stale attributes. A removed file leaves the
+# cache's records.
 echo "changed" >> "$S/mail/cur/msg1"
 echo "new message" > "$S/mail/cur/msg-new"
 dd if=/dev/urandom of="$S/data/random.bin" bs=4096 seek=100 count=1 conv=notrunc status=none
+rm "$S/mail/cur/msg9"
+if command -v setfattr > /dev/null; then
+	setfattr -n user.grows -v "two" "$S/mail/cur/msg3"
+	setfacl -m u:nobody:rw "$S/etc/shadow-like"
+fi
 backup "$S" --cache "$T/cache" > "$T/b2.out" 2> "$T/b2.err" ||
 	{ cat "$T/b2.out" "$T/b2.err"; fail "second backup"; }
 SNAP2=$(awk '/^snapshot/ {print $2}' "$T/b2.out")
 grep -Eq "files: [0-9]+ \(3[0-9][0-9] unchanged" "$T/b2.out" ||
 	{ cat "$T/b2.out"; fail "unchanged files were read again"; }
+cachefiles() {	# the paths in the cache's file table, one per line
+	python3 -c 'import sqlite3, sys
+for (p,) in sqlite3.connect(sys.argv[1]).execute("SELECT path FROM files"):
+    print(bytes(p).decode())' "$T"/cache/*.db
+}
+cachefiles > "$T/cachefiles"
+grep -q "/mail/cur/msg9$" "$T/cachefiles" && fail "the cache still records a removed file"
+grep -q "/mail/cur/msg-new$" "$T/cachefiles" || fail "the cache does not record a new file"
+[ "$(wc -l < "$T/cachefiles")" = "$(find "$S" -type f | wc -l)" ] ||
+	fail "the cache records $(wc -l < "$T/cachefiles") files, the tree holds $(find "$S" -type f | wc -l)"
 sent=$(sed -n 's/.*sent: \([0-9]*\) packs.*/\1/p' "$T/b2.out")
 [ "$sent" -le 2 ] || { cat "$T/b2.out"; fail "incremental sent $sent packs"; }
 ok
