@@ -406,6 +406,82 @@ test_upload(void **state)
 	free(buf);
 }
 
+/*
+ * Uploads are written direct from an aligned buffer, the unaligned tail
+ * through the page cache: packs whose sizes fall on either side of the
+ * alignment and of the buffer, arriving in uneven pieces, land byte for
+ * byte.
+ */
+static void
+test_upload_sizes(void **state)
+{
+	static const size_t sizes[] = { 1, 3000, 4096, (4u << 20) - 300,
+	    (4u << 20) + 5000, (9u << 20) + 1 };
+	static const size_t pieces[] = { 1, 4095, 4097, (1u << 20) + 3,
+	    65536 };
+	struct fx *f = *state;
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct pack_run *run = NULL;
+		struct pack_writer *w = NULL;
+		struct vault_upload *u = NULL;
+		uint8_t id[PACK_ID_LEN], *data, *buf, *back;
+		char name[PACK_NAME_HEX_LEN + 1], path[4096];
+		size_t len, off = 0;
+		int existed, fd;
+
+		assert_non_null(data = malloc(sizes[k]));
+		randombytes_buf(data, sizes[k]);	/* stored raw */
+		crypto_generichash(id, sizeof(id), data, sizes[k], NULL, 0);
+		assert_int_equal(pack_run_new(f->vault_pk, &run), ERR_OK);
+		assert_int_equal(pack_writer_new(run, &w), ERR_OK);
+		assert_int_equal(pack_writer_add(w, id, data, sizes[k]), ERR_OK);
+		assert_int_equal(pack_writer_finish_buf(w, &buf, &len, name),
+		    ERR_OK);
+		pack_writer_free(w);
+		pack_run_free(run);
+
+		assert_int_equal(vault_upload_begin(f->v, &u), ERR_OK);
+		for (size_t i = 0; off < len; i++) {
+			size_t n = pieces[(i + k) % 5];
+			if (n > len - off)
+				n = len - off;
+			assert_int_equal(vault_upload_write(u, buf + off, n),
+			    ERR_OK);
+			off += n;
+		}
+		assert_int_equal(vault_upload_commit(u, name, HOST, &existed),
+		    ERR_OK);
+		vault_upload_abort(u);
+		assert_int_equal(existed, 0);
+
+		assert_int_equal(vault_pack_path(f->v, name, path,
+		    sizeof(path)), ERR_OK);
+		assert_non_null(back = malloc(len + 1));
+		assert_true((fd = open(path, O_RDONLY)) >= 0);
+		assert_int_equal(read(fd, back, len + 1), (ssize_t)len);
+		close(fd);
+		assert_memory_equal(back, buf, len);
+		free(back);
+		free(buf);
+		free(data);
+	}
+	assert_int_equal(tmp_entries(f), 0);
+}
+
+/* The same, with the file system refusing the 3rd direct write. */
+static void
+test_upload_sizes_buffered(void **state)
+{
+#ifdef BULWARK_FAULT_INJECTION
+	setenv("BULWARK_FAULT", "direct:3", 1);
+	test_upload_sizes(state);
+	unsetenv("BULWARK_FAULT");
+#else
+	skip();
+#endif
+}
+
 /* Every refused upload leaves the vault as it was and no temp file. */
 static void
 expect_refused(struct fx *f, const uint8_t *buf, size_t len,
@@ -901,6 +977,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_tmp_left, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_upload_sizes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_upload_sizes_buffered,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upload_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_received_torn, setup,
