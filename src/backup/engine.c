@@ -369,8 +369,16 @@ struct engine {
 	char *why;
 	size_t whylen;
 
+	/*
+	 * One lock, a condition per kind of waiter, so that each change
+	 * wakes only who can use it: a broadcast to all on every chunk made
+	 * tens of thousands of useless cross-CPU wake-ups per run.
+	 */
 	pthread_mutex_t mu;		/* everything below */
-	pthread_cond_t cv;
+	pthread_cond_t main_cv;		/* the walk: queue space, a buffer */
+	pthread_cond_t work_cv;		/* workers: a job */
+	pthread_cond_t sendq_cv;	/* workers: room in the send queue */
+	pthread_cond_t send_cv;		/* the sender: a pack, or the end */
 	struct ctable ct;
 	struct job *qhead, *qtail;
 	size_t qbytes;
@@ -392,6 +400,16 @@ struct engine {
 	int have_uid, have_gid;
 };
 
+/* With e->mu held: every waiter looks again (a failure, the end). */
+static void
+wake_all(struct engine *e)
+{
+	pthread_cond_broadcast(&e->main_cv);
+	pthread_cond_broadcast(&e->work_cv);
+	pthread_cond_broadcast(&e->sendq_cv);
+	pthread_cond_broadcast(&e->send_cv);
+}
+
 static void __attribute__((format(printf, 2, 3)))
 fail(struct engine *e, const char *fmt, ...)
 {
@@ -404,7 +422,7 @@ fail(struct engine *e, const char *fmt, ...)
 		va_end(ap);
 		e->failed = 1;
 	}
-	pthread_cond_broadcast(&e->cv);
+	wake_all(e);
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -457,7 +475,7 @@ data_get(struct engine *e, size_t n)
 				e->pool_all[e->pool_made++] = p;
 			break;
 		}
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(&e->main_cv, &e->mu);
 	}
 	pthread_mutex_unlock(&e->mu);
 	return p;
@@ -479,7 +497,7 @@ data_put(struct engine *e, uint8_t *p, size_t n)
 			break;
 		}
 	}
-	pthread_cond_broadcast(&e->cv);
+	pthread_cond_signal(&e->main_cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -499,7 +517,7 @@ submit(struct engine *e, const uint8_t *id, uint8_t *data, size_t len)
 	j->next = NULL;
 	pthread_mutex_lock(&e->mu);
 	while (e->qbytes > 0 && e->qbytes + len > QUEUE_BYTES && !e->failed)
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(&e->main_cv, &e->mu);
 	if (e->failed) {
 		pthread_mutex_unlock(&e->mu);
 		data_put(e, data, len);
@@ -512,7 +530,7 @@ submit(struct engine *e, const uint8_t *id, uint8_t *data, size_t len)
 		e->qhead = j;
 	e->qtail = j;
 	e->qbytes += len;
-	pthread_cond_broadcast(&e->cv);
+	pthread_cond_signal(&e->work_cv);
 	pthread_mutex_unlock(&e->mu);
 	return ERR_OK;
 }
@@ -524,14 +542,14 @@ take_job(struct engine *e)
 
 	pthread_mutex_lock(&e->mu);
 	while (e->qhead == NULL && !e->qclosed && !e->failed)
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(&e->work_cv, &e->mu);
 	j = e->failed ? NULL : e->qhead;
 	if (j != NULL) {
 		e->qhead = j->next;
 		if (e->qhead == NULL)
 			e->qtail = NULL;
 		e->qbytes -= j->len;
-		pthread_cond_broadcast(&e->cv);
+		pthread_cond_signal(&e->main_cv);
 	}
 	pthread_mutex_unlock(&e->mu);
 	return j;
@@ -586,7 +604,7 @@ queue_pack(struct engine *e, struct done_pack *d)
 {
 	pthread_mutex_lock(&e->mu);
 	while (e->slen + e->sending >= SENDQ_MAX && !e->failed)
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(&e->sendq_cv, &e->mu);
 	if (e->failed) {
 		pthread_mutex_unlock(&e->mu);
 		done_pack_free(e, d);
@@ -598,7 +616,7 @@ queue_pack(struct engine *e, struct done_pack *d)
 		e->shead = d;
 	e->stail = d;
 	e->slen++;
-	pthread_cond_broadcast(&e->cv);
+	pthread_cond_signal(&e->send_cv);
 	pthread_mutex_unlock(&e->mu);
 	return ERR_OK;
 }
@@ -708,7 +726,7 @@ worker_main(void *arg)
 	pthread_mutex_lock(&e->mu);
 	if (--e->workers_left == 0)
 		e->sclosed = 1;
-	pthread_cond_broadcast(&e->cv);
+	pthread_cond_broadcast(&e->send_cv);
 	pthread_mutex_unlock(&e->mu);
 	return NULL;
 }
@@ -801,7 +819,7 @@ sender_main(void *arg)
 		/* With nothing to acknowledge, wait for a pack. */
 		while (nwait == 0 && e->shead == NULL && !e->sclosed &&
 		    !e->failed)
-			pthread_cond_wait(&e->cv, &e->mu);
+			pthread_cond_wait(&e->send_cv, &e->mu);
 		if (!e->failed && nwait < ACK_WINDOW && e->shead != NULL) {
 			d = e->shead;
 			e->shead = d->next;
@@ -817,7 +835,7 @@ sender_main(void *arg)
 			wait[nwait++] = d;
 			pthread_mutex_lock(&e->mu);
 			e->sending = 0;
-			pthread_cond_broadcast(&e->cv);
+			pthread_cond_signal(&e->sendq_cv);
 			pthread_mutex_unlock(&e->mu);
 			if (rc != ERR_OK)
 				break;
@@ -2085,7 +2103,10 @@ engine_free(struct engine *e)
 	chunker_release(&e->ch);
 	sodium_memzero(&e->keys, sizeof(e->keys));
 	pthread_mutex_destroy(&e->mu);
-	pthread_cond_destroy(&e->cv);
+	pthread_cond_destroy(&e->main_cv);
+	pthread_cond_destroy(&e->work_cv);
+	pthread_cond_destroy(&e->sendq_cv);
+	pthread_cond_destroy(&e->send_cv);
 }
 
 /* Marks the previous records that this run's records replace (ino 0). */
@@ -2118,7 +2139,10 @@ backup_run(const struct backup_opts *o, struct backup_stats *st, char *why,
 	e.why = why;
 	e.whylen = whylen;
 	pthread_mutex_init(&e.mu, NULL);
-	pthread_cond_init(&e.cv, NULL);
+	pthread_cond_init(&e.main_cv, NULL);
+	pthread_cond_init(&e.work_cv, NULL);
+	pthread_cond_init(&e.sendq_cv, NULL);
+	pthread_cond_init(&e.send_cv, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &e.t0);
 	if ((rc = repo_keys_derive(o->cfg->repo_secret, &e.keys)) != ERR_OK ||
 	    (rc = chunker_init(&e.ch, e.keys.chunker, NULL)) != ERR_OK ||
@@ -2171,14 +2195,14 @@ backup_run(const struct backup_opts *o, struct backup_stats *st, char *why,
 	/* No more chunks: the workers finish their packs and stop. */
 	pthread_mutex_lock(&e.mu);
 	e.qclosed = 1;
-	pthread_cond_broadcast(&e.cv);
+	pthread_cond_broadcast(&e.work_cv);
 	pthread_mutex_unlock(&e.mu);
 	for (int i = 0; i < nworkers; i++)
 		pthread_join(workers[i], NULL);
 	if (nworkers < WORKERS) {
 		pthread_mutex_lock(&e.mu);
 		e.sclosed = 1;
-		pthread_cond_broadcast(&e.cv);
+		pthread_cond_broadcast(&e.send_cv);
 		pthread_mutex_unlock(&e.mu);
 	}
 	if (have_sender)
