@@ -138,6 +138,7 @@ start_transport(const struct dest *d, const char *host, const char *ident,
 	}
 	t->to = in[1];
 	t->from = out[0];
+	fs_pipe_grow(t->to);
 	return 0;
 }
 

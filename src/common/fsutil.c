@@ -272,3 +272,16 @@ fs_read_file(const char *path, size_t max, char **out, size_t *len)
 	close(fd);
 	return r;
 }
+
+void
+fs_pipe_grow(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode))
+		return;
+	/* Unprivileged callers may go up to /proc/sys/fs/pipe-max-size. */
+	for (int sz = 1 << 20; sz >= 128 << 10; sz >>= 1)
+		if (fcntl(fd, F_SETPIPE_SZ, sz) >= 0)
+			return;
+}

@@ -15,6 +15,7 @@
 #include "vault/proto.h"
 #include "vault/receive.h"
 #include "common/endian.h"
+#include "common/fsutil.h"
 #include "common/banned.h"
 
 #define READ_STEP (1u << 20)
@@ -327,6 +328,7 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 	int rc, hello = 0;
 
 	why[0] = '\0';
+	fs_pipe_grow(in);
 	if (vault_host_get(v, o->host, &r.host) != ERR_OK)
 		return refuse(&r, "vault.session", ERR_NOTFOUND,
 		    "this host is not enrolled in the vault (bulwark vault "
