@@ -72,6 +72,8 @@ struct ctable {
 	size_t cap, n;
 	char (*names)[PACK_NAME_HEX_LEN + 1];
 	size_t nnames, capnames;
+	uint32_t *nslots;	/* open addressing over names: index + 1 */
+	size_t nslotcap;
 };
 
 static uint64_t
@@ -79,7 +81,7 @@ id_hash(const uint8_t *id)
 {
 	uint64_t h;
 
-	/* Chunk IDs are keyed BLAKE2b: any 8 bytes are uniform. */
+	/* Chunk IDs are keyed HMAC-SHA-256: any 8 bytes are uniform. */
 	memcpy(&h, id, sizeof(h));
 	return h;
 }
@@ -144,13 +146,53 @@ ct_get(struct ctable *t, const uint8_t *id, int32_t pack, struct centry **out,
 	return ERR_OK;
 }
 
+static size_t
+name_slot(const char *name, size_t cap)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < PACK_NAME_HEX_LEN && name[i] != '\0'; i++)
+		h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+	return (size_t)h & (cap - 1);
+}
+
+/* Rebuilds the name slots at twice the size. */
+static int
+ct_names_grow(struct ctable *t)
+{
+	size_t nc = t->nslotcap ? t->nslotcap * 2 : 256;
+	uint32_t *ns = calloc(nc, sizeof(*ns));
+
+	if (ns == NULL)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < t->nnames; i++) {
+		size_t j = name_slot(t->names[i], nc);
+		while (ns[j] != 0)
+			j = (j + 1) & (nc - 1);
+		ns[j] = (uint32_t)i + 1;
+	}
+	free(t->nslots);
+	t->nslots = ns;
+	t->nslotcap = nc;
+	return ERR_OK;
+}
+
+/*
+ * The index of pack name, added when new (-2: out of memory). A hash of
+ * the names, not a scan: a year of nightly backups is thousands of packs,
+ * and the cache's every chunk names one at load.
+ */
 static int32_t
 ct_pack_index(struct ctable *t, const char *name)
 {
-	/* Packs are few (tens of MiB each): a linear scan at load is fine. */
-	for (size_t i = t->nnames; i-- > 0;)
-		if (strcmp(t->names[i], name) == 0)
-			return (int32_t)i;
+	size_t j;
+
+	if ((t->nnames + 1) * 2 > t->nslotcap && ct_names_grow(t) != ERR_OK)
+		return -2;
+	for (j = name_slot(name, t->nslotcap); t->nslots[j] != 0;
+	    j = (j + 1) & (t->nslotcap - 1))
+		if (strcmp(t->names[t->nslots[j] - 1], name) == 0)
+			return (int32_t)t->nslots[j] - 1;
 	if (t->nnames == t->capnames) {
 		size_t nc = t->capnames ? t->capnames * 2 : 64;
 		void *nn = realloc(t->names, nc * sizeof(*t->names));
@@ -160,6 +202,7 @@ ct_pack_index(struct ctable *t, const char *name)
 		t->capnames = nc;
 	}
 	memcpy(t->names[t->nnames], name, PACK_NAME_HEX_LEN + 1);
+	t->nslots[j] = (uint32_t)t->nnames + 1;
 	return (int32_t)t->nnames++;
 }
 
@@ -803,6 +846,8 @@ ack_pack(struct engine *e, struct done_pack *d)
  */
 #define ACK_WINDOW 2
 
+static int hello_check(struct engine *e);
+
 static void *
 sender_main(void *arg)
 {
@@ -810,6 +855,9 @@ sender_main(void *arg)
 	struct done_pack *wait[ACK_WINDOW];
 	size_t nwait = 0;
 	int rc = ERR_OK;
+
+	if (hello_check(e) != ERR_OK)
+		return NULL;
 
 	for (;;) {
 		struct done_pack *d = NULL;
@@ -1873,35 +1921,52 @@ load_file(void *arg, const struct bcache_file *bf)
 	return ERR_OK;
 }
 
+/*
+ * The session's first message. Sent before the cache is loaded, and its
+ * answer read by the sender (hello_check) while the walk runs: over ssh the
+ * connection takes a few hundred milliseconds that the walk need not wait.
+ */
 static int
-hello(struct engine *e)
+hello_send(struct engine *e)
 {
-	uint8_t b[5 + MANIFEST_HOST_MAX], type, reply[VP_REPLY_MAX + 1];
-	uint8_t kid[PACK_KEY_ID_LEN];
-	size_t hl = strlen(e->o->cfg->host), rlen;
-	int rc;
+	uint8_t b[5 + MANIFEST_HOST_MAX];
+	size_t hl = strlen(e->o->cfg->host);
 
 	memcpy(b, VP_MAGIC, 4);
 	b[4] = VP_VERSION;
 	memcpy(b + 5, e->o->cfg->host, hl);
-	if ((rc = vp_send(e->o->to_vault, VP_HELLO, b, 5 + hl)) != ERR_OK ||
-	    (rc = vp_read_reply(e->o->from_vault, &type, reply, &rlen)) !=
-	    ERR_OK) {
+	if (vp_send(e->o->to_vault, VP_HELLO, b, 5 + hl) != ERR_OK) {
 		snprintf(e->why, e->whylen, "no answer from the vault: check "
 		    "the --vault destination and the SSH key");
-		return rc != ERR_OK ? rc : ERR_NETWORK;
+		return ERR_NETWORK;
+	}
+	return ERR_OK;
+}
+
+/* The vault's answer to the hello: its key must be the one we seal to. */
+static int
+hello_check(struct engine *e)
+{
+	uint8_t type, reply[VP_REPLY_MAX + 1], kid[PACK_KEY_ID_LEN];
+	size_t rlen;
+
+	if (vp_read_reply(e->o->from_vault, &type, reply, &rlen) != ERR_OK) {
+		fail(e, "no answer from the vault: check the --vault "
+		    "destination and the SSH key");
+		return ERR_NETWORK;
 	}
 	if (type == VP_ERR) {
-		snprintf(e->why, e->whylen, "the vault refused: %s",
-		    (char *)reply);
+		fail(e, "the vault refused: %s", (char *)reply);
 		return ERR_DENIED;
 	}
 	if (rlen != PACK_KEY_ID_LEN + 8 ||
-	    pack_vault_key_id(e->o->cfg->vault_pk, kid) != ERR_OK)
+	    pack_vault_key_id(e->o->cfg->vault_pk, kid) != ERR_OK) {
+		fail(e, "the vault's answer is malformed");
 		return ERR_FORMAT;
+	}
 	if (memcmp(kid, reply, PACK_KEY_ID_LEN) != 0) {
-		snprintf(e->why, e->whylen, "the vault's key is not the one in "
-		    "the agent configuration: wrong vault?");
+		fail(e, "the vault's key is not the one in the agent "
+		    "configuration: wrong vault?");
 		return ERR_MISMATCH;
 	}
 	return ERR_OK;
@@ -2097,6 +2162,7 @@ engine_free(struct engine *e)
 	ft_free(&e->prev);
 	free(e->ct.e);
 	free(e->ct.names);
+	free(e->ct.nslots);
 	free(e->buf);
 	bcache_close(e->cache);
 	pack_run_free(e->run);
@@ -2155,6 +2221,8 @@ backup_run(const struct backup_opts *o, struct backup_stats *st, char *why,
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	if ((rc = hello_send(&e)) != ERR_OK)
+		goto out;
 	if (o->cache_path != NULL) {
 		if ((rc = bcache_open(o->cache_path, &e.cache, cwhy,
 		    sizeof(cwhy))) != ERR_OK) {
@@ -2169,8 +2237,6 @@ backup_run(const struct backup_opts *o, struct backup_stats *st, char *why,
 			goto out;
 		}
 	}
-	if ((rc = hello(&e)) != ERR_OK)
-		goto out;
 	e.workers_left = WORKERS;
 	for (int i = 0; i < WORKERS; i++) {
 		if (pthread_create(&workers[i], NULL, worker_main, &e) != 0) {
