@@ -16,7 +16,7 @@
 #                  /var/tmp/bwbench.<pid>; /tmp and /var/tmp are the root
 #                  file system here, so the repositories are measured on it)
 #   KEEP=1         keep the work directory (logs, repositories) at exit
-#   SETTLE=S       idle seconds before each timed step (default 5)
+#   SETTLE=S       idle seconds before each timed step (default 0)
 #
 # The corpus (bench/mkcorpus.py, deterministic): Maildirs with list mail
 # delivered byte-identically to many users, copies of this machine's
@@ -39,21 +39,23 @@
 # way through a wrapper and shown apart), and the physical limits on the
 # same warm corpus: tar | zstd -3 -T2 and cat | sha256sum, in MiB/s.
 #
-# Page cache: the corpus is written by this run and read in full before
-# the first measurement, and every backup reads the same warm corpus; the
-# share of it in the page cache is printed (fincore). Restores start from a
-# cold cache (caches dropped before each): a restore after a disaster reads
-# a repository nobody has read for a while, and Bulwark's vault writes
-# packs past the page cache, so a warm cache would favour the others. An
-# untimed sync follows every timed step, so that one tool's writeback does
-# not land in the next one's time.
+# Page cache: before every backup the caches are dropped and the corpus is
+# read in full again, so each tool reads the same warm corpus and nothing
+# else is cached (the share of the corpus in the page cache is printed,
+# fincore). Restores start from a cold cache: a restore after a disaster
+# reads a repository nobody has read for a while, and Bulwark's vault
+# writes packs past the page cache, so a warm cache would favour the
+# others. An untimed sync follows every timed step, so that one tool's
+# writeback does not land in the next one's time.
 #
-# Settling: this VM's host takes back guest memory freed for a second or
-# two (virtio-balloon free page reporting), and the next process to touch
-# that memory pays a host fault per page, so a step that ran just after a
-# memory-hungry step of another tool ran faster or slower depending on the
-# order. Every backup and restore starts after SETTLE seconds (default 5)
-# of idle, so that each tool pays for its own memory and only for it.
+# Why the caches are dropped before every step: this VM's host takes back
+# guest memory that stays free for a second or two (virtio-balloon free
+# page reporting), and the next process to touch such memory pays a host
+# fault per page. What the step before had cached and freed decided how
+# much of it a tool got: Bulwark's first backup over ssh took 7.4 s alone,
+# 10.6 s right after a borg backup, 7.3 s after dropping the caches. With
+# the caches dropped, every tool starts from the same memory. SETTLE=S
+# adds S seconds of idle before each timed step (default 0).
 #
 # Settings: restic 0.14 repository format 2 (compression auto = zstd),
 # its default chunker; borg repokey-blake2 with its default compression
@@ -75,7 +77,7 @@ SCALE=${SCALE:-1}
 TOOLS=${TOOLS:-bulwark restic borg}
 TRANSPORTS=${TRANSPORTS:-local ssh}
 KEEP=${KEEP:-0}
-SETTLE=${SETTLE:-5}
+SETTLE=${SETTLE:-0}
 W=${BENCH_DIR:-/var/tmp/bwbench.$$}
 U=bwb$$
 CMDLINE="SCALE=$SCALE TOOLS=\"$TOOLS\" TRANSPORTS=\"$TRANSPORTS\" bench/backup.sh $BUILD"
@@ -342,8 +344,13 @@ run() {
 	shift 2
 	case $step in
 	backup*|restore)
-		# Every tool starts from the same state (see "Settling" above).
-		[ "$step" = restore ] && echo 3 >/proc/sys/vm/drop_caches
+		# Every tool starts from the same state (see "Settling" above):
+		# nothing cached but the corpus, for a backup.
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		if [ "$step" != restore ]; then
+			find "$C" -type f -print0 | xargs -0 cat >/dev/null
+		fi
 		sleep "$SETTLE"
 		;;
 	esac
@@ -646,7 +653,7 @@ echo "corpus: $NFILES files, $(mib "$CBYTES") MiB apparent ($(mib "$CALLOC") MiB
 echo "        after the mutation ($MUT_S s): $NFILES2 files, $(mib "$CBYTES2") MiB"
 echo "        ${GEN_OUT#mkcorpus: }"
 echo "        ${MUT_OUT#mkcorpus: }"
-echo "page cache: backups read a warm corpus, restores start cold (caches dropped); $SETTLE s idle before each timed step;"
+echo "page cache: dropped before each timed step, then the corpus read again before a backup (restores start cold);"
 echo "        corpus in the page cache before the first backups:"
 echo "        $CACHE1, before the second backups: $CACHE2 (pages of all files, holes read included)"
 echo "physical limits (warm): tar | zstd -3 -T2 $ZSTD_RATE MiB/s ($ZSTD_S s, $(mib "$ZSTD_BYTES") MiB out, ratio $(ratio "$CBYTES" "$ZSTD_BYTES"));"
