@@ -1926,6 +1926,48 @@ load_file(void *arg, const struct bcache_file *bf)
  * answer read by the sender (hello_check) while the walk runs: over ssh the
  * connection takes a few hundred milliseconds that the walk need not wait.
  */
+/* The chunk table, read on a connection of its own. */
+struct chunk_loader {
+	struct engine *e;
+	int rc;
+};
+
+static void *
+chunk_loader_main(void *arg)
+{
+	struct chunk_loader *l = arg;
+	struct bcache *c = NULL;
+	char why[256];
+
+	if ((l->rc = bcache_open(l->e->o->cache_path, &c, why,
+	    sizeof(why))) == ERR_OK)
+		l->rc = bcache_each_chunk(c, load_chunk, l->e);
+	bcache_close(c);
+	return NULL;
+}
+
+/*
+ * Loads what the cache knows: the chunks the vault holds and the files
+ * read last time. The two tables go to different structures (e->ct,
+ * e->prev) and are read on two SQLite connections at once, one per core;
+ * no other thread runs yet.
+ */
+static int
+load_cache(struct engine *e)
+{
+	struct chunk_loader l = { e, ERR_OK };
+	pthread_t t;
+	int rc, threaded;
+
+	threaded = pthread_create(&t, NULL, chunk_loader_main, &l) == 0;
+	if (!threaded)
+		l.rc = bcache_each_chunk(e->cache, load_chunk, e);
+	rc = bcache_each_file(e->cache, load_file, e);
+	if (threaded)
+		pthread_join(t, NULL);
+	return rc != ERR_OK ? rc : l.rc;
+}
+
 static int
 hello_send(struct engine *e)
 {
@@ -2229,9 +2271,7 @@ backup_run(const struct backup_opts *o, struct backup_stats *st, char *why,
 			snprintf(why, whylen, "%s", cwhy);
 			goto out;
 		}
-		if ((rc = bcache_each_chunk(e.cache, load_chunk, &e)) !=
-		    ERR_OK || (rc = bcache_each_file(e.cache, load_file,
-		    &e)) != ERR_OK) {
+		if ((rc = load_cache(&e)) != ERR_OK) {
 			snprintf(why, whylen, "cannot read the cache %s; "
 			    "remove it or run with --no-cache", o->cache_path);
 			goto out;
