@@ -164,8 +164,10 @@ jsize=$(stat -c %s "$J/private/journal")
 for i in $(seq 1 70); do
 	n_events 1 "k$i" | $B log append --dir "$J" --no-witness > /dev/null
 done
-[ "$(stat -c %s "$J/private/journal")" -lt 16384 ] ||
-	fail "100 single-batch appends left $(stat -c %s "$J/private/journal") bytes of journal (was $jsize): not folded"
+# 30 + 70 records without a fold would be more than the 30 alone were;
+# folded at 64, the journal holds the last 36 records only.
+[ "$(stat -c %s "$J/private/journal")" -lt "$jsize" ] ||
+	fail "100 single-batch appends left $(stat -c %s "$J/private/journal") bytes of journal (30 batches made $jsize): not folded"
 $B log verify --dir "$J" --key "$JKEY" --quiet || fail "log does not verify after the journal was folded"
 [ "$(sed -n 2p "$J/checkpoint")" = 370 ] || fail "370 entries expected"
 ok
