@@ -473,6 +473,7 @@ test_upload_sizes(void **state)
 static void
 test_upload_sizes_buffered(void **state)
 {
+	(void)state;
 #ifdef BULWARK_FAULT_INJECTION
 	setenv("BULWARK_FAULT", "direct:3", 1);
 	test_upload_sizes(state);
