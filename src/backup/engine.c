@@ -146,15 +146,8 @@ ct_get(struct ctable *t, const uint8_t *id, int32_t pack, struct centry **out,
 	return ERR_OK;
 }
 
-static size_t
-name_slot(const char *name, size_t cap)
-{
-	uint64_t h = 14695981039346656037ull;
 
-	for (size_t i = 0; i < PACK_NAME_HEX_LEN && name[i] != '\0'; i++)
-		h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
-	return (size_t)h & (cap - 1);
-}
+static uint64_t path_hash(const char *p, size_t n);
 
 /* Rebuilds the name slots at twice the size. */
 static int
@@ -166,7 +159,7 @@ ct_names_grow(struct ctable *t)
 	if (ns == NULL)
 		return ERR_NOMEM;
 	for (size_t i = 0; i < t->nnames; i++) {
-		size_t j = name_slot(t->names[i], nc);
+		size_t j = path_hash(t->names[i], PACK_NAME_HEX_LEN) & (nc - 1);
 		while (ns[j] != 0)
 			j = (j + 1) & (nc - 1);
 		ns[j] = (uint32_t)i + 1;
@@ -189,7 +182,7 @@ ct_pack_index(struct ctable *t, const char *name)
 
 	if ((t->nnames + 1) * 2 > t->nslotcap && ct_names_grow(t) != ERR_OK)
 		return -2;
-	for (j = name_slot(name, t->nslotcap); t->nslots[j] != 0;
+	for (j = path_hash(name, PACK_NAME_HEX_LEN) & (t->nslotcap - 1); t->nslots[j] != 0;
 	    j = (j + 1) & (t->nslotcap - 1))
 		if (strcmp(t->names[t->nslots[j] - 1], name) == 0)
 			return (int32_t)t->nslots[j] - 1;

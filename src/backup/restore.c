@@ -34,6 +34,7 @@
 #include "backup/restore.h"
 #include "backup/tree.h"
 #include "common/fsutil.h"
+#include "common/err.h"
 #include "common/banned.h"
 
 #define MSG_MAX		1024
@@ -49,17 +50,6 @@
 
 static const uint8_t zero_id[CHUNK_ID_LEN];
 
-static void __attribute__((format(printf, 3, 4)))
-set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
 
 /* The first 16 hex digits of an ID, for messages. */
 static const char *
@@ -1609,7 +1599,7 @@ target_open(const char *to, int *fdp, char *why, size_t whylen)
 	fd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		if (fs_mkdirs(to, 0700) != ERR_OK) {
-			set_why(why, whylen, "cannot create %s: %s", to,
+			err_why(why, whylen, "cannot create %s: %s", to,
 			    strerror(errno));
 			return ERR_IO;
 		}
@@ -1618,7 +1608,7 @@ target_open(const char *to, int *fdp, char *why, size_t whylen)
 	if (fd < 0) {
 		int err = errno;
 
-		set_why(why, whylen, "%s: %s", to, err == ENOTDIR ?
+		err_why(why, whylen, "%s: %s", to, err == ENOTDIR ?
 		    "exists and is not a directory; restore into a new or "
 		    "empty directory" : strerror(err));
 		return err == ENOTDIR ? ERR_EXISTS : ERR_IO;
@@ -1627,7 +1617,7 @@ target_open(const char *to, int *fdp, char *why, size_t whylen)
 		if (dfd >= 0)
 			close(dfd);
 		close(fd);
-		set_why(why, whylen, "cannot read %s: %s", to, strerror(errno));
+		err_why(why, whylen, "cannot read %s: %s", to, strerror(errno));
 		return ERR_IO;
 	}
 	while ((de = readdir(dir)) != NULL)
@@ -1637,7 +1627,7 @@ target_open(const char *to, int *fdp, char *why, size_t whylen)
 	closedir(dir);
 	if (!empty) {
 		close(fd);
-		set_why(why, whylen, "%s is not empty; restore into a new or "
+		err_why(why, whylen, "%s is not empty; restore into a new or "
 		    "empty directory", to);
 		return ERR_EXISTS;
 	}
@@ -1729,13 +1719,13 @@ keys_match(const struct vault *v, const struct manifest *m,
     const struct admin_key *k, char *why, size_t whylen)
 {
 	if (sodium_memcmp(k->vault_pk, vault_pk(v), PACK_PK_LEN) != 0) {
-		set_why(why, whylen, "the admin key is not this vault's (its "
+		err_why(why, whylen, "the admin key is not this vault's (its "
 		    "public key differs from vault.conf's)");
 		return ERR_MISMATCH;
 	}
 	if (m != NULL && memcmp(m->key_id, vault_key_id(v),
 	    PACK_KEY_ID_LEN) != 0) {
-		set_why(why, whylen, "the snapshot's packs are sealed to "
+		err_why(why, whylen, "the snapshot's packs are sealed to "
 		    "another vault key");
 		return ERR_MISMATCH;
 	}
@@ -1754,7 +1744,7 @@ restore_run(struct rctx *x, const struct manifest *m, char *why,
 	int nthreads = x->o->threads > 0 ? x->o->threads : RESTORE_THREADS;
 
 	if ((t = node_load(x, m->root_id, "")) == NULL) {
-		set_why(why, whylen, "%s", x->rep.first_msg);
+		err_why(why, whylen, "%s", x->rep.first_msg);
 		return x->rep.first;
 	}
 	if ((root = dir_new(NULL, NULL, t, "")) == NULL) {
@@ -1790,11 +1780,11 @@ restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
 
 	if (st != NULL)
 		memset(st, 0, sizeof(*st));
-	set_why(why, whylen, "%s", "");
+	err_why(why, whylen, "%s", "");
 	if (v == NULL || s == NULL || s->m == NULL || k == NULL || o == NULL ||
 	    o->to == NULL || o->threads < 0 || o->threads >
 	    RESTORE_THREADS_MAX || (o->nincludes > 0 && o->includes == NULL)) {
-		set_why(why, whylen, "invalid arguments");
+		err_why(why, whylen, "invalid arguments");
 		return ERR_INVAL;
 	}
 	if ((rc = keys_match(v, s->m, k, why, whylen)) != ERR_OK)
@@ -1823,7 +1813,7 @@ restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
 		uint64_t n = rep_count(&x->rep, 0);
 
 		rc = x->rep.first;
-		set_why(why, whylen, "%s%s%" PRIu64 " error%s in all)",
+		err_why(why, whylen, "%s%s%" PRIu64 " error%s in all)",
 		    x->rep.first_msg, n > 1 ? " (and more: " : " (",
 		    n, n == 1 ? "" : "s");
 	}
@@ -1835,7 +1825,7 @@ restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
 			close(x->rootfd);
 	}
 	if (rc != ERR_OK && why != NULL && whylen > 0 && why[0] == '\0')
-		set_why(why, whylen, "%s", err_str(rc));
+		err_why(why, whylen, "%s", err_str(rc));
 	rctx_free(x);
 	if (keys != NULL)
 		sodium_free(keys);
