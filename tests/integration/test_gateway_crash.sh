@@ -48,7 +48,15 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 grep -q BEFORE2CRASH "$T/tty.out" || fail "interactive session did not start"
-sleep 1.5	# past the shell's 1 s recording flush
+# Wait until bulwarkd has written (and so acknowledged) the output: the
+# shell flushes a second after it, and under load the round trip takes
+# longer than any fixed sleep (CI saw a 1.5 s sleep fall short).
+for i in $(seq 150); do
+	grep -qs BEFORE2CRASH "$GW_STATE"/rec/*.cast && break
+	sleep 0.1
+done
+grep -qs BEFORE2CRASH "$GW_STATE"/rec/*.cast ||
+	fail "bulwarkd never acknowledged the session's output"
 kill -9 "$GW_BULWARKD_PID"
 # The shell cannot record any more: it must end the session, not go on.
 echo 'echo AFTER$((1+1))CRASH' >&3

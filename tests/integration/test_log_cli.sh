@@ -133,8 +133,12 @@ expect_fail "fork vs older checkpoint" "rewritten" \
 	$B log verify --dir "$T/fork" --key "$VKEY" --older "$T/ckpt403" --quiet
 
 # --- only one writer at a time
-( sleep 2 | $B log append --dir "$T/log303" > /dev/null ) &
-sleep 0.5
+( sleep 5 | $B log append --dir "$T/log303" > /dev/null ) &
+# Until the first writer holds the lock (flock -n fails), not a fixed sleep.
+for i in $(seq 100); do
+	flock -n "$T/log303/private/lock" true || break
+	sleep 0.05
+done
 expect_fail "second writer" "another process is appending" $B log append --dir "$T/log303" < /dev/null
 wait
 
