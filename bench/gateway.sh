@@ -56,8 +56,8 @@ if ! grep -qs '^BUILD_TESTING:BOOL=ON' "$BUILD/CMakeCache.txt"; then
 fi
 log "configuring $BUILD (Release, BUILD_TESTING=ON)"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
-log "building bulwark, bulwarkd, bulwark-shell, bulwark-keys, pam_bulwark, bwt_sk_soft in $BUILD"
-cmake --build "$BUILD" -j"$(nproc)" --target bulwark bulwarkd bulwark-shell bulwark-keys \
+log "building bulwark, bulwarkd, bulwark-shell, bulwark-dial, bulwark-keys, pam_bulwark, bwt_sk_soft in $BUILD"
+cmake --build "$BUILD" -j"$(nproc)" --target bulwark bulwarkd bulwark-shell bulwark-dial bulwark-keys \
 	pam_bulwark bwt_sk_soft >/dev/null
 
 BENCH=$(mktemp -d /tmp/bulwark-bench-gw.XXXXXX)

@@ -47,7 +47,8 @@ gw_wait_port() {
 gw_install() {
 	install -d -m 0755 "$GW_BIN"
 	install -m 0755 "$GW_BUILD/bulwark" "$GW_BUILD/bulwarkd" \
-		"$GW_BUILD/bulwark-shell" "$GW_BUILD/bulwark-keys" "$GW_BIN/"
+		"$GW_BUILD/bulwark-shell" "$GW_BUILD/bulwark-dial" \
+		"$GW_BUILD/bulwark-keys" "$GW_BIN/"
 	install -m 0644 "$GW_BUILD/pam_bulwark.so" "$GW_BIN/"
 	mkdir -p "$GW_DIR"
 	# The service user must reach its state directory under GW_DIR.

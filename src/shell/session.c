@@ -1,9 +1,10 @@
 /*
  * session.c - one session to a target, start to end:
  *
- *   SESSION_OPEN (policy decides) -> ephemeral key -> SESSION_CERT ->
- *   private directory with key, certificate and pinned host key ->
- *   ssh (sshrun.c) relayed and recorded (relay.c) -> directory removed ->
+ *   SESSION_OPEN (policy decides) -> TCP connect started (dial.c) ->
+ *   ephemeral key -> SESSION_CERT -> private directory with key,
+ *   certificate and pinned host key -> ssh (sshrun.c) given the
+ *   connection, relayed and recorded (relay.c) -> directory removed ->
  *   SESSION_END -> exit with ssh's status.
  *
  * The directory is made with mkdtemp under /dev/shm when it is there (a
@@ -406,9 +407,13 @@ explain(const struct shell *sh, const struct relay_result *res)
 		    "its recording");
 }
 
-/* ssh running to its end; *res is filled even when it could not start. */
+/*
+ * ssh running to its end over the connection dial made; *res is filled
+ * even when it could not start. A target that cannot be reached ends the
+ * session with ssh's status for that, 255, and ssh's kind of message.
+ */
 static void
-session_ssh(const struct shell *sh, struct session *s,
+session_ssh(const struct shell *sh, struct session *s, struct dial *dial,
     struct relay_result *res)
 {
 	struct sshrun run;
@@ -418,11 +423,24 @@ session_ssh(const struct shell *sh, struct session *s,
 	res->status = SHELL_EXIT_FAIL;
 	if (sig_terminated())
 		return;
-	if ((r = sshrun_spawn(sh, s, &run)) != ERR_OK) {
+	if (dial_finish(dial, SHELL_CONNECT_TIMEOUT_MS) != ERR_OK) {
+		shell_msg("%s (target %s)", dial->why, sh->cmd.target);
+		res->status = SHELL_EXIT_CONNECT;
+		return;
+	}
+	if ((r = dial_listen(dial, s->dir)) != ERR_OK) {
+		shell_msg("%s", dial->why);
+		res->shell_error = 1;
+		return;
+	}
+	if ((r = sshrun_spawn(sh, s, dial->path, &run)) != ERR_OK) {
 		shell_msg("cannot start ssh (%s)", err_str(r));
 		res->shell_error = 1;
 		return;
 	}
+	/* If this fails, ssh says "proxy dialer did not pass back a
+	 * connection" and exits 255, which the relay reports. */
+	(void)dial_hand_over(dial, run.pid);
 	relay_run(sh, s, &run, res);
 }
 
@@ -431,20 +449,27 @@ session_run(struct shell *sh)
 {
 	struct relay_result res;
 	struct session s;
+	struct dial dial;
 
 	memset(&s, 0, sizeof(s));
 	memset(&res, 0, sizeof(res));
+	dial_init(&dial);
 	sig_setup();
 	if (session_open(sh, &s) != ERR_OK) {
 		session_release(&s);
 		return SHELL_EXIT_FAIL;
 	}
+	/* The target's sshd starts up while we get the certificate. A
+	 * failure here is reported by dial_finish in session_ssh. */
+	if (dial_start(&dial, s.host, s.port) != ERR_OK)
+		dial_close(&dial);
 	if (session_prepare(sh, &s) == ERR_OK)
-		session_ssh(sh, &s, &res);
+		session_ssh(sh, &s, &dial, &res);
 	else {
 		res.status = SHELL_EXIT_FAIL;
 		res.shell_error = 1;
 	}
+	dial_close(&dial);
 	if (!s.certified) {
 		/* SESSION_END is only taken after SESSION_CERT. */
 		session_release(&s);

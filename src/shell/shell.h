@@ -8,6 +8,7 @@
  *   menu.c     the numbered target list
  *   session.c  SESSION_OPEN / SESSION_CERT / SESSION_END and the session's
  *              private directory (key, certificate, known_hosts)
+ *   dial.c     the TCP connection to the target, handed to ssh
  *   sshrun.c   the ssh command line and its environment; fork + execv
  *   relay.c    the poll() loop between the user, ssh and the recording
  *   record.c   the asciicast recording, sent as SESSION_DATA
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netdb.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -35,6 +37,12 @@
 #define SHELL_HOSTKEY_ALIAS	"bulwark-target"
 /* Exit status when bulwark-shell itself refuses or fails. */
 #define SHELL_EXIT_FAIL		1
+/* As ssh's: the target could not be reached. */
+#define SHELL_EXIT_CONNECT	255
+/* Per address of the target; ssh without ConnectTimeout waits minutes. */
+#define SHELL_CONNECT_TIMEOUT_MS	15000
+/* ssh's proxy dialer, installed beside bulwark-shell (src/dial/). */
+#define SHELL_DIAL_NAME		"bulwark-dial"
 
 /* What one run of bulwark-shell was started with. */
 struct shell {
@@ -58,6 +66,18 @@ struct session {
 	char cert_path[96];
 	char kh_path[96];
 	int certified;			/* SESSION_CERT answered */
+};
+
+/* The connection to the target while it is ours (dial.c). */
+struct dial {
+	char host[256];
+	uint32_t port;
+	struct addrinfo *ai, *cur;	/* addresses left to try */
+	int fd;				/* connecting or connected, or -1 */
+	int64_t started_ms;		/* of the current attempt */
+	int listen_fd;			/* the hand-over socket, or -1 */
+	char path[96];			/* its name in the session directory */
+	char why[384];			/* what failed, for the user */
 };
 
 /* The ssh child and our ends of its pipes (-1 where not piped). */
@@ -88,9 +108,20 @@ int menu_run(struct shell *sh, int *exit_status) WUR;
 /* session.c: a whole session; returns the exit status. */
 int session_run(struct shell *sh);
 
-/* sshrun.c */
+/* dial.c: dial_start resolves and starts connecting; dial_finish waits
+ * (timeout_ms per address) and leaves a connected socket with
+ * TCP_NODELAY; dial_listen makes the hand-over socket in DIR;
+ * dial_hand_over gives the socket to ssh's proxy dialer, then closes
+ * everything. On failure, why says what happened. */
+void dial_init(struct dial *d);
+int dial_start(struct dial *d, const char *host, uint32_t port) WUR;
+int dial_finish(struct dial *d, int timeout_ms) WUR;
+int dial_listen(struct dial *d, const char *dir) WUR;
+int dial_hand_over(struct dial *d, pid_t ssh_pid);
+void dial_close(struct dial *d);
+/* sshrun.c: ssh connecting through the hand-over socket at dial_path. */
 int sshrun_spawn(const struct shell *sh, const struct session *s,
-    struct sshrun *out) WUR;
+    const char *dial_path, struct sshrun *out) WUR;
 
 /* relay.c: until ssh exits; rpc carries the recording (pty sessions). */
 void relay_run(const struct shell *sh, const struct session *s,

@@ -11,8 +11,10 @@
  *    HostKeyAlias, CheckHostIP=no, UpdateHostKeys=no);
  *  - -e none: without it a user could type ~C and open forwardings from
  *    the gateway; ClearAllForwardings, ForwardAgent/X11=no,
- *    ControlPath=none, PermitLocalCommand=no, ProxyCommand=none do the
- *    rest; BatchMode and no password or keyboard-interactive fallback;
+ *    ControlPath=none, PermitLocalCommand=no do the rest; BatchMode and
+ *    no password or keyboard-interactive fallback;
+ *  - the connection is the one dial.c made: ProxyUseFdpass, ProxyCommand
+ *    = the hand-over socket, SHELL = bulwark-dial (see dial.c);
  *  - "--" before the host: OpenSSH parses options after the host too, so
  *    a command such as "-oProxyCommand=..." would otherwise be an option.
  */
@@ -47,7 +49,8 @@ static const char *const fixed_args[] = {
 	"-o", "KbdInteractiveAuthentication=no",
 	"-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR",
 	"-o", "ControlPath=none", "-o", "PermitLocalCommand=no",
-	"-o", "ProxyCommand=none",
+	/* The connection comes from dial.c, through bulwark-dial. */
+	"-o", "ProxyUseFdpass=yes",
 };
 #define NFIXED (sizeof(fixed_args) / sizeof(fixed_args[0]))
 
@@ -57,11 +60,13 @@ struct ssh_argv {
 	size_t n;
 	char cert_opt[OPT_MAX];
 	char kh_opt[OPT_MAX];
+	char proxy_opt[OPT_MAX];
 	char port[12];
 	char *envp[ENV_MAX + 1];
 	size_t nenv;
 	char home[OPT_MAX];
 	char term[OPT_MAX];
+	char shell[OPT_MAX + 8];
 };
 
 static void
@@ -73,7 +78,7 @@ add(struct ssh_argv *a, const char *s)
 
 static int
 build_argv(const struct shell *sh, const struct session *s,
-    struct ssh_argv *a)
+    const char *dial_path, struct ssh_argv *a)
 {
 	const struct shellcmd *c = &sh->cmd;
 	size_t i;
@@ -84,7 +89,9 @@ build_argv(const struct shell *sh, const struct session *s,
 	if ((size_t)snprintf(a->cert_opt, sizeof(a->cert_opt),
 	    "CertificateFile=%s", s->cert_path) >= sizeof(a->cert_opt) ||
 	    (size_t)snprintf(a->kh_opt, sizeof(a->kh_opt),
-	    "UserKnownHostsFile=%s", s->kh_path) >= sizeof(a->kh_opt))
+	    "UserKnownHostsFile=%s", s->kh_path) >= sizeof(a->kh_opt) ||
+	    (size_t)snprintf(a->proxy_opt, sizeof(a->proxy_opt),
+	    "ProxyCommand=%s", dial_path) >= sizeof(a->proxy_opt))
 		return ERR_TOOBIG;
 	snprintf(a->port, sizeof(a->port), "%u", (unsigned)s->port);
 	add(a, "-i");
@@ -93,6 +100,8 @@ build_argv(const struct shell *sh, const struct session *s,
 	add(a, a->cert_opt);
 	add(a, "-o");
 	add(a, a->kh_opt);
+	add(a, "-o");
+	add(a, a->proxy_opt);
 	add(a, "-p");
 	add(a, a->port);
 	add(a, "-l");
@@ -127,16 +136,50 @@ locale_var(const char *kv)
 	return 1;
 }
 
+/*
+ * SHELL=bulwark-dial beside our own executable: ssh runs the proxy
+ * command as "$SHELL -c 'exec COMMAND'", so the helper is started without
+ * a shell in between. Our directory, not PATH: nothing from the user.
+ */
+static int
+dial_helper(char *buf, size_t len)
+{
+	char self[OPT_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+		return ERR_TOOBIG;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return ERR_INTERNAL;
+	*slash = '\0';
+	if ((size_t)snprintf(buf, len, "SHELL=%s/%s", self, SHELL_DIAL_NAME) >=
+	    len)
+		return ERR_TOOBIG;
+	if (access(buf + 6, X_OK) != 0) {
+		shell_msg("%s is missing or not executable; ask an "
+		    "administrator to install it beside bulwark-shell",
+		    buf + 6);
+		return ERR_NOTFOUND;
+	}
+	return ERR_OK;
+}
+
 static int
 build_env(const struct shell *sh, const struct session *s,
     struct ssh_argv *a)
 {
 	char **e;
+	int r;
 
 	if ((size_t)snprintf(a->home, sizeof(a->home), "HOME=%s", s->dir) >=
 	    sizeof(a->home))
 		return ERR_TOOBIG;
 	a->envp[a->nenv++] = a->home;
+	if ((r = dial_helper(a->shell, sizeof(a->shell))) != ERR_OK)
+		return r;
+	a->envp[a->nenv++] = a->shell;
 	if (sh->term != NULL) {
 		snprintf(a->term, sizeof(a->term), "TERM=%s", sh->term);
 		a->envp[a->nenv++] = a->term;
@@ -196,7 +239,7 @@ make_pipes(int want_in, int in[2], int out[2], int err[2])
 
 int
 sshrun_spawn(const struct shell *sh, const struct session *s,
-    struct sshrun *out)
+    const char *dial_path, struct sshrun *out)
 {
 	struct ssh_argv a;
 	int in[2] = { -1, -1 }, op[2] = { -1, -1 }, ep[2] = { -1, -1 };
@@ -206,7 +249,7 @@ sshrun_spawn(const struct shell *sh, const struct session *s,
 	out->pid = -1;
 	out->in_fd = out->out_fd = out->err_fd = -1;
 	memset(&a, 0, sizeof(a));
-	if ((r = build_argv(sh, s, &a)) != ERR_OK ||
+	if ((r = build_argv(sh, s, dial_path, &a)) != ERR_OK ||
 	    (r = build_env(sh, s, &a)) != ERR_OK)
 		return r;
 	if ((r = make_pipes(want_in, in, op, ep)) != ERR_OK)

@@ -279,6 +279,16 @@ ok
 # ---- a target whose host key changed is refused -------------------------
 eval "kill \$GW_TARGET_PID_web1"
 sleep 0.3
+# While it is down: bulwark-shell's own connection (dial.c) is refused,
+# with ssh's wording and status, and the session is ended in the log.
+rc=0
+cm 127.0.0.1 "$LOGIN@web1" true 2>"$T/err" || rc=$?
+[ "$rc" = 255 ] || fail "unreachable target: status $rc, not 255"
+grep -q "connect to host 127.0.0.1 port $TPORT: Connection refused (target web1)" "$T/err" ||
+	fail "unreachable target: $(cat "$T/err")"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' | tail -n 1 |
+	grep -q '"exit":255' || fail "unreachable target: no session.end with status 255"
+ok
 ssh-keygen -q -t ed25519 -N '' -f "$GW_DIR/target-web1/host_key.new"
 mv "$GW_DIR/target-web1/host_key.new" "$GW_DIR/target-web1/host_key"
 mv "$GW_DIR/target-web1/host_key.new.pub" "$GW_DIR/target-web1/host_key.pub"
