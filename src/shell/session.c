@@ -1,11 +1,15 @@
 /*
  * session.c - one session to a target, start to end:
  *
- *   SESSION_OPEN (policy decides) -> TCP connect started (dial.c) ->
- *   ephemeral key -> SESSION_CERT -> private directory with key,
- *   certificate and pinned host key -> ssh (sshrun.c) given the
- *   connection, relayed and recorded (relay.c) -> directory removed ->
- *   SESSION_END -> exit with ssh's status.
+ *   private directory -> ssh started (sshrun.c), waiting for its
+ *   connection -> SESSION_OPEN (policy decides; ssh killed on a refusal)
+ *   -> TCP connect started (dial.c) -> ephemeral key -> SESSION_CERT ->
+ *   key, certificate and pinned host key written -> the connection
+ *   handed to ssh -> relayed and recorded (relay.c) -> directory removed
+ *   -> SESSION_END -> exit with ssh's status.
+ *
+ * ssh starts first because its start-up is the longest step before the
+ * target's handshake, and everything else here can run beside it.
  *
  * The directory is made with mkdtemp under /dev/shm when it is there (a
  * tmpfs: the key never reaches a disk), else /tmp; 0700, ours, removed on
@@ -277,7 +281,12 @@ write_key(const char *path, const struct sshkey *key)
 	return r;
 }
 
-/* Key, certificate and known_hosts in a new private directory. */
+/*
+ * The key, its certificate and the pinned host key, written before ssh is
+ * given its connection: ssh reads them only after connecting (OpenSSH
+ * loads identities after ssh_connect, and IdentityFile given with -o is
+ * not checked at start, unlike -i).
+ */
 static int
 session_prepare(const struct shell *sh, struct session *s)
 {
@@ -294,14 +303,13 @@ session_prepare(const struct shell *sh, struct session *s)
 	if ((r = certify(sh, key, &cert)) != ERR_OK)
 		goto out;
 	s->certified = 1;
-	if ((r = set_paths(s)) != ERR_OK ||
-	    (r = write_key(s->key_path, key)) != ERR_OK ||
+	if ((r = write_key(s->key_path, key)) != ERR_OK ||
 	    (r = write_line(s->cert_path, "", cert)) != ERR_OK ||
 	    (r = write_line(s->kh_path, SHELL_HOSTKEY_ALIAS " ",
 	    s->hostkey)) != ERR_OK)
 		shell_msg("cannot write the session's files in %s (%s); "
-		    "ask an administrator to check the gateway",
-		    s->dir[0] != '\0' ? s->dir : "/dev/shm or /tmp", err_str(r));
+		    "ask an administrator to check the gateway", s->dir,
+		    err_str(r));
  out:
 	sshkey_free(key);
 	free(cert);
@@ -408,40 +416,71 @@ explain(const struct shell *sh, const struct relay_result *res)
 }
 
 /*
- * ssh running to its end over the connection dial made; *res is filled
- * even when it could not start. A target that cannot be reached ends the
- * session with ssh's status for that, 255, and ssh's kind of message.
+ * The private directory and the hand-over socket in it: all ssh needs to
+ * start. ssh (about 25 ms of start-up here) then runs while bulwarkd
+ * decides and certifies; it can do nothing before dial_hand_over gives
+ * it the connection, and is killed if the session does not go ahead.
  */
-static void
-session_ssh(const struct shell *sh, struct session *s, struct dial *dial,
-    struct relay_result *res)
+static int
+session_start_ssh(const struct shell *sh, struct session *s,
+    struct dial *dial, struct sshrun *run)
 {
-	struct sshrun run;
 	int r;
 
-	memset(res, 0, sizeof(*res));
+	if (set_paths(s) != ERR_OK) {
+		shell_msg("cannot make a private directory in /dev/shm or "
+		    "/tmp: %s; ask an administrator to check the gateway",
+		    strerror(errno));
+		return ERR_IO;
+	}
+	if (dial_listen(dial, s->dir) != ERR_OK) {
+		shell_msg("%s; ask an administrator to check the gateway",
+		    dial->why);
+		return ERR_IO;
+	}
+	if ((r = sshrun_spawn(sh, s, dial->path, run)) != ERR_OK)
+		shell_msg("cannot start ssh (%s)", err_str(r));
+	return r;
+}
+
+/*
+ * With ssh started: the decision, the connection begun, the certificate,
+ * the connection handed over, the relay to the end. *res says how it
+ * ended; ssh is gone when this returns.
+ */
+static void
+session_go(const struct shell *sh, struct session *s, struct dial *dial,
+    struct sshrun *run, struct relay_result *res)
+{
 	res->status = SHELL_EXIT_FAIL;
-	if (sig_terminated())
+	if (session_open(sh, s) != ERR_OK) {
+		sshrun_abort(run);
 		return;
+	}
+	/* The target's sshd starts up while we get the certificate. A
+	 * failure here is reported by dial_finish below. */
+	if (dial_start(dial, s->host, s->port) != ERR_OK)
+		dial_close(dial);
+	if (session_prepare(sh, s) != ERR_OK) {
+		res->shell_error = 1;
+		sshrun_abort(run);
+		return;
+	}
+	if (sig_terminated()) {
+		sshrun_abort(run);
+		return;
+	}
 	if (dial_finish(dial, SHELL_CONNECT_TIMEOUT_MS) != ERR_OK) {
+		/* As ssh would have said it, and with its status. */
 		shell_msg("%s (target %s)", dial->why, sh->cmd.target);
 		res->status = SHELL_EXIT_CONNECT;
-		return;
-	}
-	if ((r = dial_listen(dial, s->dir)) != ERR_OK) {
-		shell_msg("%s", dial->why);
-		res->shell_error = 1;
-		return;
-	}
-	if ((r = sshrun_spawn(sh, s, dial->path, &run)) != ERR_OK) {
-		shell_msg("cannot start ssh (%s)", err_str(r));
-		res->shell_error = 1;
+		sshrun_abort(run);
 		return;
 	}
 	/* If this fails, ssh says "proxy dialer did not pass back a
 	 * connection" and exits 255, which the relay reports. */
-	(void)dial_hand_over(dial, run.pid);
-	relay_run(sh, s, &run, res);
+	(void)dial_hand_over(dial, run->pid);
+	relay_run(sh, s, run, res);
 }
 
 int
@@ -449,26 +488,15 @@ session_run(struct shell *sh)
 {
 	struct relay_result res;
 	struct session s;
+	struct sshrun run;
 	struct dial dial;
 
 	memset(&s, 0, sizeof(s));
 	memset(&res, 0, sizeof(res));
 	dial_init(&dial);
 	sig_setup();
-	if (session_open(sh, &s) != ERR_OK) {
-		session_release(&s);
-		return SHELL_EXIT_FAIL;
-	}
-	/* The target's sshd starts up while we get the certificate. A
-	 * failure here is reported by dial_finish in session_ssh. */
-	if (dial_start(&dial, s.host, s.port) != ERR_OK)
-		dial_close(&dial);
-	if (session_prepare(sh, &s) == ERR_OK)
-		session_ssh(sh, &s, &dial, &res);
-	else {
-		res.status = SHELL_EXIT_FAIL;
-		res.shell_error = 1;
-	}
+	if (session_start_ssh(sh, &s, &dial, &run) == ERR_OK)
+		session_go(sh, &s, &dial, &run, &res);
 	dial_close(&dial);
 	if (!s.certified) {
 		/* SESSION_END is only taken after SESSION_CERT. */

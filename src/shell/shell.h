@@ -122,6 +122,8 @@ void dial_close(struct dial *d);
 /* sshrun.c: ssh connecting through the hand-over socket at dial_path. */
 int sshrun_spawn(const struct shell *sh, const struct session *s,
     const char *dial_path, struct sshrun *out) WUR;
+/* Kills and reaps ssh and closes our ends of its pipes. */
+void sshrun_abort(struct sshrun *run);
 
 /* relay.c: until ssh exits; rpc carries the recording (pty sessions). */
 void relay_run(const struct shell *sh, const struct session *s,

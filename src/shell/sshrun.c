@@ -20,9 +20,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shell/shell.h"
@@ -58,10 +60,10 @@ static const char *const fixed_args[] = {
 struct ssh_argv {
 	const char *argv[ARGV_MAX];
 	size_t n;
+	char id_opt[OPT_MAX];
 	char cert_opt[OPT_MAX];
 	char kh_opt[OPT_MAX];
 	char proxy_opt[OPT_MAX];
-	char port[12];
 	char *envp[ENV_MAX + 1];
 	size_t nenv;
 	char home[OPT_MAX];
@@ -86,31 +88,34 @@ build_argv(const struct shell *sh, const struct session *s,
 	add(a, "ssh");
 	for (i = 0; i < NFIXED; i++)
 		add(a, fixed_args[i]);
-	if ((size_t)snprintf(a->cert_opt, sizeof(a->cert_opt),
+	/* -o IdentityFile, not -i: ssh checks -i files when it starts,
+	 * and this one is written while ssh starts (session.c). */
+	if ((size_t)snprintf(a->id_opt, sizeof(a->id_opt),
+	    "IdentityFile=%s", s->key_path) >= sizeof(a->id_opt) ||
+	    (size_t)snprintf(a->cert_opt, sizeof(a->cert_opt),
 	    "CertificateFile=%s", s->cert_path) >= sizeof(a->cert_opt) ||
 	    (size_t)snprintf(a->kh_opt, sizeof(a->kh_opt),
 	    "UserKnownHostsFile=%s", s->kh_path) >= sizeof(a->kh_opt) ||
 	    (size_t)snprintf(a->proxy_opt, sizeof(a->proxy_opt),
 	    "ProxyCommand=%s", dial_path) >= sizeof(a->proxy_opt))
 		return ERR_TOOBIG;
-	snprintf(a->port, sizeof(a->port), "%u", (unsigned)s->port);
-	add(a, "-i");
-	add(a, s->key_path);
+	add(a, "-o");
+	add(a, a->id_opt);
 	add(a, "-o");
 	add(a, a->cert_opt);
 	add(a, "-o");
 	add(a, a->kh_opt);
 	add(a, "-o");
 	add(a, a->proxy_opt);
-	add(a, "-p");
-	add(a, a->port);
 	add(a, "-l");
 	add(a, c->login);
 	add(a, c->want_pty ? "-t" : "-T");
 	if (c->subsystem != NULL)
 		add(a, "-s");
 	add(a, "--");
-	add(a, s->host);
+	/* Only a name for ssh's messages: the connection comes from dial.c
+	 * and the host key is checked under HostKeyAlias. */
+	add(a, c->target);
 	if (c->subsystem != NULL)
 		add(a, c->subsystem);
 	else if (c->command != NULL)
@@ -275,4 +280,25 @@ sshrun_spawn(const struct shell *sh, const struct session *s,
 	close_pair(op);
 	close_pair(ep);
 	return r;
+}
+
+void
+sshrun_abort(struct sshrun *run)
+{
+	int st;
+
+	if (run->pid > 0) {
+		(void)kill(run->pid, SIGKILL);
+		while (waitpid(run->pid, &st, 0) < 0 && errno == EINTR)
+			;
+		sig_set_child(0);
+	}
+	if (run->in_fd >= 0)
+		close(run->in_fd);
+	if (run->out_fd >= 0)
+		close(run->out_fd);
+	if (run->err_fd >= 0)
+		close(run->err_fd);
+	run->pid = -1;
+	run->in_fd = run->out_fd = run->err_fd = -1;
 }

@@ -207,6 +207,13 @@ ok
 n=$(events session.authorize deny)
 expect_fail "session of a disabled user" "disabled" cm 127.0.0.1 "$LOGIN@web1" true
 expect_event session.authorize deny "$n"
+# bulwark-shell starts ssh before asking bulwarkd (session.c): a refusal
+# leaves no ssh running and no private directory behind.
+sleep 0.2
+[ -z "$(pgrep -u "$ALICE" -x ssh || true)" ] || fail "an ssh of a refused session is still running"
+[ -z "$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE")" ] ||
+	fail "a refused session left its directory: $(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE")"
+ok
 n=$(events auth.publickey deny)
 expect_fail "login of a disabled user" "Permission denied" gw_ssh "$ALICE" -o ControlPath=none \
 	-o BatchMode=yes 127.0.0.1 true
