@@ -81,7 +81,7 @@ gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$GW_DIR/cm" \
 step "a recorded interactive session"
 printf 'echo "hello from the recorded session"\nls -la / | head -3\nexit\n' |
 	gw_ssh "$ALICE" -tt -o ControlPath="$GW_DIR/cm" 127.0.0.1 "$GW_LOGIN@web1" >/dev/null 2>&1 || true
-sleep 0.5
+gw_wait_ended || true
 "$GW_BIN/bulwark" session list
 sid=$("$GW_BIN/bulwark" session list -n 1 | awk 'NR==2 {print $1}')
 step "its recording (bulwark session play $sid --cat)"

@@ -217,6 +217,20 @@ gw_standard() {
 		-o ControlPersist=600 -fN 127.0.0.1
 }
 
+# gw_wait_ended: until no session is open (ENDED "-"), 10 s at most.
+# bulwark-shell reports a session's end from a detached child after the
+# user's ssh has returned (src/shell/session.c), a few ms later.
+gw_wait_ended() {
+	local i
+	for i in $(seq 200); do
+		"$GW_BIN/bulwark" session list | awk 'NR > 1 && $7 == "-" {f = 1} END {exit !f}' ||
+			return 0
+		sleep 0.05
+	done
+	echo "sessions still open after 10 s: $("$GW_BIN/bulwark" session list)" >&2
+	return 1
+}
+
 gw_cm() {
 	ssh -F /dev/null -o ControlPath="$GW_CM" -l "$GW_CM_USER" -p "$GW_PORT" "$@"
 }

@@ -6,7 +6,7 @@
  *   -> TCP connect started (dial.c) -> ephemeral key -> SESSION_CERT ->
  *   key, certificate and pinned host key written -> the connection
  *   handed to ssh -> relayed and recorded (relay.c) -> directory removed
- *   -> SESSION_END -> exit with ssh's status.
+ *   -> SESSION_END (from a detached child) -> exit with ssh's status.
  *
  * ssh starts first because its start-up is the longest step before the
  * target's handshake, and everything else here can run beside it.
@@ -392,6 +392,44 @@ session_end(const struct shell *sh, const struct relay_result *res)
 	wire_builder_free(b);
 }
 
+/*
+ * SESSION_END from a detached child, so that the user gets ssh's exit
+ * status without waiting for bulwarkd's two fsyncs (about 10 ms here,
+ * the last step of every session). Nothing is lost: the child still waits
+ * for bulwarkd's answer; a child that cannot finish leaves bulwarkd to end
+ * the session when the connection drops ("the shell went away"), and a
+ * bulwarkd that died closes it at its next start. The child holds no
+ * secret: the key was wiped and its directory removed before this.
+ * Anything it would say goes to /dev/null, since the user has gone.
+ */
+static void
+session_end_detached(const struct shell *sh, const struct relay_result *res)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) != 0) {
+		if (pid < 0)
+			session_end(sh, res);
+		return;
+	}
+	/* Off the session's terminal and pipes: sshd closes the channel as
+	 * soon as the parent exits, and a hangup cannot reach us (it would
+	 * stay blocked anyway, see sig.c). */
+	(void)setsid();
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	session_end(sh, res);
+	_exit(0);
+}
+
 static void
 session_release(struct session *s)
 {
@@ -505,8 +543,8 @@ session_run(struct shell *sh)
 	}
 	/* The key is of no use once ssh is gone; remove it first. */
 	session_remove_dir(&s);
-	session_end(sh, &res);
 	explain(sh, &res);
+	session_end_detached(sh, &res);
 	session_release(&s);
 	return res.status;
 }

@@ -69,6 +69,11 @@ gw_user "$BOB" ed25519-sk
 out=$(gw_ssh "$ALICE" 127.0.0.1 "$LOGIN@web1" 'echo hello from $(hostname); exit 7') && rc=0 || rc=$?
 [ "$rc" = 7 ] || { cat "$GW_DIR/sshd.log" "$GW_DIR/bulwarkd.log" >&2; fail "exec: exit status $rc, wanted 7 (output: $out)"; }
 grep -q "hello from" <<<"$out" || fail "exec: output lost: $out"
+# The end is reported after ssh returned (a detached child): it arrives,
+# with the status and the bytes.
+gw_wait_ended || fail "exec: the session was not ended"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' | tail -n 1 |
+	grep '"exit":7' | grep -q '"bytes_out":[1-9]' || fail "exec: no session.end with status 7 and its bytes"
 ok
 
 # Everything after this first login rides one authenticated connection,
@@ -100,6 +105,7 @@ ok
 # ---- an interactive session is recorded -------------------------------
 printf 'echo REC$((6*7))MARK\nexit 0\n' | cm -tt 127.0.0.1 "$LOGIN@web1" >"$T/tty.out" 2>&1 || true
 grep -q "REC42MARK" "$T/tty.out" || fail "interactive session output lost"
+gw_wait_ended || fail "the interactive session was not ended"
 sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
 "$B" session show "$sid" | grep -q interactive || fail "session $sid is not the interactive one"
 "$B" session play "$sid" --raw >"$T/s.cast"
@@ -293,6 +299,7 @@ cm 127.0.0.1 "$LOGIN@web1" true 2>"$T/err" || rc=$?
 [ "$rc" = 255 ] || fail "unreachable target: status $rc, not 255"
 grep -q "connect to host 127.0.0.1 port $TPORT: Connection refused (target web1)" "$T/err" ||
 	fail "unreachable target: $(cat "$T/err")"
+gw_wait_ended || fail "unreachable target: the session was not ended"
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' | tail -n 1 |
 	grep -q '"exit":255' || fail "unreachable target: no session.end with status 255"
 ok

@@ -88,6 +88,7 @@ send("exit 5\n")
 [ "$rc" = 5 ] || fail "window size, Ctrl-C or exit status did not pass through (status $rc)"
 ok
 
+gw_wait_ended || fail "the session was not ended"
 sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
 "$B" session play "$sid" --raw >"$T/s.cast"
 grep -q '"r", *"120x40"' "$T/s.cast" || fail "the resize is not in the recording"
