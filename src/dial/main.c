@@ -25,6 +25,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
+
 #define PREFIX	"exec "
 
 static int
@@ -32,62 +34,6 @@ fail(const char *what)
 {
 	fprintf(stderr, "bulwark-dial: %s: %s\n", what, strerror(errno));
 	return 1;
-}
-
-/* One byte and one descriptor, the layout of OpenSSH's fd passing. */
-static int
-recv_fd(int from)
-{
-	char byte, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	ssize_t n;
-	int fd;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	do {
-		n = recvmsg(from, &msg, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n != 1 || (msg.msg_flags & MSG_CTRUNC) != 0 ||
-	    (cm = CMSG_FIRSTHDR(&msg)) == NULL ||
-	    cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-	    cm->cmsg_len != CMSG_LEN(sizeof(int))) {
-		errno = EPROTO;
-		return -1;
-	}
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
-static int
-send_fd(int over, int fd)
-{
-	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(cbuf, 0, sizeof(cbuf));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	do {
-		n = sendmsg(over, &msg, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	return n == 1 ? 0 : -1;
 }
 
 int
@@ -116,13 +62,13 @@ main(int argc, char **argv)
 	if ((c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(c, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 		return fail(path);
-	if ((fd = recv_fd(c)) < 0)
+	if ((fd = fdpass_recv(c)) < 0)
 		return fail("no connection from bulwark-shell");
 	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		errno = ENOTSOCK;
 		return fail("bulwark-shell sent something else");
 	}
-	if (send_fd(STDOUT_FILENO, fd) != 0)
+	if (fdpass_send(STDOUT_FILENO, fd) != 0)
 		return fail("cannot pass the connection to ssh");
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdpass.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -198,32 +199,6 @@ peer_is_us(int fd)
 	    cred.uid == getuid();
 }
 
-static int
-send_fd(int over, int fd)
-{
-	char byte = 0, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	memset(&msg, 0, sizeof(msg));
-	memset(cbuf, 0, sizeof(cbuf));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	do {
-		n = sendmsg(over, &msg, MSG_NOSIGNAL);
-	} while (n < 0 && errno == EINTR);
-	return n == 1 ? ERR_OK : ERR_IO;
-}
-
 /* Whether ssh is gone, without reaping it (the relay does). */
 static int
 child_gone(pid_t pid)
@@ -249,7 +224,8 @@ dial_hand_over(struct dial *d, pid_t ssh_pid)
 		c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
-		r = peer_is_us(c) ? send_fd(c, d->fd) : ERR_DENIED;
+		r = !peer_is_us(c) ? ERR_DENIED :
+		    fdpass_send(c, d->fd) == 0 ? ERR_OK : ERR_IO;
 		close(c);
 		if (r == ERR_OK)
 			break;

@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "common/fdpass.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -118,28 +119,6 @@ test_unresolvable(void **state)
 	dial_close(&d);
 }
 
-/* As ssh's mm_receive_fd: one byte and one descriptor. */
-static int
-recv_fd(int from)
-{
-	char byte, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	int fd;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	if (recvmsg(from, &msg, 0) != 1 ||
-	    (cm = CMSG_FIRSTHDR(&msg)) == NULL || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 /* bulwark-dial as ssh runs it: $SHELL -c "exec PATH", stdout a socket. */
 static pid_t
 run_dial(const char *arg, int out)
@@ -166,6 +145,17 @@ exit_code(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* A dial connected to port, its hand-over socket in a new dir. */
+static void
+connected_and_listening(struct dial *d, char *dir, uint32_t port)
+{
+	assert_non_null(mkdtemp(dir));
+	dial_init(d);
+	assert_int_equal(dial_start(d, "127.0.0.1", port), ERR_OK);
+	assert_int_equal(dial_finish(d, 5000), ERR_OK);
+	assert_int_equal(dial_listen(d, dir), ERR_OK);
+}
+
 static void
 test_hand_over_through_bulwark_dial(void **state)
 {
@@ -177,11 +167,7 @@ test_hand_over_through_bulwark_dial(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	dial_init(&d);
-	assert_int_equal(dial_start(&d, "127.0.0.1", port), ERR_OK);
-	assert_int_equal(dial_finish(&d, 5000), ERR_OK);
-	assert_int_equal(dial_listen(&d, dir), ERR_OK);
+	connected_and_listening(&d, dir, port);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	snprintf(arg, sizeof(arg), "exec %s", d.path);
 	pid = run_dial(arg, sp[1]);
@@ -193,7 +179,7 @@ test_hand_over_through_bulwark_dial(void **state)
 	errno = 0;
 	assert_int_not_equal(stat(d.path, &st), 0);
 	assert_int_equal(errno, ENOENT);
-	fd = recv_fd(sp[0]);
+	fd = fdpass_recv(sp[0]);	/* as ssh's mm_receive_fd */
 	assert_true(fd >= 0);
 	assert_int_equal(exit_code(pid), 0);
 	/* What "ssh" writes reaches the target's side. */
@@ -221,11 +207,7 @@ test_hand_over_ssh_gone(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	dial_init(&d);
-	assert_int_equal(dial_start(&d, "127.0.0.1", port), ERR_OK);
-	assert_int_equal(dial_finish(&d, 5000), ERR_OK);
-	assert_int_equal(dial_listen(&d, dir), ERR_OK);
+	connected_and_listening(&d, dir, port);
 	if ((pid = fork()) == 0)
 		_exit(255);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
