@@ -158,9 +158,11 @@ dial_finish(struct dial *d, int timeout_ms)
 	}
 	if (d->fd < 0)
 		return ERR_NETWORK;
-	/* ssh takes the socket as if it had made it: blocking, and quick. */
+	/* ssh takes the socket as if it had made it (blocking, SO_KEEPALIVE
+	 * as its TCPKeepAlive default sets), and quick. */
 	if ((fl = fcntl(d->fd, F_GETFL)) >= 0)
 		(void)fcntl(d->fd, F_SETFL, fl & ~O_NONBLOCK);
+	(void)setsockopt(d->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	(void)setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return ERR_OK;
 }

@@ -74,6 +74,10 @@ test_connects_with_nodelay(void **state)
 	assert_int_equal(getsockopt(d.fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    &len), 0);
 	assert_int_equal(one, 1);
+	one = 0;
+	assert_int_equal(getsockopt(d.fd, SOL_SOCKET, SO_KEEPALIVE, &one,
+	    &len), 0);
+	assert_int_equal(one, 1);
 	assert_int_equal(fcntl(d.fd, F_GETFL) & O_NONBLOCK, 0);
 	assert_int_equal(fcntl(d.fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	c = accept(lfd, NULL, NULL);
