@@ -211,14 +211,19 @@ ok
 # sessions too.
 "$B" user disable "$ALICE"
 n=$(events session.authorize deny)
+# Session directories there before (another user's with a recycled uid
+# could be) are not this session's.
+shm_dirs() { find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" | sort; }
+shm_dirs >"$T/dirs.before"
 expect_fail "session of a disabled user" "disabled" cm 127.0.0.1 "$LOGIN@web1" true
 expect_event session.authorize deny "$n"
 # bulwark-shell starts ssh before asking bulwarkd (session.c): a refusal
 # leaves no ssh running and no private directory behind.
 sleep 0.2
 [ -z "$(pgrep -u "$ALICE" -x ssh || true)" ] || fail "an ssh of a refused session is still running"
-[ -z "$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE")" ] ||
-	fail "a refused session left its directory: $(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE")"
+shm_dirs >"$T/dirs.after"
+[ -z "$(comm -13 "$T/dirs.before" "$T/dirs.after")" ] ||
+	fail "a refused session left its directory: $(comm -13 "$T/dirs.before" "$T/dirs.after")"
 ok
 n=$(events auth.publickey deny)
 expect_fail "login of a disabled user" "Permission denied" gw_ssh "$ALICE" -o ControlPath=none \
