@@ -12,9 +12,10 @@
  * target's handshake, and everything else here can run beside it.
  *
  * The directory is made with mkdtemp under /dev/shm when it is there (a
- * tmpfs: the key never reaches a disk), else /tmp; 0700, ours, removed on
- * every path out of session_run once it exists; signals cannot skip that,
- * see sig.c. Nothing in it is synced: it lives for one session and is
+ * tmpfs: the key never reaches a disk), else /tmp, named bulwark-PID-XXXXXX;
+ * 0700, ours, removed on every path out of session_run once it exists;
+ * signals cannot skip that, see sig.c. Only SIGKILL can, and the next
+ * session of the same uid sweeps such a directory (sweep_stale). Nothing in it is synced: it lives for one session and is
  * worthless after a crash (the certificate is dead within a minute). The
  * private key is wiped in memory by sshkey_free and overwritten in the
  * file before it is unlinked.
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/sshcert.h"
@@ -35,8 +37,10 @@
 #include "shell/shell.h"
 #include "common/banned.h"
 
-#define SHM_TEMPLATE	"/dev/shm/bulwark-XXXXXX"
-#define TMP_TEMPLATE	"/tmp/bulwark-XXXXXX"
+/* BASE/bulwark-PID-XXXXXX: the pid tells a stale directory (sweep_stale). */
+#define DIR_PREFIX	"bulwark-"
+static const char *const dir_bases[] = { "/dev/shm", "/tmp" };
+#define NBASES	(sizeof(dir_bases) / sizeof(dir_bases[0]))
 /* Without COUNT, the largest cap the field could have said. */
 #define DEFAULT_RECORD_CAP	UINT32_MAX
 
@@ -233,13 +237,17 @@ certify(const struct shell *sh, const struct sshkey *key, char **cert)
 static int
 set_paths(struct session *s)
 {
-	memcpy(s->dir, SHM_TEMPLATE, sizeof(SHM_TEMPLATE));
-	if (mkdtemp(s->dir) == NULL) {
-		memcpy(s->dir, TMP_TEMPLATE, sizeof(TMP_TEMPLATE));
-		if (mkdtemp(s->dir) == NULL) {
-			s->dir[0] = '\0';
-			return ERR_IO;
-		}
+	size_t i;
+
+	for (i = 0; i < NBASES; i++) {
+		snprintf(s->dir, sizeof(s->dir), "%s/" DIR_PREFIX "%ld-XXXXXX",
+		    dir_bases[i], (long)getpid());
+		if (mkdtemp(s->dir) != NULL)
+			break;
+	}
+	if (i == NBASES) {
+		s->dir[0] = '\0';
+		return ERR_IO;
 	}
 	snprintf(s->key_path, sizeof(s->key_path), "%s/id", s->dir);
 	snprintf(s->cert_path, sizeof(s->cert_path), "%s/id-cert.pub", s->dir);
@@ -318,10 +326,10 @@ session_prepare(const struct shell *sh, struct session *s)
 
 /* Best effort: zeros over the key file, so its blocks do not keep it. */
 static void
-wipe_file(const char *path)
+wipe_at(int dfd, const char *name, int on_disk)
 {
 	static const char zeros[512];
-	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	off_t size;
 
 	if (fd < 0)
@@ -332,33 +340,140 @@ wipe_file(const char *path)
 				break;
 		}
 		/* On a disk, the zeros must reach it before the unlink. */
-		if (strncmp(path, "/dev/shm/", 9) != 0)
+		if (on_disk)
 			(void)fsync(fd);
 	}
 	close(fd);
 }
 
-/* Removes the directory and everything in it, temporary files too. */
-static void
-session_remove_dir(struct session *s)
+/*
+ * Removes base/name, a session directory, and everything in it (the key
+ * wiped first), through descriptors: never following a symlink, and only
+ * when the directory is ours. 0, or -1 with errno set.
+ */
+static int
+remove_session_dir(const char *base, const char *name)
 {
+	int bfd, dfd, r = -1, e;
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 
-	if (s->dir[0] == '\0')
-		return;
-	wipe_file(s->key_path);
-	if ((d = opendir(s->dir)) != NULL) {
+	if ((bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	dfd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) != 0 || st.st_uid != getuid()) {
+		e = dfd < 0 ? errno : EPERM;
+		if (dfd >= 0)
+			close(dfd);
+		close(bfd);
+		errno = e;
+		return -1;
+	}
+	wipe_at(dfd, "id", strcmp(base, "/dev/shm") != 0);
+	if ((d = fdopendir(dfd)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (strcmp(de->d_name, ".") != 0 &&
 			    strcmp(de->d_name, "..") != 0)
 				(void)unlinkat(dirfd(d), de->d_name, 0);
 		}
 		closedir(d);
+	} else {
+		close(dfd);
 	}
-	if (rmdir(s->dir) != 0)
-		shell_msg("cannot remove %s: %s", s->dir, strerror(errno));
+	r = unlinkat(bfd, name, AT_REMOVEDIR);
+	e = errno;
+	close(bfd);
+	errno = e;
+	return r;
+}
+
+/* Removes the directory and everything in it, temporary files too. */
+static void
+session_remove_dir(struct session *s)
+{
+	char *slash;
+
+	if (s->dir[0] == '\0')
+		return;
+	slash = strrchr(s->dir, '/');
+	*slash = '\0';
+	if (remove_session_dir(s->dir, slash + 1) != 0)
+		shell_msg("cannot remove %s/%s: %s", s->dir, slash + 1,
+		    strerror(errno));
 	s->dir[0] = '\0';
+}
+
+/* Whether pid is a live bulwark-shell of this uid. */
+static int
+shell_alive(long pid)
+{
+	char path[64], comm[32];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	if (stat(path, &st) != 0 || st.st_uid != getuid())
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "bulwark-shell") == 0;
+}
+
+/* The pid in "bulwark-PID-XXXXXX", or 0 for any other name. */
+static long
+dir_pid(const char *name)
+{
+	const char *p = name + strlen(DIR_PREFIX);
+	long pid = 0;
+
+	if (strncmp(name, DIR_PREFIX, strlen(DIR_PREFIX)) != 0)
+		return 0;
+	for (; *p >= '0' && *p <= '9' && pid < 100000000; p++)
+		pid = pid * 10 + (*p - '0');
+	if (*p != '-' || strlen(p + 1) != 6)
+		return 0;
+	return pid;
+}
+
+/*
+ * Session directories of this uid whose shell is gone: a shell killed
+ * with SIGKILL cannot remove its own. The key in one opens nothing once
+ * its certificate has expired (a minute after issue), but it is key
+ * material all the same. Run by the detached child of session_end, off
+ * the user's path; a directory whose shell still runs is left alone.
+ */
+static void
+sweep_stale(void)
+{
+	struct dirent *de;
+	struct stat st;
+	size_t i;
+	long pid;
+	DIR *d;
+
+	for (i = 0; i < NBASES; i++) {
+		if ((d = opendir(dir_bases[i])) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if ((pid = dir_pid(de->d_name)) <= 0 ||
+			    fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+			    st.st_uid != getuid() || shell_alive(pid))
+				continue;
+			(void)remove_session_dir(dir_bases[i], de->d_name);
+		}
+		closedir(d);
+	}
 }
 
 static void
@@ -427,6 +542,7 @@ session_end_detached(const struct shell *sh, const struct relay_result *res)
 			close(fd);
 	}
 	session_end(sh, res);
+	sweep_stale();
 	_exit(0);
 }
 

@@ -83,6 +83,21 @@ gw_ssh "$ALICE" -o ControlMaster=yes -o ControlPath="$CM" -o ControlPersist=600 
 	fail "control master login"
 cm() { ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" "$@"; }
 
+# A session directory whose shell was killed (SIGKILL leaves it) is swept
+# by the next session of the same uid, after its end; another uid's is not.
+dead=$(sh -c 'echo $$')
+stale=/dev/shm/bulwark-$dead-abcdef
+other=/dev/shm/bulwark-$dead-rootdd
+mkdir -m 0700 "$stale" "$other"
+echo "not a key" >"$stale/id"
+chown -R "$ALICE" "$stale"
+cm 127.0.0.1 "$LOGIN@web1" true || fail "session for the sweep"
+for i in $(seq 100); do [ -e "$stale" ] || break; sleep 0.05; done
+[ ! -e "$stale" ] || fail "a stale session directory was not swept"
+[ -d "$other" ] || fail "another uid's directory was swept"
+rmdir "$other"
+ok
+
 got=$(head -c 100000 /dev/urandom | base64 -w0 | cm 127.0.0.1 "$LOGIN@web1" 'wc -c')
 [ "$(tr -d ' ' <<<"$got")" = 133336 ] || fail "stdin did not pass through whole: $got"
 ok
