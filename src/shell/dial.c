@@ -3,12 +3,13 @@
  *
  * Why not let ssh connect: two reasons, both measured (docs/benchmarks.md).
  *
- *  - Debian 12's ssh (OpenSSH 9.2) sets TCP_NODELAY only for sessions with
- *    a terminal. Without it, the NEWKEYS and SERVICE_REQUEST messages that
- *    ssh writes back to back meet Nagle's algorithm: the second waits for
- *    the target's delayed ACK of the first, 40 ms on Linux, in every
- *    command session. (ssh -J does not pay it: the jump host's sshd
- *    writes both in one segment.) OpenSSH 9.6 and later set it always.
+ *  - Debian 12's ssh (OpenSSH 9.2) sets TCP_NODELAY only when the session
+ *    starts (ssh_packet_set_interactive), after the key exchange. Before
+ *    that, the NEWKEYS and SERVICE_REQUEST messages that ssh writes back
+ *    to back meet Nagle's algorithm: the second waits for the target's
+ *    delayed ACK of the first, 40 ms on Linux, in every session. (ssh -J
+ *    does not pay it: the jump host's sshd writes both in one segment.)
+ *    Current OpenSSH sets it right after connecting.
  *  - Connecting as soon as bulwarkd names the target lets the target's
  *    sshd fork, re-exec and load its keys (about 40 ms here) while we get
  *    the certificate and start ssh, instead of after.
