@@ -12,13 +12,14 @@
  * target's handshake, and everything else here can run beside it.
  *
  * The directory is made with mkdtemp under /dev/shm when it is there (a
- * tmpfs: the key never reaches a disk), else /tmp, named bulwark-PID-XXXXXX;
- * 0700, ours, removed on every path out of session_run once it exists;
- * signals cannot skip that, see sig.c. Only SIGKILL can, and the next
- * session of the same uid sweeps such a directory (sweep_stale). Nothing in it is synced: it lives for one session and is
- * worthless after a crash (the certificate is dead within a minute). The
- * private key is wiped in memory by sshkey_free and overwritten in the
- * file before it is unlinked.
+ * tmpfs: the key never reaches a disk), else /tmp, named "bulwark-", the
+ * shell's pid, "-" and mkdtemp's six random characters; 0700, ours,
+ * removed on every path out of session_run once it exists; signals cannot
+ * skip that, see sig.c. Only SIGKILL can, and the next session of the
+ * same uid sweeps such a directory (sweep_stale). Nothing in it is
+ * synced: it lives for one session and is worthless after a crash (the
+ * certificate is dead within a minute). The private key is wiped in
+ * memory by sshkey_free and overwritten in the file before it is unlinked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -37,8 +38,9 @@
 #include "shell/shell.h"
 #include "common/banned.h"
 
-/* BASE/bulwark-PID-XXXXXX: the pid tells a stale directory (sweep_stale). */
+/* BASE/bulwark-PID-RANDOM: the pid tells a stale directory (sweep_stale). */
 #define DIR_PREFIX	"bulwark-"
+#define DIR_RANDOM	"XXXXXX"	/* mkdtemp's template: it fills these in */
 static const char *const dir_bases[] = { "/dev/shm", "/tmp" };
 #define NBASES	(sizeof(dir_bases) / sizeof(dir_bases[0]))
 /* Without COUNT, the largest cap the field could have said. */
@@ -240,7 +242,7 @@ set_paths(struct session *s)
 	size_t i;
 
 	for (i = 0; i < NBASES; i++) {
-		snprintf(s->dir, sizeof(s->dir), "%s/" DIR_PREFIX "%ld-XXXXXX",
+		snprintf(s->dir, sizeof(s->dir), "%s/" DIR_PREFIX "%ld-" DIR_RANDOM,
 		    dir_bases[i], (long)getpid());
 		if (mkdtemp(s->dir) != NULL)
 			break;
@@ -429,7 +431,7 @@ shell_alive(long pid)
 	return strcmp(comm, "bulwark-shell") == 0;
 }
 
-/* The pid in "bulwark-PID-XXXXXX", or 0 for any other name. */
+/* The pid in "bulwark-PID-RANDOM", else 0. */
 static long
 dir_pid(const char *name)
 {
@@ -440,7 +442,7 @@ dir_pid(const char *name)
 		return 0;
 	for (; *p >= '0' && *p <= '9' && pid < 100000000; p++)
 		pid = pid * 10 + (*p - '0');
-	if (*p != '-' || strlen(p + 1) != 6)
+	if (*p != '-' || strlen(p + 1) != sizeof(DIR_RANDOM) - 1)
 		return 0;
 	return pid;
 }

@@ -149,10 +149,15 @@ exit_code(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* mkdtemp's template: the six last characters are replaced. */
+#define DIR_TEMPLATE	"/tmp/bwt-dial-XXXXXX"
+
 /* A dial connected to port, its hand-over socket in a new dir. */
 static void
-connected_and_listening(struct dial *d, char *dir, uint32_t port)
+connected_and_listening(struct dial *d, char dir[sizeof(DIR_TEMPLATE)],
+    uint32_t port)
 {
+	memcpy(dir, DIR_TEMPLATE, sizeof(DIR_TEMPLATE));
 	assert_non_null(mkdtemp(dir));
 	dial_init(d);
 	assert_int_equal(dial_start(d, "127.0.0.1", port), ERR_OK);
@@ -163,7 +168,7 @@ connected_and_listening(struct dial *d, char *dir, uint32_t port)
 static void
 test_hand_over_through_bulwark_dial(void **state)
 {
-	char dir[] = "/tmp/bwt-dial-XXXXXX", arg[128], buf[8];
+	char dir[sizeof(DIR_TEMPLATE)], arg[128], buf[8];
 	struct dial d;
 	struct stat st;
 	uint32_t port;
@@ -203,7 +208,7 @@ test_hand_over_through_bulwark_dial(void **state)
 static void
 test_hand_over_ssh_gone(void **state)
 {
-	char dir[] = "/tmp/bwt-dial-XXXXXX";
+	char dir[sizeof(DIR_TEMPLATE)];
 	struct dial d;
 	struct timespec t0, t1;
 	uint32_t port;
