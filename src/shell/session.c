@@ -40,7 +40,8 @@
 
 /* BASE/bulwark-PID-RANDOM: the pid tells a stale directory (sweep_stale). */
 #define DIR_PREFIX	"bulwark-"
-#define DIR_RANDOM	"XXXXXX"	/* mkdtemp's template: it fills these in */
+/* mkdtemp's template: it fills these in. */
+#define DIR_RANDOM	"XXXXXX"
 static const char *const dir_bases[] = { "/dev/shm", "/tmp" };
 #define NBASES	(sizeof(dir_bases) / sizeof(dir_bases[0]))
 /* Without COUNT, the largest cap the field could have said. */
@@ -242,8 +243,9 @@ set_paths(struct session *s)
 	size_t i;
 
 	for (i = 0; i < NBASES; i++) {
-		snprintf(s->dir, sizeof(s->dir), "%s/" DIR_PREFIX "%ld-" DIR_RANDOM,
-		    dir_bases[i], (long)getpid());
+		snprintf(s->dir, sizeof(s->dir),
+		    "%s/" DIR_PREFIX "%ld-" DIR_RANDOM, dir_bases[i],
+		    (long)getpid());
 		if (mkdtemp(s->dir) != NULL)
 			break;
 	}
