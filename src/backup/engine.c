@@ -696,10 +696,12 @@ worker_open(struct engine *e, struct wstate *ws)
 
 	if (ws->open)
 		return ERR_OK;
-	if (ws->w == NULL)
+	if (ws->w == NULL) {
 		rc = pack_writer_new_buf(e->run, packbuf_get(e), PACK_BUF,
 		    &ws->w);
-	else
+		if (rc == ERR_OK && e->o->zstd_level != 0)
+			rc = pack_writer_set_level(ws->w, e->o->zstd_level);
+	} else
 		rc = pack_writer_restart(ws->w, e->run, packbuf_get(e),
 		    PACK_BUF);
 	if (rc == ERR_OK)

@@ -41,6 +41,7 @@ struct backup_opts {
 	const char *const *tags;
 	size_t ntags;
 	int one_file_system;
+	int zstd_level;			/* 0: PACK_ZSTD_DEFAULT */
 	const char *cache_path;		/* NULL: no cache */
 	int progress;			/* print progress to stderr */
 	int to_vault;			/* descriptor the frames go to */

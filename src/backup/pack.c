@@ -33,7 +33,6 @@ _Static_assert(PACK_CHUNK_MAX + PACK_TAG_LEN <= UINT32_MAX, "u32 lengths");
 #define NONCE_LEN	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define CHUNK_AD_LEN	(PACK_ID_LEN + 1 + 4)
 #define INDEX_AD_LEN	16
-#define ZSTD_LEVEL	3
 #define HASH_READ	(1024 * 1024)
 
 /* Header field offsets (pack.h). */
@@ -79,6 +78,7 @@ struct pack_writer {
 	uint32_t *slots;		/* ID hash set: entry index + 1, 0 free */
 	size_t nslots;
 	ZSTD_CCtx *cctx;
+	int level;			/* zstd level */
 	int done;
 };
 
@@ -322,6 +322,7 @@ pack_writer_new_buf(const struct pack_run *run, uint8_t *buf, size_t cap,
 	}
 	w->buf = buf;
 	w->cap = cap;
+	w->level = PACK_ZSTD_DEFAULT;
 	r = ERR_NOMEM;
 	if ((w->subkey = sodium_malloc(KEY_LEN)) == NULL ||
 	    (w->cctx = ZSTD_createCCtx()) == NULL ||
@@ -476,7 +477,7 @@ store_form(struct pack_writer *w, const uint8_t *data, size_t n,
 	*slen = n;
 	if (n == 0)
 		return ERR_OK;
-	z = ZSTD_compressCCtx(w->cctx, dst, room, data, n, ZSTD_LEVEL);
+	z = ZSTD_compressCCtx(w->cctx, dst, room, data, n, w->level);
 	if (ZSTD_isError(z))
 		return ERR_INTERNAL;	/* room is ZSTD_compressBound(n) */
 	if (z < n) {
@@ -485,6 +486,15 @@ store_form(struct pack_writer *w, const uint8_t *data, size_t n,
 		return ERR_OK;
 	}
 	memcpy(dst, data, n);
+	return ERR_OK;
+}
+
+int
+pack_writer_set_level(struct pack_writer *w, int level)
+{
+	if (level < PACK_ZSTD_MIN || level > PACK_ZSTD_MAX)
+		return ERR_INVAL;
+	w->level = level;
 	return ERR_OK;
 }
 

@@ -23,7 +23,9 @@
 
 #include "backup/engine.h"
 #include "backup/keys.h"
+#include "backup/pack.h"
 #include "cli/cli.h"
+#include "common/encoding.h"
 #include "common/fsutil.h"
 #include "common/banned.h"
 
@@ -190,13 +192,31 @@ summary(const struct backup_stats *st, double secs)
 	printf("time: %.2f s\n", secs);
 }
 
+/* --compression LEVEL: a zstd level, PACK_ZSTD_MIN to PACK_ZSTD_MAX. */
+static int
+parse_level(const char *s, int *level)
+{
+	uint64_t v;
+
+	if (enc_u64_parse(s, strlen(s), &v) != ERR_OK ||
+	    v < PACK_ZSTD_MIN || v > PACK_ZSTD_MAX) {
+		cli_error("--compression takes a zstd level from %d (fastest) "
+		    "to %d (smallest); the default is %d", PACK_ZSTD_MIN,
+		    PACK_ZSTD_MAX, PACK_ZSTD_DEFAULT);
+		return -1;
+	}
+	*level = (int)v;
+	return 0;
+}
+
 static int
 usage(void)
 {
 	cli_error("usage: bulwark backup [PATH...] [--config FILE] "
 	    "[--vault DIR|USER@HOST:DIR] [--stdin NAME] [--exclude PATTERN]... "
 	    "[--one-file-system] [--tag TAG]... [--cache DIR | --no-cache] "
-	    "[--ssh-identity FILE] [--ssh-option OPTION]... [--quiet]");
+	    "[--compression LEVEL] [--ssh-identity FILE] "
+	    "[--ssh-option OPTION]... [--quiet]");
 	return 2;
 }
 
@@ -215,6 +235,7 @@ cmd_backup(int argc, char **argv)
 		{ "ssh-identity", required_argument, NULL, 'i' },
 		{ "ssh-option", required_argument, NULL, 'O' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "compression", required_argument, NULL, 'z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG, *vault = NULL, *cachedir = NULL;
@@ -241,6 +262,10 @@ cmd_backup(int argc, char **argv)
 		case 's': bo.stdin_name = optarg; break;
 		case 'i': ident = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'z':
+			if (parse_level(optarg, &bo.zstd_level) != 0)
+				return 2;
+			break;
 		case 'x':
 			if (nexcl == MAX_LIST)
 				return usage();

@@ -220,6 +220,18 @@ restore "$SNAP3" "$T/r3"
 [ -f "$T/r4$S/etc/shadow-like" ] && [ ! -e "$T/r4$S/mail" ] || fail "--include"
 ok
 
+# --compression: any zstd level restores the same tree; levels out of
+# range are refused before anything is sent.
+backup "$S" --compression 19 --no-cache > "$T/b5.out" 2>&1 ||
+	{ cat "$T/b5.out"; fail "--compression 19 backup"; }
+restore "$(awk '/^snapshot/ {print $2}' "$T/b5.out")" "$T/rz"
+python3 "$TREECMP" "$S" "$T/rz$S" > "$T/cmp5" ||
+	{ cat "$T/cmp5"; fail "the --compression 19 restore differs"; }
+expect_fail "--compression 0" "zstd level from 1" \
+	backup "$S" --compression 0 --no-cache
+expect_fail "--compression 20" "zstd level from 1" \
+	backup "$S" --compression 20 --no-cache
+
 # ---- checks -----------------------------------------------------------------------
 "$B" vault check "$T/vault" > "$T/check.out" 2>&1 ||
 	{ cat "$T/check.out"; fail "vault check"; }

@@ -334,6 +334,74 @@ test_raw_or_compressed(void **state)
 	chunks_free(&c, 1);
 }
 
+/* One chunk of word salad at a zstd level: the pack's length, checked. */
+static size_t
+pack_at_level(const struct chunk *c, int level)
+{
+	struct pack_run *run;
+	struct pack_writer *w;
+	char name[PACK_NAME_HEX_LEN + 1];
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(pack_run_new(vault_pk, &run), ERR_OK);
+	assert_int_equal(pack_writer_new(run, &w), ERR_OK);
+	if (level != 0)
+		assert_int_equal(pack_writer_set_level(w, level), ERR_OK);
+	assert_int_equal(pack_writer_add(w, c->id, c->data, c->len), ERR_OK);
+	assert_int_equal(pack_writer_finish_buf(w, &buf, &len, name), ERR_OK);
+	check_pack(buf, len, c, 1);
+	free(buf);
+	pack_writer_free(w);
+	pack_run_free(run);
+	return len;
+}
+
+/*
+ * The level is the writer's: level 19 stores word salad smaller than
+ * level 1, a writer left alone uses PACK_ZSTD_DEFAULT, every level reads
+ * back, and levels out of range are refused.
+ */
+static void
+test_levels(void **state)
+{
+	static const char *words[] = { "vault ", "pack ", "chunk ", "index ",
+	    "the ", "of ", "backup ", "restore ", "snapshot ", "mail ",
+	    "and ", "a ", "trailer ", "key ", "host ", "audit ", "log ",
+	    "zstd ", "level ", "gateway " };
+	struct pack_run *run;
+	struct pack_writer *w;
+	struct chunk c;
+	size_t n = 0, fast, dflt, small;
+	uint32_t x = 12345;
+
+	(void)state;
+	c.len = 512 * 1024;
+	c.data = malloc(c.len);
+	assert_non_null(c.data);
+	while (n < c.len) {
+		x = x * 1103515245u + 12345u;
+		const char *wd = words[(x >> 16) % 20];
+		for (; *wd != '\0' && n < c.len; wd++)
+			c.data[n++] = (uint8_t)*wd;
+	}
+	make_id(c.data, c.len, 11, c.id);
+	fast = pack_at_level(&c, PACK_ZSTD_MIN);
+	dflt = pack_at_level(&c, 0);
+	small = pack_at_level(&c, PACK_ZSTD_MAX);
+	assert_true(small < fast);
+	assert_int_equal(pack_at_level(&c, PACK_ZSTD_DEFAULT), dflt);
+
+	assert_int_equal(pack_run_new(vault_pk, &run), ERR_OK);
+	assert_int_equal(pack_writer_new(run, &w), ERR_OK);
+	assert_int_equal(pack_writer_set_level(w, PACK_ZSTD_MIN - 1), ERR_INVAL);
+	assert_int_equal(pack_writer_set_level(w, PACK_ZSTD_MAX + 1), ERR_INVAL);
+	assert_int_equal(pack_writer_set_level(w, -3), ERR_INVAL);
+	pack_writer_free(w);
+	pack_run_free(run);
+	free(c.data);
+}
+
 /* A pack's name is the SHA-256 of its file, as sha256sum computes it. */
 static void
 test_name(void **state)
@@ -673,6 +741,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_raw_or_compressed),
+		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_host_cannot_read),
