@@ -2,7 +2,6 @@
  * receive.c - the vault side of the receive protocol (receive.h).
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "backup/manifest.h"
+#include "vault/inpipe.h"
 #include "vault/proto.h"
 #include "vault/receive.h"
 #include "common/endian.h"
@@ -26,6 +26,7 @@ struct rx {
 	struct vault_host host;
 	struct vault_received got;
 	int in, out;
+	struct inpipe *inp;		/* in, read ahead */
 	uint8_t *buf;
 	char *why;
 	size_t whylen;
@@ -68,28 +69,34 @@ refuse(struct rx *r, const char *action, int rc, const char *reason)
 	return rc;
 }
 
+/* Waits for the next frame; ERR_NETWORK after the idle timeout. */
 static int
 wait_input(struct rx *r)
 {
-	struct pollfd p = { .fd = r->in, .events = POLLIN };
-	int n;
-
-	if (r->o->idle_timeout_ms <= 0)
-		return ERR_OK;
-	do
-		n = poll(&p, 1, r->o->idle_timeout_ms);
-	while (n < 0 && errno == EINTR);
-	return n > 0 ? ERR_OK : ERR_NETWORK;
+	return inpipe_wait(r->inp, r->o->idle_timeout_ms);
 }
 
+/* n bytes of a frame, none of them idle for longer than the timeout. */
 static int
 read_payload(struct rx *r, void *p, size_t n)
 {
+	return inpipe_read(r->inp, p, n, r->o->idle_timeout_ms);
+}
+
+/* A frame's head (vp_read_head's results, from the ring). */
+static int
+read_head(struct rx *r, uint8_t *type, uint32_t *len)
+{
+	uint8_t h[VP_HEAD_LEN];
 	int rc;
 
-	if ((rc = wait_input(r)) != ERR_OK)
+	if ((rc = read_payload(r, h, 1)) != ERR_OK)
 		return rc;
-	return vp_read_full(r->in, p, n);
+	if ((rc = read_payload(r, h + 1, VP_HEAD_LEN - 1)) != ERR_OK)
+		return rc == ERR_NOTFOUND ? ERR_FORMAT : rc;
+	*type = h[0];
+	*len = be_get32(h + 1);
+	return ERR_OK;
 }
 
 static int
@@ -342,7 +349,9 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 		snprintf(detail, sizeof(detail), "{\"removed\":%zu}", swept);
 		audit(&r, "vault.tmp.sweep", "allow", detail);
 	}
-	if ((r.buf = malloc(READ_STEP)) == NULL) {
+	if ((r.buf = malloc(READ_STEP)) == NULL ||
+	    inpipe_new(in, 0, &r.inp) != ERR_OK) {
+		free(r.buf);
 		vault_received_free(&r.got);
 		return ERR_NOMEM;
 	}
@@ -355,7 +364,7 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 			    "idle for too long");
 			break;
 		}
-		rc = vp_read_head(in, &type, &len);
+		rc = read_head(&r, &type, &len);
 		if (rc == ERR_NOTFOUND) {
 			say(&r, "the agent left without saying goodbye");
 			rc = ERR_NETWORK;
@@ -394,6 +403,7 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 		if (rc != ERR_OK)
 			break;
 	}
+	inpipe_free(r.inp);
 	free(r.buf);
 	vault_received_free(&r.got);
 	return rc;
