@@ -96,6 +96,19 @@ reader_main(void *arg)
 	return NULL;
 }
 
+/* Frees what inpipe_new() made, once the thread is gone or was never. */
+static void
+release(struct inpipe *in)
+{
+	close(in->stop[0]);
+	close(in->stop[1]);
+	pthread_cond_destroy(&in->room);
+	pthread_cond_destroy(&in->data);
+	pthread_mutex_destroy(&in->mu);
+	free(in->ring);
+	free(in);
+}
+
 int
 inpipe_new(int fd, size_t cap, struct inpipe **out)
 {
@@ -123,13 +136,7 @@ inpipe_new(int fd, size_t cap, struct inpipe **out)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&in->room, NULL);
 	if (pthread_create(&in->thread, NULL, reader_main, in) != 0) {
-		close(in->stop[0]);
-		close(in->stop[1]);
-		pthread_cond_destroy(&in->room);
-		pthread_cond_destroy(&in->data);
-		pthread_mutex_destroy(&in->mu);
-		free(in->ring);
-		free(in);
+		release(in);
 		return ERR_NOMEM;
 	}
 	*out = in;
@@ -225,11 +232,5 @@ inpipe_free(struct inpipe *in)
 		w = write(in->stop[1], "q", 1);
 	while (w < 0 && errno == EINTR);
 	pthread_join(in->thread, NULL);
-	close(in->stop[0]);
-	close(in->stop[1]);
-	pthread_cond_destroy(&in->room);
-	pthread_cond_destroy(&in->data);
-	pthread_mutex_destroy(&in->mu);
-	free(in->ring);
-	free(in);
+	release(in);
 }
