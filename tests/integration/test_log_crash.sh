@@ -23,6 +23,23 @@ feed() {
 	done
 }
 
+# The checker itself: a last line cut by the kill ("9" without its
+# newline) acknowledges nothing, and a whole line naming the wrong index
+# is still a loss.
+M=$T/mini
+$B log init --dir "$M" --origin mini.test.invalid/log > /dev/null 2>&1
+for k in 1 2 3; do
+	printf '{"actor":"crash","action":"test.append","session":"u-%d"}\n' "$k"
+done | $B log append --dir "$M" --no-witness > "$T/mini.acks" 2>"$T/err" ||
+	{ cat "$T/err"; fail "appending to the small log"; }
+[ "$(tr '\n' ' ' < "$T/mini.acks")" = "0 1 2 " ] || fail "small log: acks $(cat "$T/mini.acks")"
+check_acked "$T/mini.acks" "$M" 0 u || fail "whole acknowledgements judged lost"
+printf '0\n1\n2\n9' > "$T/mini.acks"
+check_acked "$T/mini.acks" "$M" 0 u || fail "a line cut by a kill was taken for an acknowledgement"
+printf '0\n2\n' > "$T/mini.acks"
+check_acked "$T/mini.acks" "$M" 0 u 2>/dev/null && fail "a wrong index passed the check"
+ok
+
 total_acked=0
 for run in $(seq 1 "$ROUNDS"); do
 	before=$(sed -n 2p "$L/checkpoint")
