@@ -79,6 +79,16 @@ done_checks() {
 	echo "$(basename "$0"): $CHECKS checks passed"
 }
 
+# grepq [GREP OPTIONS] PATTERN: grep -q for the end of a pipeline. It reads
+# all its input: under pipefail, grep -q leaving at the first match kills
+# a writer that still has output with SIGPIPE, and the pipeline fails
+# although the line was there (test_gateway_crash failed so under load).
+# GNU grep stops early when its output is /dev/null, hence the capture.
+grepq() {
+	local n
+	n=$(grep -c "$@")
+}
+
 # check_acked ACKS DIR BEFORE TAG: every index printed in ACKS (one line per
 # input line, "-" for refusals) must hold the entry whose session is
 # TAG-<input line number>, in the log in DIR that held BEFORE entries

@@ -73,7 +73,7 @@ grep -q "hello from" <<<"$out" || fail "exec: output lost: $out"
 # with the status and the bytes.
 gw_wait_ended || fail "exec: the session was not ended"
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' | tail -n 1 |
-	grep '"exit":7' | grep -q '"bytes_out":[1-9]' || fail "exec: no session.end with status 7 and its bytes"
+	grep '"exit":7' | grepq '"bytes_out":[1-9]' || fail "exec: no session.end with status 7 and its bytes"
 ok
 
 # Everything after this first login rides one authenticated connection,
@@ -109,9 +109,9 @@ grep -q "Type: ssh-ed25519-cert-v01@openssh.com user certificate" "$T/cert.txt" 
 grep -Eq "Key ID: \"$ALICE/[0-9]+\"" "$T/cert.txt" || fail "key id is not USER/SESSION"
 serial=$(sed -n 's/.*Serial: //p' "$T/cert.txt")
 grep -q "Key ID: \"$ALICE/$serial\"" "$T/cert.txt" || fail "serial is not the session id"
-grep -A1 "Principals:" "$T/cert.txt" | grep -qx "[[:space:]]*$LOGIN" || fail "principal is not the login"
-grep -A1 "Critical Options:" "$T/cert.txt" | grep -q "source-address 127.0.0.1" || fail "no source-address"
-grep -A1 "Extensions:" "$T/cert.txt" | grep -q "(none)" || fail "exec certificate permits something"
+grep -A1 "Principals:" "$T/cert.txt" | grepq -x "[[:space:]]*$LOGIN" || fail "principal is not the login"
+grep -A1 "Critical Options:" "$T/cert.txt" | grepq "source-address 127.0.0.1" || fail "no source-address"
+grep -A1 "Extensions:" "$T/cert.txt" | grepq "(none)" || fail "exec certificate permits something"
 from=$(sed -n 's/.*Valid: from \([^ ]*\) to \(.*\)$/\1/p' "$T/cert.txt")
 to=$(sed -n 's/.*Valid: from \([^ ]*\) to \(.*\)$/\2/p' "$T/cert.txt")
 [ $(( $(date -d "$to" +%s) - $(date -d "$from" +%s) )) -le 60 ] || fail "certificate valid longer than 60 s"
@@ -122,7 +122,7 @@ printf 'echo REC$((6*7))MARK\nexit 0\n' | cm -tt 127.0.0.1 "$LOGIN@web1" >"$T/tt
 grep -q "REC42MARK" "$T/tty.out" || fail "interactive session output lost"
 gw_wait_ended || fail "the interactive session was not ended"
 sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
-"$B" session show "$sid" | grep -q interactive || fail "session $sid is not the interactive one"
+"$B" session show "$sid" | grepq interactive || fail "session $sid is not the interactive one"
 "$B" session play "$sid" --raw >"$T/s.cast"
 grep -q "REC42MARK" "$T/s.cast" || { cat "$T/s.cast" "$T/tty.out"; "$B" session list; fail "recording lacks the session's output"; }
 # asciinema opens /dev/tty even for cat: give it one with script(1).
@@ -130,12 +130,12 @@ script -qec "asciinema cat $T/s.cast" /dev/null </dev/null >"$T/cat.out" 2>&1 ||
 grep -q "REC42MARK" "$T/cat.out" || { cat "$T/cat.out"; fail "asciinema cannot read the recording"; }
 hash=$("$B" session show "$sid" | grep -Eo '[0-9a-f]{64}' | head -1)
 [ -n "$hash" ] || fail "no recording hash"
-"$B" log show --dir "$GW_STATE/log" | grep "session.end" | grep -q "$hash" ||
+"$B" log show --dir "$GW_STATE/log" | grep "session.end" | grepq "$hash" ||
 	fail "the recording's hash is not in the audit log"
 ok
 
 # ---- the menu ----------------------------------------------------------
-cm 127.0.0.1 </dev/null | grep -q "$LOGIN@web1" || fail "menu does not list the target"
+cm 127.0.0.1 </dev/null | grepq "$LOGIN@web1" || fail "menu does not list the target"
 ok
 
 # ---- scp, sftp, rsync through ssh-config aliases ------------------------
@@ -176,8 +176,8 @@ if ! ANSIBLE_SSH_ARGS="${CC[*]} -o ControlMaster=auto -o ControlPersist=60s" \
 fi
 ssh "${CC[@]}" "$LOGIN.web1" "cmp /tmp/$GW_PREFIX.ansible - && rm -rf /tmp/$GW_PREFIX.ansible /tmp/$GW_PREFIX-ansible" <"$T/blob" ||
 	fail "ansible copied something else"
-"$B" session list | grep -q "sftp" || fail "sftp session not logged"
-"$B" session list | grep -q "rsync" || fail "rsync session not logged"
+"$B" session list | grepq "sftp" || fail "sftp session not logged"
+"$B" session list | grepq "rsync" || fail "rsync session not logged"
 ok
 
 # ---- forwarding of every kind is refused --------------------------------
@@ -219,7 +219,7 @@ expect_fail "replayed code" "Permission denied" env SSH_ASKPASS="$T/replay.askpa
 	DISPLAY=none ssh -F /dev/null -p "$GWPORT" -i "$GW_DIR/$ALICE" -o IdentitiesOnly=yes \
 	-o NumberOfPasswordPrompts=1 -o UserKnownHostsFile="$GW_DIR/known_hosts" -l "$ALICE" 127.0.0.1 true
 expect_event auth.totp deny "$n"
-"$B" log show --dir "$GW_STATE/log" | grep -q "replayed code" || fail "replay not named in the audit log"
+"$B" log show --dir "$GW_STATE/log" | grepq "replayed code" || fail "replay not named in the audit log"
 ok
 
 # A disabled user: refused at login, and her open connection's new

@@ -66,11 +66,11 @@ ssh-keygen -q -t ed25519 -N '' -C "$U" -f "$T/u1"
 ssh-keygen -q -t ed25519 -N '' -C "$U-2" -f "$T/u2"
 $B user add "$U" --key "$T/u1.pub" > "$T/out" || fail "user add"
 grep -q "added user '$U'" "$T/out" || fail "user add output"
-getent passwd "$U" | grep -q "Bulwark gateway user" || fail "no Unix account for $U"
+getent passwd "$U" | grepq "Bulwark gateway user" || fail "no Unix account for $U"
 ok
 expect_fail "user add twice" "already exists" $B user add "$U" --key "$T/u2.pub"
 $B user list > "$T/out"
-head -1 "$T/out" | grep -q "^NAME *UID *ROLE *STATE" || fail "user list header"
+head -1 "$T/out" | grepq "^NAME *UID *ROLE *STATE" || fail "user list header"
 grep -Eq "^$U +[0-9]+ +admin +active" "$T/out" || fail "user list row"
 ok
 $B user key add "$U" "$T/u2.pub" >/dev/null || fail "user key add"
@@ -95,7 +95,7 @@ SECRET=$(sed -n 's/^secret (base32): //p' "$T/mfa")
 [ -n "$SECRET" ] || fail "no secret line"
 grep -q "secret=$SECRET" "$T/mfa" || fail "URI and secret differ"
 if command -v oathtool >/dev/null; then
-	oathtool --totp -b "$SECRET" | grep -Eq '^[0-9]{6}$' || fail "oathtool refused the secret"
+	oathtool --totp -b "$SECRET" | grepq -E '^[0-9]{6}$' || fail "oathtool refused the secret"
 fi
 grep -q "oathtool --totp -b $SECRET" "$T/mfa" || fail "no oathtool hint"
 ok
@@ -134,7 +134,7 @@ grep -qF "$FP" "$T/err" || fail "wrong fingerprint: the real one is not shown"
 expect_fail "unverified key without a terminal" "not pinning an unverified host key" \
 	$B target add web3 --host 127.0.0.1 < /dev/null
 $B target list > "$T/out"
-grep -E "^web1 +127.0.0.1 +22 +bwtweb +1 " "$T/out" | grep -qF "$FP" || fail "target list row"
+grep -E "^web1 +127.0.0.1 +22 +bwtweb +1 " "$T/out" | grepq -F "$FP" || fail "target list row"
 grep -q "^web2 " "$T/out" && fail "refused target was added"
 ok
 grep -Eq "^sensitivity +2" <<<"$($B target show db1)" || fail "target show"
@@ -231,7 +231,7 @@ PYEOF
 	setpriv --reuid "$U" --regid "$U" --clear-groups "$PY" "$T/sess.py" "$SOCK" ops0 root \
 		"$(cat "$T/eph.pub")" "$BAD" || fail "recording session 2"
 	$B session list --user "$U" > "$T/out"
-	head -1 "$T/out" | grep -q "^ID *USER *LOGIN@TARGET" || fail "session list header"
+	head -1 "$T/out" | grepq "^ID *USER *LOGIN@TARGET" || fail "session list header"
 	grep -Eq "^1 +$U +root@ops0 +interactive" "$T/out" || fail "session list row"
 	[ "$($B session list -n 1 | wc -l)" = 2 ] || fail "session list -n 1"
 	grep -Eq "^recording +sha256:[0-9a-f]{64}" <<<"$($B session show 1)" || fail "session show"

@@ -24,6 +24,11 @@ fail() {
 	exit 1
 }
 
+# grepq (lib.sh) on what once failed here: the match comes first and the
+# writer goes on writing; with grep -q this pipeline fails under pipefail.
+{ echo BEFORE2CRASH; sleep 0.3; echo more; } | grepq BEFORE2CRASH ||
+	fail "grepq lost a match whose writer outlived it"
+
 restart_bulwarkd() {
 	gw_bulwarkd || fail "bulwarkd did not come back"
 }
@@ -74,7 +79,7 @@ restart_bulwarkd
 [ -z "$(open_sessions)" ] || fail "sessions left open after restart: $(open_sessions)"
 sid=$("$B" session list | awk 'NR > 1 && $4 == "interactive" {print $1; exit}')
 [ -n "$sid" ] || fail "the interactive session is not in the list"
-"$B" session play "$sid" --cat | grep -q BEFORE2CRASH ||
+"$B" session play "$sid" --cat | grepq BEFORE2CRASH ||
 	fail "the recording of the cut session lost what bulwarkd had acknowledged"
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' |
 	grep -q "bulwarkd restarted during the session" || fail "no audit event for the cut session"

@@ -92,7 +92,7 @@ gw_wait_ended || fail "the session was not ended"
 sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
 "$B" session play "$sid" --raw >"$T/s.cast"
 grep -q '"r", *"120x40"' "$T/s.cast" || fail "the resize is not in the recording"
-head -1 "$T/s.cast" | grep -q '"width": *100' || fail "the recording's header lacks the width"
+head -1 "$T/s.cast" | grepq '"width": *100' || fail "the recording's header lacks the width"
 ok
 
 # A command on a terminal (ssh -t gw login@web1 CMD) runs on one, and is
@@ -131,7 +131,7 @@ sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
 "$B" session play "$sid" --raw >"$T/cap.cast"
 size=$(stat -c %s "$T/cap.cast")
 [ "$size" -le $((8192 + 4096)) ] || fail "recording of $size bytes passed the cap"
-tail -1 "$T/cap.cast" | grep -q '"m".*cap' || fail "no marker at the end of a capped recording: $(tail -c 200 "$T/cap.cast")"
+tail -1 "$T/cap.cast" | grepq '"m".*cap' || fail "no marker at the end of a capped recording: $(tail -c 200 "$T/cap.cast")"
 script -qec "asciinema cat $T/cap.cast" /dev/null </dev/null >/dev/null 2>&1 || fail "asciinema cannot read a capped recording"
 ok
 done_checks

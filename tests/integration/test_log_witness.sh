@@ -59,6 +59,6 @@ expect_fail "forked log" "not cosigned by witness|cosignature does not verify" \
 expect_fail "fork vs witness state" "rewritten" \
 	$B log verify --dir "$L" --key "$VKEY" --older "$T/wstate" --quiet
 # The witness kept its state: still 510.
-$B witness show --dir "$W" --origin "$ORIGIN" 2>/dev/null | sed -n 2p | grep -qx 510 || fail "witness state moved"
+$B witness show --dir "$W" --origin "$ORIGIN" 2>/dev/null | sed -n 2p | grepq -x 510 || fail "witness state moved"
 ok
 done_checks

@@ -102,9 +102,9 @@ wrong_code() {
 	now=$(date +%s)
 	for n in $(seq 0 20); do
 		c=$(printf '%06d' $(( (10#$(oathtool --totp -b "$1") + 111111 * (n + 1)) % 1000000 )))
-		oathtool --totp -b -N "@$((now - 30))" "$1" | grep -qx "$c" && continue
-		oathtool --totp -b -N "@$now" "$1" | grep -qx "$c" && continue
-		oathtool --totp -b -N "@$((now + 30))" "$1" | grep -qx "$c" && continue
+		oathtool --totp -b -N "@$((now - 30))" "$1" | grepq -x "$c" && continue
+		oathtool --totp -b -N "@$now" "$1" | grepq -x "$c" && continue
+		oathtool --totp -b -N "@$((now + 30))" "$1" | grepq -x "$c" && continue
 		echo "$c"
 		return 0
 	done

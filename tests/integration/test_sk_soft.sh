@@ -36,7 +36,7 @@ ssh-keygen -q -t ed25519-sk -O verify-required -w "$SK" -N '' -C bwt-uv \
 }
 grep -q '^sk-ssh-ed25519@openssh.com AAAA' "$T/id_sk.pub" || fail "not an sk-ssh-ed25519 public key"
 ok
-ssh-keygen -l -f "$T/id_sk.pub" | grep -q '(ED25519-SK)$' || fail "ssh-keygen -l does not show ED25519-SK"
+ssh-keygen -l -f "$T/id_sk.pub" | grepq '(ED25519-SK)$' || fail "ssh-keygen -l does not show ED25519-SK"
 ok
 # The same, enrolled without verify-required: the device is never asked
 # for user verification when signing with it.

@@ -252,9 +252,9 @@ state > "$T/state.before"
 
 # No shell, no command, no pty, no sftp, no forwarding: only receive runs.
 out=$(echo | "${SSH[@]}" "$VUSER@127.0.0.1" id 2>&1 || true)
-echo "$out" | grep -q "uid=" && fail "the agent key ran a command: $out"
+echo "$out" | grepq "uid=" && fail "the agent key ran a command: $out"
 out=$("${SSH[@]}" -tt "$VUSER@127.0.0.1" 2>&1 < /dev/null | tr -d "\\0" || true)
-echo "$out" | grep -q "uid=\|\\$ " && fail "the agent key got a shell: $out"
+echo "$out" | grepq "uid=\|\\$ " && fail "the agent key got a shell: $out"
 if echo "ls" | sftp -b - -i "$T/agent" -P "$PORT" -o StrictHostKeyChecking=no \
 	-o UserKnownHostsFile=/dev/null "$VUSER@127.0.0.1" > "$T/sftp.out" 2>&1; then
 	cat "$T/sftp.out"

@@ -232,7 +232,7 @@ append_out=$(n_events 5 c | $B log append --dir "$L" 2>&1 >/dev/null) ||
 $B log verify --dir "$L" --key "$LVKEY" --witness-key "$WVKEY" --quiet ||
 	fail "log verify with the witness key"
 ok
-$B witness show --dir "$W" --origin "$ORIGIN" 2>/dev/null | sed -n 2p | grep -qx 22 ||
+$B witness show --dir "$W" --origin "$ORIGIN" 2>/dev/null | sed -n 2p | grepq -x 22 ||
 	fail "witness did not follow the log to 22"
 ok
 
