@@ -133,12 +133,22 @@ expect_fail "fork vs older checkpoint" "rewritten" \
 	$B log verify --dir "$T/fork" --key "$VKEY" --older "$T/ckpt403" --quiet
 
 # --- only one writer at a time
-( sleep 5 | $B log append --dir "$T/log303" > /dev/null ) &
-# Until the first writer holds the lock (flock -n fails), not a fixed sleep.
+( sleep 8 | $B log append --dir "$T/log303" > /dev/null ) &
+# Until the first writer holds the lock, as /proc/locks shows it: probing
+# with flock -n would take the lock for a moment, and a writer starting
+# in that moment was itself refused (the suite failed so under load).
+lock_ino=$(stat -c %i "$T/log303/private/lock")
+held=0
 for i in $(seq 100); do
-	flock -n "$T/log303/private/lock" true || break
+	if awk -v ino=":$lock_ino" '{ for (f = 1; f <= NF; f++)
+	    if (substr($f, length($f) - length(ino) + 1) == ino) found = 1 }
+	    END { exit !found }' /proc/locks; then
+		held=1
+		break
+	fi
 	sleep 0.05
 done
+[ "$held" = 1 ] || fail "the first writer never took the lock"
 expect_fail "second writer" "another process is appending" $B log append --dir "$T/log303" < /dev/null
 wait
 
