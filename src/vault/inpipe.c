@@ -170,17 +170,6 @@ wait_locked(struct inpipe *in, int timeout_ms)
 }
 
 int
-inpipe_wait(struct inpipe *in, int timeout_ms)
-{
-	int rc;
-
-	pthread_mutex_lock(&in->mu);
-	rc = wait_locked(in, timeout_ms);
-	pthread_mutex_unlock(&in->mu);
-	return rc;
-}
-
-int
 inpipe_read(struct inpipe *in, void *p, size_t n, int timeout_ms)
 {
 	uint8_t *dst = p;

@@ -33,12 +33,6 @@ struct inpipe;
 int inpipe_new(int fd, size_t cap, struct inpipe **out) WUR;
 
 /*
- * Waits until a byte, the end or an error can be read: ERR_OK, or
- * ERR_NETWORK when timeout_ms (> 0; 0: forever) passes first.
- */
-int inpipe_wait(struct inpipe *in, int timeout_ms) WUR;
-
-/*
  * Reads exactly n bytes into p. ERR_OK; ERR_NOTFOUND when the stream
  * ended before the first of them; ERR_FORMAT when it ended inside them;
  * ERR_IO on a read error; ERR_NETWORK when no byte came for timeout_ms

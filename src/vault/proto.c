@@ -66,9 +66,15 @@ vp_read_head(int fd, uint8_t *type, uint32_t *len)
 	int rc = vp_read_full(fd, h + 1, VP_HEAD_LEN - 1);
 	if (rc != ERR_OK)
 		return rc;
+	vp_head_decode(h, type, len);
+	return ERR_OK;
+}
+
+void
+vp_head_decode(const uint8_t h[VP_HEAD_LEN], uint8_t *type, uint32_t *len)
+{
 	*type = h[0];
 	*len = be_get32(h + 1);
-	return ERR_OK;
 }
 
 int

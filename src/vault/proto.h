@@ -57,6 +57,9 @@ int vp_send(int fd, uint8_t type, const void *p, size_t len) WUR;
 int vp_read_full(int fd, void *p, size_t n) WUR;
 /* Reads a frame header. ERR_NOTFOUND at a clean end of stream. */
 int vp_read_head(int fd, uint8_t *type, uint32_t *len) WUR;
+/* Decodes the VP_HEAD_LEN bytes of a frame header. */
+void vp_head_decode(const uint8_t h[VP_HEAD_LEN], uint8_t *type,
+    uint32_t *len);
 /*
  * Reads one reply (OK or ERR) into buf (VP_REPLY_MAX + 1 bytes; an ERR
  * text is NUL-terminated). ERR_FORMAT for anything else.

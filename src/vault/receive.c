@@ -69,13 +69,6 @@ refuse(struct rx *r, const char *action, int rc, const char *reason)
 	return rc;
 }
 
-/* Waits for the next frame; ERR_NETWORK after the idle timeout. */
-static int
-wait_input(struct rx *r)
-{
-	return inpipe_wait(r->inp, r->o->idle_timeout_ms);
-}
-
 /* n bytes of a frame, none of them idle for longer than the timeout. */
 static int
 read_payload(struct rx *r, void *p, size_t n)
@@ -83,19 +76,19 @@ read_payload(struct rx *r, void *p, size_t n)
 	return inpipe_read(r->inp, p, n, r->o->idle_timeout_ms);
 }
 
-/* A frame's head (vp_read_head's results, from the ring). */
+/*
+ * A frame's head, from the ring: vp_read_head's results, and ERR_NETWORK
+ * when the agent stays silent for the idle timeout.
+ */
 static int
 read_head(struct rx *r, uint8_t *type, uint32_t *len)
 {
 	uint8_t h[VP_HEAD_LEN];
 	int rc;
 
-	if ((rc = read_payload(r, h, 1)) != ERR_OK)
+	if ((rc = read_payload(r, h, VP_HEAD_LEN)) != ERR_OK)
 		return rc;
-	if ((rc = read_payload(r, h + 1, VP_HEAD_LEN - 1)) != ERR_OK)
-		return rc == ERR_NOTFOUND ? ERR_FORMAT : rc;
-	*type = h[0];
-	*len = be_get32(h + 1);
+	vp_head_decode(h, type, len);
 	return ERR_OK;
 }
 
@@ -359,12 +352,12 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 		uint8_t type;
 		uint32_t len;
 
-		if (wait_input(&r) != ERR_OK) {
+		rc = read_head(&r, &type, &len);
+		if (rc == ERR_NETWORK) {
 			rc = refuse(&r, "vault.session", ERR_NETWORK,
 			    "idle for too long");
 			break;
 		}
-		rc = read_head(&r, &type, &len);
 		if (rc == ERR_NOTFOUND) {
 			say(&r, "the agent left without saying goodbye");
 			rc = ERR_NETWORK;

@@ -413,6 +413,34 @@ test_hello_wrong_host(void **state)
 	session_free(&s);
 }
 
+/*
+ * An agent that goes silent, before its first frame or in the middle of
+ * a frame head, is refused after the idle timeout rather than held.
+ */
+static void
+test_idle(void **state)
+{
+	static const uint8_t part[] = { VP_HELLO, 0, 0 };
+	struct vault_receive_opts o = { .host = HOST, .source = "192.0.2.1",
+	    .idle_timeout_ms = 300 };
+	struct fx *f = *state;
+	char why[256];
+	int sv[2];
+
+	for (int mid = 0; mid < 2; mid++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0, sv), 0);
+		if (mid)
+			assert_int_equal(write(sv[1], part, sizeof(part)),
+			    (ssize_t)sizeof(part));
+		assert_int_equal(vault_receive(f->v, &o, sv[0], sv[0], why,
+		    sizeof(why)), ERR_NETWORK);
+		assert_non_null(strstr(why, "idle for too long"));
+		close(sv[0]);
+		close(sv[1]);
+	}
+}
+
 static void
 test_pack(void **state)
 {
@@ -701,6 +729,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_wrong_host, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_idle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_wrong_name, setup,
 		    teardown),
