@@ -5,7 +5,9 @@
  * Bytes are sent when 32 KiB are buffered, when the oldest unsent byte is
  * a second old, and at the end, in chunks of at most PROTO_DATA_MAX: few
  * enough calls not to slow the terminal, soon enough that a session
- * killed with the gateway loses at most a second of it.
+ * killed with the gateway loses at most a second of it. record_output
+ * only appends: the relay flushes after it has written the output to the
+ * user, so that no keystroke's echo waits for a round trip to bulwarkd.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +126,7 @@ record_output(struct record *rec, const void *p, size_t len)
 	    ERR_OK)
 		return r;
 	note_pending(rec);
-	return record_flush(rec, 0);
+	return ERR_OK;
 }
 
 int

@@ -346,6 +346,7 @@ relay_tick(struct relay *r)
 	if (sig_take_winch() && r->rec != NULL &&
 	    record_resize(r->rec) != ERR_OK)
 		record_failed(r);
+	/* After this round's writes: the user's output never waits on it. */
 	if (r->rec != NULL && record_flush(r->rec, 0) != ERR_OK)
 		record_failed(r);
 	reap(r);

@@ -145,6 +145,7 @@ void sig_child_reset(void);
 struct record;
 int record_start(struct record **out, struct rpc_client *rpc,
     uint64_t cap, const char *term) WUR;
+/* Appends output shown to the user; sends nothing (record_flush does). */
 int record_output(struct record *rec, const void *p, size_t len) WUR;
 int record_resize(struct record *rec) WUR;
 /* Sends what is due (32 KiB buffered, 1 s old) or, with all, everything. */
