@@ -203,9 +203,9 @@ EOF
 # The commands, as arrays of words. The gateway client is gw_ssh's ssh
 # without its askpass: the FIDO2 user is asked nothing, and with
 # SSH_ASKPASS set ssh would run it as a "confirm user presence" notifier
-# on every login, a cost of the harness rather than of either path. No
-# BatchMode: it would skip keyboard-interactive, where pam_bulwark
-# answers this key without a prompt.
+# on every login, a cost of the harness rather than of either path. The
+# FIDO2 user is in the gateway's FIDO2 group (bulwark user add), so the
+# key alone logs in, as on the jump host.
 GWC=(ssh -F /dev/null -p "$GWPORT" -i "$GW_DIR/$FIDO" -o IdentitiesOnly=yes
 	-o IdentityAgent=none -o UserKnownHostsFile="$GW_DIR/known_hosts"
 	-o StrictHostKeyChecking=yes -o LogLevel=ERROR

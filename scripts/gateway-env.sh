@@ -250,6 +250,7 @@ gw_teardown() {
 		userdel -r "$u" >/dev/null 2>&1 || true
 	done
 	userdel "$GW_SVC" >/dev/null 2>&1 || true
+	groupdel "$GW_SVC-fido2" >/dev/null 2>&1 || true	# bulwark gateway setup's
 	rm -f "/etc/pam.d/$GW_PAM"
 	rm -rf "$GW_BIN"
 }

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -203,6 +204,29 @@ step_user(const struct setup *s)
 	return 0;
 }
 
+/* The FIDO2 group (gwclient.h): its members log in with the key alone. */
+static int
+step_fido2_group(const struct setup *s)
+{
+	char group[64];
+	char *argv[] = { "/usr/sbin/groupadd", "--system", group, NULL };
+
+	if (gw_fido2_group(s->user, group, sizeof(group)) != 0) {
+		cli_error("--service-user '%s' is too long for its group "
+		    "'%s%s'", s->user, s->user, GW_FIDO2_SUFFIX);
+		return -1;
+	}
+	if (getgrnam(group) != NULL) {
+		printf("kept group %s\n", group);
+		return 0;
+	}
+	if (run(argv, "creating the FIDO2 users' group") != 0)
+		return -1;
+	printf("created group %s (users whose every key is a FIDO2 key)\n",
+	    group);
+	return 0;
+}
+
 static int
 step_state(const struct setup *s)
 {
@@ -247,10 +271,11 @@ static int
 step_sshd_config(const struct setup *s)
 {
 	struct text t = { 0 };
-	char path[PATH_MAX];
+	char path[PATH_MAX], group[64];
 	int r;
 
-	if (pathf(path, sizeof(path), "%s/sshd_config", s->etc) != 0)
+	if (pathf(path, sizeof(path), "%s/sshd_config", s->etc) != 0 ||
+	    gw_fido2_group(s->user, group, sizeof(group)) != 0)
 		return -1;
 	add(&t, "# Bulwark gateway sshd, written by `bulwark gateway setup`; "
 	    "rerun it rather than editing.\n");
@@ -283,6 +308,13 @@ step_sshd_config(const struct setup *s)
 	add(&t, "SetEnv BULWARK_SOCKET=%s\n", s->sock);
 	add(&t, "PrintMotd no\n"
 	    "Subsystem sftp /usr/lib/openssh/sftp-server\n");
+	/* Last: a Match block runs to the end of the file. */
+	add(&t, "\n# Users whose every key is a FIDO2 key ('bulwark user' keeps "
+	    "this group):\n# the key, verified (verify-required), is both "
+	    "factors. pam_bulwark's\n# account step refuses any login that is "
+	    "not two factors, whatever\n# this says.\n"
+	    "Match Group %s\n"
+	    "\tAuthenticationMethods publickey\n", group);
 	r = put_file(path, &t, 0644);
 	free(t.p);
 	return r;
@@ -752,7 +784,8 @@ gateway_setup(int argc, char **argv)
 		return 1;
 	}
 
-	if (step_user(&s) != 0 || step_state(&s) != 0 ||
+	if (step_user(&s) != 0 || step_fido2_group(&s) != 0 ||
+	    step_state(&s) != 0 ||
 	    ensure_dir(s.etc, 0755) != 0 || step_hostkey(&s) != 0 ||
 	    step_sshd_config(&s) != 0 || step_symlink(&s) != 0 ||
 	    ensure_dir(s.pamdir, 0755) != 0 || step_pam(&s) != 0 ||

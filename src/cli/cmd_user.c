@@ -56,14 +56,15 @@ bad_user(const char *name)
  * Prints the error and returns non-zero on failure.
  */
 static int
-read_key(const char *path, char **linep, char fp[SSHKEY_FP_MAX])
+read_key(const char *path, char **linep, char fp[SSHKEY_FP_MAX],
+    char type[SSHKEY_TYPE_MAX])
 {
-	char type[SSHKEY_TYPE_MAX], *line = NULL;
+	char *line = NULL;
 	size_t canon;
 	int r;
 
 	*linep = NULL;
-	fp[0] = '\0';
+	fp[0] = type[0] = '\0';
 	r = gw_read_first_line(path, PROTO_LINE_MAX, &line);
 	if (r == ERR_TOOBIG) {
 		cli_error("the key in '%s' is longer than %d bytes; pass one "
@@ -95,7 +96,7 @@ read_key(const char *path, char **linep, char fp[SSHKEY_FP_MAX])
 		}
 	}
 	if (sshkey_line_any(line, strlen(line), type, fp, &canon) != ERR_OK)
-		fp[0] = '\0';
+		fp[0] = type[0] = '\0';
 	*linep = line;
 	return 0;
 }
@@ -206,7 +207,8 @@ user_add(int argc, char **argv)
 	};
 	const char *name, *keyfile = NULL, *role = "admin", *shell = NULL;
 	const char *uidarg = NULL;
-	char shellbuf[PATH_MAX], fp[SSHKEY_FP_MAX], *key = NULL;
+	char shellbuf[PATH_MAX], fp[SSHKEY_FP_MAX], type[SSHKEY_TYPE_MAX];
+	char *key = NULL;
 	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
 	struct passwd *pw;
@@ -259,7 +261,7 @@ user_add(int argc, char **argv)
 		    "and '/._+-', not '%s'", shell);
 		return 2;
 	}
-	if (read_key(keyfile, &key, fp) != 0)
+	if (read_key(keyfile, &key, fp, type) != 0)
 		return 1;
 
 	/*
@@ -350,7 +352,14 @@ user_add(int argc, char **argv)
 	}
 	printf("added user '%s' (uid %u, role %s, key %s)\n", name,
 	    (unsigned)uid, role, fp[0] != '\0' ? fp : "as given");
-	printf("next: bulwark user mfa enroll %s\n", name);
+	if (sshkey_type_is_sk(type)) {
+		/* Enrolled either way: a failure here only costs the
+		 * keyboard-interactive step, which passes for this key. */
+		(void)gw_fido2_member(gw_socket_path(sockopt), name, 1);
+		printf("the FIDO2 key is both factors; 'bulwark user mfa "
+		    "enroll %s' adds a code for other keys\n", name);
+	} else
+		printf("next: bulwark user mfa enroll %s\n", name);
 	rc = 0;
 	goto out;
  undo:
@@ -370,7 +379,7 @@ user_key_add(int argc, char **argv)
 	static const char *usage = "usage: bulwark user key add NAME FILE";
 	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
-	char fp[SSHKEY_FP_MAX], *key = NULL;
+	char fp[SSHKEY_FP_MAX], type[SSHKEY_TYPE_MAX], *key = NULL;
 	const char *name, *file;
 	int st, rc = 1;
 
@@ -385,8 +394,16 @@ user_key_add(int argc, char **argv)
 	file = argv[2 + optind];
 	if (!gw_valid_user(name))
 		return bad_user(name);
-	if (read_key(file, &key, fp) != 0)
+	if (read_key(file, &key, fp, type) != 0)
 		return 1;
+	/*
+	 * A key that is not FIDO2 needs the code: out of the FIDO2 group
+	 * before bulwarkd knows the key, so that no moment lets it in
+	 * alone (pam_bulwark's account check would refuse it anyway).
+	 */
+	if (!sshkey_type_is_sk(type) &&
+	    gw_fido2_member(gw_socket_path(sockopt), name, 0) != 0)
+		goto out;
 	if (wire_builder_new(PROTO_USER_KEY_ADD, &b) != ERR_OK ||
 	    wire_put_str(b, P_USER, name) != ERR_OK ||
 	    wire_put_str(b, P_KEY, key) != ERR_OK) {
@@ -718,6 +735,11 @@ user_del(int argc, char **argv)
 	if (st != ERR_OK)
 		return gw_fail(st, "cannot delete user '%s'", name);
 	printf("deleted user '%s' from bulwark\n", name);
+	if (getpwnam(name) == NULL)
+		return 0;
+	if (gw_fido2_member(gw_socket_path(sockopt), name, 0) != 0)
+		return 1;
+	/* getpwnam again: gw_fido2_member reused its static entry. */
 	if (keep || (pw = getpwnam(name)) == NULL)
 		return 0;
 	/*

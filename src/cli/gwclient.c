@@ -2,6 +2,8 @@
  * gwclient.c - helpers the admin commands share (see gwclient.h).
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <getopt.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -619,4 +622,61 @@ gw_dispatch(const char *family, const struct gw_sub *table, size_t n,
 	cli_error("'%s' is not a %s command; see 'bulwark help %s'", argv[1],
 	    family, family);
 	return 2;
+}
+
+int
+gw_fido2_group(const char *svc, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s%s", svc, GW_FIDO2_SUFFIX);
+
+	return n > 0 && (size_t)n < len && gw_valid_user(buf) ? 0 : -1;
+}
+
+static int
+is_member(const struct group *gr, const char *user)
+{
+	char **m;
+
+	for (m = gr->gr_mem; m != NULL && *m != NULL; m++)
+		if (strcmp(*m, user) == 0)
+			return 1;
+	return 0;
+}
+
+int
+gw_fido2_member(const char *sock, const char *user, int join)
+{
+	char group[64];
+	struct passwd *pw;
+	struct group *gr;
+	struct stat st;
+	int r, status;
+
+	if (stat(sock, &st) != 0 || st.st_uid == 0 ||
+	    (pw = getpwuid(st.st_uid)) == NULL ||
+	    gw_fido2_group(pw->pw_name, group, sizeof(group)) != 0 ||
+	    (gr = getgrnam(group)) == NULL || is_member(gr, user) == join)
+		return 0;
+	{
+		char *add[] = { "/usr/sbin/usermod", "--append", "--groups",
+		    group, (char *)user, NULL };
+		char *del[] = { "/usr/bin/gpasswd", "--delete", (char *)user,
+		    group, NULL };
+		char *out = NULL;
+
+		r = gw_run(join ? add : del, 60, &out, &status);
+		free(out);
+	}
+	if (r != ERR_OK || status != 0) {
+		if (join)
+			cli_error("could not add '%s' to group %s; do it with: "
+			    "usermod -aG %s %s", user, group, group, user);
+		else
+			cli_error("could not remove '%s' from group %s; do it "
+			    "with: gpasswd -d %s %s", user, group, user, group);
+		return 1;
+	}
+	printf("%s '%s' %s group %s (FIDO2 keys alone log in)\n",
+	    join ? "added" : "removed", user, join ? "to" : "from", group);
+	return 0;
 }

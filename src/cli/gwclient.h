@@ -94,6 +94,27 @@ int gw_run(char *const argv[], int timeout_s, char **capture,
     int *exit_status) WUR;
 
 /*
+ * The gateway's FIDO2 group: its sshd lets members log in with a key
+ * alone (`Match Group`, written by `bulwark gateway setup`), so it holds
+ * the users whose every key is a FIDO2 key, which sshd accepts only with
+ * user verification. (pam_bulwark's account check refuses any login that
+ * is not two factors, so a wrong member is locked out, not let in.) Its
+ * name is the service user's with GW_FIDO2_SUFFIX. gw_fido2_group writes
+ * it to buf; -1 when it does not fit or is not a valid name.
+ */
+#define GW_FIDO2_SUFFIX "-fido2"
+int gw_fido2_group(const char *svc, char *buf, size_t len);
+
+/*
+ * Puts user into the FIDO2 group of the gateway whose bulwarkd listens at
+ * sock (join != 0), or takes them out, with usermod/gpasswd. The service
+ * user is the socket's owner. Without that group (a gateway set up before
+ * it existed, a bulwarkd running as root) nothing is done. Prints what it
+ * changed; returns 0, or 1 after printing why it could not.
+ */
+int gw_fido2_member(const char *sock, const char *user, int join);
+
+/*
  * Prints text (lines of tab-separated fields, as bulwarkd answers lists)
  * as a table with a header row, columns padded to their widest cell.
  * Lines with another number of fields are printed as they are.

@@ -85,26 +85,32 @@ out:
 
 /*
  * The key that passed the first factor, from sshd's SSH_AUTH_INFO_0
- * ("publickey TYPE BASE64" lines): its type and fingerprint, or ERR_NOTFOUND.
+ * ("publickey TYPE BASE64 [info]" lines, one per method that passed).
  */
-static int
-authinfo_key(const char *info, char type[SSHKEY_TYPE_MAX],
-    char fp[SSHKEY_FP_MAX])
+struct authinfo {
+	int key;	/* a publickey line: type and fp hold its key */
+	char type[SSHKEY_TYPE_MAX];
+	char fp[SSHKEY_FP_MAX];
+};
+
+static void
+authinfo_parse(const char *info, struct authinfo *ai)
 {
 	const char *p = info, *nl;
-	size_t canon;
+	size_t canon, len;
 
-	while (*p != '\0') {
+	memset(ai, 0, sizeof(*ai));
+	while (*p != '\0' && !ai->key) {
 		nl = strchr(p, '\n');
 		if (nl == NULL)
 			nl = p + strlen(p);
-		if ((size_t)(nl - p) > 10 && memcmp(p, "publickey ", 10) == 0 &&
-		    sshkey_line_any(p + 10, (size_t)(nl - p - 10), type, fp,
+		len = (size_t)(nl - p);
+		if (len > 10 && memcmp(p, "publickey ", 10) == 0 &&
+		    sshkey_line_any(p + 10, len - 10, ai->type, ai->fp,
 		    &canon) == ERR_OK)
-			return ERR_OK;
+			ai->key = 1;
 		p = *nl == '\n' ? nl + 1 : nl;
 	}
-	return ERR_NOTFOUND;
 }
 
 /* 1 when user has a TOTP seed enrolled. */
@@ -127,8 +133,9 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
     struct wire_builder *resp)
 {
 	struct bulwarkd *d = rpc_conn_arg(conn);
-	char info[PROTO_LINE_MAX + 1], type[SSHKEY_TYPE_MAX], fp[SSHKEY_FP_MAX];
+	char info[PROTO_LINE_MAX + 1];
 	struct pam_conn *pc = calloc(1, sizeof(*pc));
+	struct authinfo ai;
 	struct bd_batch ev;
 	struct db_user u;
 	struct db_key k;
@@ -154,9 +161,10 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
 		r = r == ERR_OK || r == ERR_NOTFOUND ? ERR_DENIED : r;
 		goto out;
 	}
-	if (authinfo_key(info, type, fp) == ERR_OK) {
+	authinfo_parse(info, &ai);
+	if (ai.key) {
 		/* sshd accepted this key; it must be this user's. */
-		r = db_key_find_by_fingerprint(d->db, fp, &k);
+		r = db_key_find_by_fingerprint(d->db, ai.fp, &k);
 		if (r != ERR_OK || strcmp(k.user, pc->user) != 0) {
 			bd_refusal(d, pc->user, pc->rhost, NULL, "auth.pam",
 			    "deny", 0, why("first factor key is not the user's"));
@@ -165,10 +173,10 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
 		}
 		if ((r = bd_batch_add(&ev, pc->user, pc->rhost, NULL,
 		    "auth.publickey", "allow", 0, json_pack("{s:s,s:s}",
-		    "fingerprint", fp, "type", type))) != ERR_OK)
+		    "fingerprint", ai.fp, "type", ai.type))) != ERR_OK)
 			goto out;
 		/* verify-required made sshd check user verification. */
-		if (sshkey_type_is_sk(type))
+		if (sshkey_type_is_sk(ai.type))
 			need_totp = 0;
 	}
 	if (need_totp && !has_totp(d, pc->user)) {
@@ -182,8 +190,8 @@ bd_h_pam_start(struct rpc_conn *conn, const struct wire_msg *req,
 	}
 	/* The key and, for FIDO2, the second factor: one durable write. */
 	if ((!need_totp && (r = bd_batch_add(&ev, pc->user, pc->rhost, NULL,
-	    "auth.fido2", "allow", 0, json_pack("{s:s}", "fingerprint", fp))) !=
-	    ERR_OK) || (r = bd_batch_commit(d, &ev)) != ERR_OK)
+	    "auth.fido2", "allow", 0, json_pack("{s:s}", "fingerprint",
+	    ai.fp))) != ERR_OK) || (r = bd_batch_commit(d, &ev)) != ERR_OK)
 		goto out;
 	if ((r = wire_put_u8(resp, P_NEED_TOTP, (uint8_t)need_totp)) != ERR_OK ||
 	    (r = rpc_conn_set_state(conn, need_totp ? PROTO_ST_PAM :
@@ -283,25 +291,95 @@ bd_h_pam_totp(struct rpc_conn *conn, const struct wire_msg *req,
 	return ERR_DENIED;
 }
 
+/*
+ * A login without our auth stage: sshd accepted one of the user's keys
+ * alone (the FIDO2 group's Match). That is two factors only when every
+ * key of the user is a FIDO2 key, since bd_h_keys authorizes those only
+ * with verify-required: whichever key sshd accepted, it proved user
+ * verification. Otherwise, whatever sshd's configuration says, refused.
+ * sshd does not tell PAM which key it was (SSH_AUTH_INFO_0 gets it only
+ * after this step): the event names the user's keys.
+ */
+static int
+account_key_alone(struct bulwarkd *d, const char *user, const char *rhost)
+{
+	char type[SSHKEY_TYPE_MAX], fp[SSHKEY_FP_MAX];
+	struct db_key *keys = NULL;
+	struct bd_batch ev;
+	json_t *fps = json_array(), *d1, *d2;
+	size_t n = 0, i, sk = 0, canon;
+	int r;
+
+	memset(&ev, 0, sizeof(ev));
+	if (fps == NULL)
+		return ERR_NOMEM;
+	if ((r = db_key_list(d->db, user, &keys, &n)) != ERR_OK) {
+		json_decref(fps);
+		return r == ERR_NOTFOUND ? ERR_DENIED : r;
+	}
+	for (i = 0; i < n; i++) {
+		if (sshkey_line_any(keys[i].key_line, strlen(keys[i].key_line),
+		    type, fp, &canon) == ERR_OK && sshkey_type_is_sk(type)) {
+			sk++;
+			json_array_append_new(fps, json_string(fp));
+		}
+	}
+	db_key_array_free(keys, n);
+	if (n == 0 || sk != n) {
+		json_decref(fps);
+		bd_refusal(d, user, rhost, NULL, "auth.account", "deny", 0,
+		    json_pack("{s:s,s:i,s:i}", "reason", "a key alone, and "
+		    "not every key of the user is a FIDO2 key: the code is "
+		    "needed", "keys", (int)n, "fido2_keys", (int)sk));
+		return ERR_DENIED;
+	}
+	d1 = json_pack("{s:s,s:O}", "type", "FIDO2", "fingerprints", fps);
+	d2 = json_pack("{s:s,s:O}", "verification", "required",
+	    "fingerprints", fps);
+	json_decref(fps);
+	/* bd_batch_add takes its detail, also when it fails. */
+	r = bd_batch_add(&ev, user, rhost, NULL, "auth.publickey", "allow", 0,
+	    d1);
+	if (r == ERR_OK)
+		r = bd_batch_add(&ev, user, rhost, NULL, "auth.fido2",
+		    "allow", 0, d2);
+	else
+		json_decref(d2);
+	if (r != ERR_OK) {
+		bd_batch_clear(&ev);
+		return r;
+	}
+	return bd_batch_commit(d, &ev);
+}
+
 int
 bd_h_account(struct rpc_conn *conn, const struct wire_msg *req,
     struct wire_builder *resp)
 {
 	struct bulwarkd *d = rpc_conn_arg(conn);
-	char user[PROTO_STR_MAX + 1];
+	char user[PROTO_STR_MAX + 1], rhost[PROTO_STR_MAX + 1];
 	struct db_user u;
+	uint8_t factors = 0;
 	int r;
 
 	(void)resp;
+	memset(&u, 0, sizeof(u));
 	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK)
 		return ERR_FORMAT;
+	if (bd_str(req, P_RHOST, rhost, sizeof(rhost)) != ERR_OK)
+		rhost[0] = '\0';
+	if (wire_get_u8(req, P_FACTORS, &factors) != ERR_OK)
+		factors = 0;	/* absent: no auth stage ran */
 	r = db_user_get(d->db, user, &u);
-	if (r == ERR_OK && u.state == DB_USER_ACTIVE) {
+	if (r != ERR_OK || u.state != DB_USER_ACTIVE) {
+		bd_refusal(d, user, rhost, NULL, "auth.account", "deny", 0,
+		    why(r == ERR_OK ? "account disabled" : "unknown user"));
 		db_user_release(&u);
-		return ERR_OK;
+		return r == ERR_OK || r == ERR_NOTFOUND ? ERR_DENIED : r;
 	}
-	bd_refusal(d, user, NULL, NULL, "auth.account", "deny", 0,
-	    why(r == ERR_OK ? "account disabled" : "unknown user"));
 	db_user_release(&u);
-	return r == ERR_OK || r == ERR_NOTFOUND ? ERR_DENIED : r;
+	/* After our auth stage, PAM_START and PAM_TOTP logged the factors. */
+	if (factors == 1)
+		return ERR_OK;
+	return account_key_alone(d, user, rhost);
 }

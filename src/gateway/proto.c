@@ -19,6 +19,9 @@ static const struct wire_field_spec f_keys[] = {
 static const struct wire_field_spec f_pam_start[] = {
 	STR(P_USER, R), STR(P_RHOST, 0), LINE(P_AUTHINFO, 0),
 };
+static const struct wire_field_spec f_account[] = {
+	STR(P_USER, R), STR(P_RHOST, 0), U8(P_FACTORS, 0),
+};
 static const struct wire_field_spec f_pam_totp[] = { STR(P_CODE, R) };
 static const struct wire_field_spec f_user[] = { STR(P_USER, R) };
 static const struct wire_field_spec f_user_opt[] = { STR(P_USER, 0) };
@@ -72,7 +75,7 @@ static const struct {
 	SPEC(PROTO_KEYS, f_keys),
 	SPEC(PROTO_PAM_START, f_pam_start),
 	SPEC(PROTO_PAM_TOTP, f_pam_totp),
-	SPEC(PROTO_ACCOUNT, f_user),
+	SPEC(PROTO_ACCOUNT, f_account),
 	SPEC(PROTO_TARGETS, f_user_opt),
 	SPEC(PROTO_SESSION_OPEN, f_session_open),
 	SPEC(PROTO_SESSION_CERT, f_key),

@@ -27,7 +27,14 @@
  *                 -> OK, or ERR_DENIED (wrong or replayed code), or
  *                    ERR_LOCKED (too many wrong codes from this user or
  *                    address: no code is tried until the delay passes)
- *  ACCOUNT        root          USER R -> OK when the user may log in now
+ *  ACCOUNT        root          USER R, RHOST o, FACTORS o (u8)
+ *                 -> OK when the user may log in now, with the factors
+ *                    shown: FACTORS 1 when pam_bulwark's auth stage passed
+ *                    in this PAM handle (it checked and logged them);
+ *                    without it sshd accepted a key alone (its Match on
+ *                    the FIDO2 group), which is two factors only when
+ *                    every key of the user is a FIDO2 key (sshd checked
+ *                    verify-required): then logged here, else refused
  *  TARGETS        any           USER o (root only: whose targets)
  *                 -> TEXT: "LOGIN@TARGET\tGROUP\tSENS\n" each, for the
  *                    caller's user (a gateway user) or USER (root)
@@ -139,6 +146,7 @@ enum proto_tag {
 	P_REASON = 28,		/* str */
 	P_DECISION = 29,	/* str */
 	P_COUNT = 30,		/* u32 */
+	P_FACTORS = 31,		/* u8, 1: pam_bulwark's auth stage passed */
 };
 
 /* Connection states of the session and PAM exchanges. */

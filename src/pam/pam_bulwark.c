@@ -491,7 +491,32 @@ account_status(pam_handle_t *pamh, const struct pamb_args *a,
 	}
 }
 
-/* ACCOUNT {USER} on a fresh connection: may user log in now? */
+/*
+ * Set by our auth stage when it passed, read by the account stage in the
+ * same PAM handle (sshd runs both in its keyboard-interactive process).
+ * Without it, sshd accepted a key alone, and bulwarkd decides whether
+ * that is two factors. SSH_AUTH_INFO_0 cannot tell: sshd's monitor adds
+ * a method to it only after the account step. Only a module in this
+ * process can set PAM data.
+ */
+#define FACTORS_KEY	"pam_bulwark_factors"
+static const char factors_ok[] = "checked";
+
+/* Whether our auth stage passed in this PAM handle (FACTORS_KEY). */
+static int
+factors_checked(pam_handle_t *pamh)
+{
+	const void *v = NULL;
+
+	return pam_get_data(pamh, FACTORS_KEY, &v) == PAM_SUCCESS &&
+	    v == (const void *)factors_ok;
+}
+
+/*
+ * ACCOUNT {USER, RHOST, FACTORS} on a fresh connection: may user log in
+ * now? FACTORS when our auth stage passed; a user of the FIDO2 group
+ * comes without, having logged in with a key alone (proto.h).
+ */
 static int
 req_account(pam_handle_t *pamh, const struct pamb_args *a, const char *user)
 {
@@ -503,7 +528,10 @@ req_account(pam_handle_t *pamh, const struct pamb_args *a, const char *user)
 	if ((pr = daemon_connect(pamh, a, &c)) != PAM_SUCCESS)
 		goto out;
 	if ((r = wire_builder_new(PROTO_ACCOUNT, &b)) != ERR_OK ||
-	    (r = wire_put_str(b, P_USER, user)) != ERR_OK) {
+	    (r = wire_put_str(b, P_USER, user)) != ERR_OK ||
+	    (r = put_rhost(pamh, a, b)) != ERR_OK ||
+	    (factors_checked(pamh) &&
+	    (r = wire_put_u8(b, P_FACTORS, 1)) != ERR_OK)) {
 		pam_syslog(pamh, LOG_ERR, "cannot build ACCOUNT: %s",
 		    err_str(r));
 		pr = r == ERR_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
@@ -549,6 +577,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	pr = totp_ask_and_check(pamh, &a, c, user);
  out:
 	rpc_client_free(c);
+	if (pr == PAM_SUCCESS && pam_set_data(pamh, FACTORS_KEY,
+	    (void *)factors_ok, NULL) != PAM_SUCCESS)
+		pr = PAM_BUF_ERR;
 	return pr;
 }
 

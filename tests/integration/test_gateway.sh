@@ -54,6 +54,10 @@ grep -q "kept" "$T/setup2" || fail "second setup does not say what it kept"
 [ "$(stat -c %U "$GW_STATE/ca")" = "$GW_SVC" ] || fail "CA key not owned by $GW_SVC"
 grep -q "^DisableForwarding yes" "$GW_ETC/sshd_config" || fail "forwarding not disabled"
 grep -q "^AuthorizedKeysCommandUser nobody" "$GW_ETC/sshd_config" || fail "keys command runs with privileges"
+getent group "$GW_SVC-fido2" >/dev/null || fail "setup made no FIDO2 group"
+tail -n 2 "$GW_ETC/sshd_config" | tr -d '\t' | paste -sd' ' |
+	grepq -x "Match Group $GW_SVC-fido2 AuthenticationMethods publickey" ||
+	fail "sshd_config does not end with the FIDO2 group's Match block"
 # The systemd units setup wrote are valid ones (systemd need not run).
 SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$GW_ETC"/systemd/*.service >"$T/units" 2>&1 ||
 	{ cat "$T/units"; fail "systemd-analyze rejects the generated units"; }
@@ -252,13 +256,50 @@ expect_fail "unknown target" "may not log in as $LOGIN on nosuch" cm 127.0.0.1 "
 ok
 
 # ---- FIDO2 with verify-required stands for both factors -----------------
-# No BatchMode: it would skip keyboard-interactive, where PAM answers
-# without a prompt for this key.
-out=$(gw_ssh "$BOB" -o ControlPath=none 127.0.0.1 "$LOGIN@web1" 'echo fido-ok') ||
-	fail "FIDO2 login: $(tail -5 "$GW_DIR/sshd.log")"
+# Every key of BOB is a FIDO2 key: user add put him in the FIDO2 group,
+# whose Match block lets the key log in alone (no keyboard-interactive),
+# and pam_bulwark's account step logs both factors.
+FIDO_GROUP=$GW_SVC-fido2
+members() { getent group "$FIDO_GROUP" | cut -d: -f4 | tr ',' '\n'; }
+members | grepq -x "$BOB" || fail "FIDO2 user $BOB is not in $FIDO_GROUP ($(getent group "$FIDO_GROUP"))"
+members | grepq -x "$ALICE" && fail "TOTP user $ALICE is in $FIDO_GROUP"
+nf=$(events auth.fido2 allow)
+out=$(gw_ssh "$BOB" -o ControlPath=none -o KbdInteractiveAuthentication=no -o BatchMode=yes \
+	127.0.0.1 "$LOGIN@web1" 'echo fido-ok') ||
+	fail "FIDO2 login with the key alone: $(tail -5 "$GW_DIR/sshd.log")"
 grep -q fido-ok <<<"$out" || fail "FIDO2 session output lost"
+expect_event auth.fido2 allow "$nf"
+grep "Accepted publickey for $BOB" "$GW_DIR/sshd.log" | grepq . ||
+	fail "sshd did not accept $BOB's key as the whole login"
+# The account step holds the line whatever sshd's configuration says: a
+# plain key in the FIDO2 group is one factor, and refused.
+usermod -aG "$FIDO_GROUP" "$ALICE"
+n=$(events auth.account deny)
+# (sshd ends the connection: at LogLevel=ERROR the client says nothing.)
+if gw_ssh "$ALICE" -o ControlPath=none -o KbdInteractiveAuthentication=no -o BatchMode=yes \
+	127.0.0.1 true 2>"$T/err"; then
+	fail "a plain key alone logged in, its user put in the FIDO2 group"
+fi
+grepq "Access denied for user $ALICE by PAM account configuration" <"$GW_DIR/sshd.log" ||
+	fail "sshd did not refuse the plain key alone at the account step"
+expect_event auth.account deny "$n"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"auth.account"' | tail -n 1 |
+	grepq 'not every key of the user is a FIDO2 key' || fail "the refusal does not say why"
+gpasswd -d "$ALICE" "$FIDO_GROUP" >/dev/null
 expect_fail "FIDO2 key without user verification" "Permission denied" env BWT_SK_SOFT_NO_UV=1 \
 	bash -c "$(declare -f gw_ssh); GW_DIR=$GW_DIR GW_PORT=$GW_PORT GW_SK_PROVIDER=$GW_SK_PROVIDER gw_ssh $BOB -o ControlPath=none -o NumberOfPasswordPrompts=1 127.0.0.1 true"
+ok
+# A key that is not FIDO2 takes BOB out of the group: from then on his
+# FIDO2 key goes through keyboard-interactive again (answered without a
+# prompt), and the key alone no longer logs in.
+ssh-keygen -q -t ed25519 -N '' -f "$T/bobplain"
+"$B" user key add "$BOB" "$T/bobplain.pub" >"$T/keyadd" 2>&1 || { cat "$T/keyadd"; fail "user key add"; }
+grep -q "removed '$BOB' from group $FIDO_GROUP" "$T/keyadd" || { cat "$T/keyadd"; fail "key add does not say $BOB left the group"; }
+members | grepq -x "$BOB" && fail "$BOB still in $FIDO_GROUP with a plain key"
+expect_fail "FIDO2 key alone, its user out of the group" "Permission denied" \
+	gw_ssh "$BOB" -o ControlPath=none -o KbdInteractiveAuthentication=no -o BatchMode=yes 127.0.0.1 true
+gw_ssh "$BOB" -o ControlPath=none 127.0.0.1 "$LOGIN@web1" true ||
+	fail "FIDO2 login through keyboard-interactive: $(tail -5 "$GW_DIR/sshd.log")"
 ok
 
 # ---- what the target accepts: only fresh CA certificates, from the

@@ -180,12 +180,36 @@ cmp -s "$T/unknown.out" "$T/disabled.out" || {
 }
 ok
 
-# --- account step
-acct alice || { cat "$T/pt.out" >&2; fail "acct_mgmt of alice refused"; }
-shows "account management done" "acct_mgmt alice"
+# --- account step. After the auth stage in the same PAM handle (as sshd
+# runs them for keyboard-interactive) it follows the user's state.
+add_user fay $((BASE_UID + 5))
+SF=$(enroll fay)
+printf '%s\n' "$(oathtool --totp -b "$SF")" | pamtester -I rhost=127.0.0.11 "$SVC" fay \
+	authenticate acct_mgmt >"$T/pt.out" 2>&1 || { cat "$T/pt.out" >&2; fail "authenticate + acct_mgmt of fay refused"; }
+shows "account management done" "acct_mgmt fay"
+ok
+# Without it, sshd accepted a key alone (its Match on the FIDO2 group):
+# one factor for a user with a plain key, whatever the sshd configuration.
+if acct alice; then fail "acct_mgmt of alice accepted without the auth stage (one factor)"; fi
+shows "Permission denied|expired" "acct_mgmt alice alone"
+$B log show --dir "$T/state/log" --json | grep '"action":"auth.account"' | tail -n 1 |
+	grepq 'not every key of the user is a FIDO2 key' || fail "the one-factor refusal is not logged with its reason"
 if acct carol; then fail "acct_mgmt of disabled carol accepted"; fi
 shows "Permission denied|expired" "acct_mgmt carol"
 if acct nosuchuser; then fail "acct_mgmt of an unknown user accepted"; fi
+ok
+# A user whose only key is a FIDO2 key (verify-required, both factors):
+# the key alone passes, and the account step logs both factors.
+ssh-keygen -q -t ed25519-sk -O verify-required -N '' \
+	-w "$BUILD_DIR/tests/sk-soft/bwt_sk_soft.so" -f "$T/key_gus" >/dev/null ||
+	fail "cannot make a FIDO2 key with the software provider"
+$B user add gus --key "$T/key_gus.pub" --no-account --uid $((BASE_UID + 6)) >"$T/add.out" 2>&1 ||
+	{ cat "$T/add.out" >&2; fail "user add gus (FIDO2)"; }
+acct gus || { cat "$T/pt.out" >&2; fail "acct_mgmt of FIDO2-only gus refused"; }
+$B log show --dir "$T/state/log" --json | grep '"actor":"gus"' >"$T/gus.json"
+grepq '"action":"auth.fido2".*"decision":"allow"' <"$T/gus.json" || fail "no auth.fido2 allow for gus"
+grepq "$(ssh-keygen -lf "$T/key_gus.pub" | awk '{print $2}')" <"$T/gus.json" ||
+	fail "the FIDO2 login does not name the key"
 ok
 
 # --- bad module arguments fail closed
