@@ -69,6 +69,7 @@
 #include <stdint.h>
 
 #include "backup/keys.h"
+#include "backup/manifest.h"
 #include "common/err.h"
 #include "vault/store.h"
 
@@ -134,6 +135,30 @@ struct restore_opts {
 int restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
     const struct admin_key *k, const struct restore_opts *o,
     struct restore_stats *st, char *why, size_t whylen) WUR;
+
+/* ---- Reading ahead while the key is unwrapped ---------------------------- */
+
+/*
+ * A restore after a disaster reads a vault nobody has read for a while,
+ * and no pack can be opened before the admin key is unwrapped: a second
+ * or more of Argon2id, after however long the passphrase takes to type.
+ * The packs a snapshot needs are named in its manifest, which needs no
+ * key, so meanwhile a thread asks the kernel to read them into the page
+ * cache (posix_fadvise WILLNEED), in the manifest's order, which is the
+ * order the restore reads their indexes in. It stops at the end, before
+ * the first pack that would take it past budget bytes (0: half the memory
+ * free at the start), or at restore_prefetch_stop. Nothing read is looked
+ * at: the restore checks every byte as before.
+ *
+ * start copies what it needs from m; *out is NULL (and ERR_OK) when there
+ * is nothing to read. A failure to start costs only the head start.
+ * stop waits for the thread (a request under way completes) and returns
+ * how many bytes it asked for; p may be NULL.
+ */
+struct restore_prefetch;
+int restore_prefetch_start(const struct vault *v, const struct manifest *m,
+    uint64_t budget, struct restore_prefetch **out) WUR;
+uint64_t restore_prefetch_stop(struct restore_prefetch *p);
 
 /* ---- Reading everything back -------------------------------------------- */
 

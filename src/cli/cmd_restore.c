@@ -337,6 +337,7 @@ cmd_restore(int argc, char **argv)
 	struct vault_snapshot *s = NULL;
 	struct vault *v = NULL;
 	struct admin_key *k = NULL;
+	struct restore_prefetch *pf = NULL;
 	struct restore_opts ro;
 	struct restore_stats st;
 	struct out o;
@@ -385,8 +386,15 @@ cmd_restore(int argc, char **argv)
 		    "%s' lists them", prefix, dir, dir);
 		goto out;
 	}
-	if (target_ok(to) != 0 ||
-	    load_admin_key(key, passfile, v, dir, &k) != 0)
+	if (target_ok(to) != 0)
+		goto out;
+	/* The packs come off the disk while the passphrase and Argon2id
+	 * take their time (restore.h); not starting only costs that. */
+	if (restore_prefetch_start(v, s[i].m, 0, &pf) != ERR_OK)
+		pf = NULL;
+	r = load_admin_key(key, passfile, v, dir, &k);
+	(void)restore_prefetch_stop(pf);
+	if (r != 0)
 		goto out;
 	raise_nofile();
 	if (geteuid() != 0)

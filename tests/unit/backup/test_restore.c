@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -897,6 +899,98 @@ test_check_read_data(void **state)
 	assert_non_null(strstr(said, "damaged"));
 }
 
+/* Pages of the file at fd in the page cache, and its size in pages. */
+static size_t
+resident(int fd, size_t *pages)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	struct stat sb;
+	unsigned char *vec;
+	size_t n, in = 0;
+	void *map;
+
+	assert_int_equal(fstat(fd, &sb), 0);
+	n = ((size_t)sb.st_size + (size_t)psz - 1) / (size_t)psz;
+	*pages = n;
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(map != MAP_FAILED);
+	assert_non_null(vec = malloc(n));
+	assert_int_equal(mincore(map, (size_t)sb.st_size, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		in += vec[i] & 1;
+	free(vec);
+	munmap(map, (size_t)sb.st_size);
+	return in;
+}
+
+/*
+ * The packs of a snapshot come into the page cache after
+ * restore_prefetch_start, all of them and nothing past the budget.
+ */
+static void
+test_prefetch(void **state)
+{
+	struct restore_prefetch *p;
+	struct vault_snapshot *list;
+	const struct manifest *m;
+	uint64_t total = 0;
+	size_t n, pages, in, all, k;
+	int i, fd, evicted = 1;
+
+	(void)state;
+	assert_int_equal(vault_snapshot_list(vault, &list, &n, NULL, NULL),
+	    ERR_OK);
+	assert_true((i = vault_snapshot_find(list, n, snap_main)) >= 0);
+	m = list[i].m;
+	assert_true(m->npacks > 0);
+	/* Out of the cache first (where the file system can drop them). */
+	for (k = 0; k < m->npacks; k++) {
+		struct stat sb;
+
+		assert_true((fd = vault_pack_open(vault, m->packs[k])) >= 0);
+		assert_int_equal(fstat(fd, &sb), 0);
+		total += (uint64_t)sb.st_size;
+		assert_int_equal(fdatasync(fd), 0);
+		assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED),
+		    0);
+		if (resident(fd, &pages) != 0)
+			evicted = 0;	/* tmpfs: always in memory */
+		close(fd);
+	}
+	/* A budget smaller than the first pack: nothing is asked for. */
+	assert_int_equal(restore_prefetch_start(vault, m, 1, &p), ERR_OK);
+	assert_non_null(p);
+	assert_int_equal(restore_prefetch_stop(p), 0);
+	assert_int_equal(restore_prefetch_stop(NULL), 0);
+
+	assert_int_equal(restore_prefetch_start(vault, m, 0, &p), ERR_OK);
+	for (int tries = 0; evicted && tries < 500; tries++) {
+		for (k = 0, in = all = 0; k < m->npacks; k++) {
+			assert_true((fd = vault_pack_open(vault, m->packs[k]))
+			    >= 0);
+			in += resident(fd, &pages);
+			all += pages;
+			close(fd);
+		}
+		if (in == all)
+			break;
+		(void)poll(NULL, 0, 10);
+	}
+	if (evicted) {
+		for (k = 0, in = all = 0; k < m->npacks; k++) {
+			assert_true((fd = vault_pack_open(vault, m->packs[k]))
+			    >= 0);
+			in += resident(fd, &pages);
+			all += pages;
+			close(fd);
+		}
+		assert_int_equal(in, all);
+		assert_int_equal(restore_prefetch_stop(p), total);
+	} else
+		assert_true(restore_prefetch_stop(p) <= total);
+	vault_snapshots_free(list, n);
+}
+
 int
 main(void)
 {
@@ -910,6 +1004,7 @@ main(void)
 		cmocka_unit_test(test_restore_wrong_key),
 		cmocka_unit_test(test_admin_key_roundtrip),
 		cmocka_unit_test(test_check_read_data),
+		cmocka_unit_test(test_prefetch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
