@@ -923,6 +923,23 @@ resident(int fd, size_t *pages)
 	return in;
 }
 
+/* Pages of m's packs in the page cache; *all gets how many they have. */
+static size_t
+packs_resident(const struct manifest *m, size_t *all)
+{
+	size_t in = 0, pages;
+	int fd;
+
+	*all = 0;
+	for (size_t k = 0; k < m->npacks; k++) {
+		assert_true((fd = vault_pack_open(vault, m->packs[k])) >= 0);
+		in += resident(fd, &pages);
+		*all += pages;
+		close(fd);
+	}
+	return in;
+}
+
 /*
  * The packs of a snapshot come into the page cache after
  * restore_prefetch_start, all of them and nothing past the budget.
@@ -934,7 +951,7 @@ test_prefetch(void **state)
 	struct vault_snapshot *list;
 	const struct manifest *m;
 	uint64_t total = 0;
-	size_t n, pages, in, all, k;
+	size_t n, pages, all, k;
 	int i, fd, evicted = 1;
 
 	(void)state;
@@ -965,26 +982,12 @@ test_prefetch(void **state)
 
 	assert_int_equal(restore_prefetch_start(vault, m, 0, &p), ERR_OK);
 	for (int tries = 0; evicted && tries < 500; tries++) {
-		for (k = 0, in = all = 0; k < m->npacks; k++) {
-			assert_true((fd = vault_pack_open(vault, m->packs[k]))
-			    >= 0);
-			in += resident(fd, &pages);
-			all += pages;
-			close(fd);
-		}
-		if (in == all)
+		if (packs_resident(m, &all) == all)
 			break;
 		(void)poll(NULL, 0, 10);
 	}
 	if (evicted) {
-		for (k = 0, in = all = 0; k < m->npacks; k++) {
-			assert_true((fd = vault_pack_open(vault, m->packs[k]))
-			    >= 0);
-			in += resident(fd, &pages);
-			all += pages;
-			close(fd);
-		}
-		assert_int_equal(in, all);
+		assert_int_equal(packs_resident(m, &all), all);
 		assert_int_equal(restore_prefetch_stop(p), total);
 	} else
 		assert_true(restore_prefetch_stop(p) <= total);
