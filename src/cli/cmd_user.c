@@ -643,6 +643,22 @@ user_show(int argc, char **argv)
 		printf("%-7s %s\n", label[i], i == 3 ? state_name(f[i]) : f[i]);
 	free(text);
 	text = NULL;
+	{
+		char group[GW_GROUP_MAX];
+
+		switch (gw_fido2_in_group(gw_socket_path(sockopt), name,
+		    group)) {
+		case 1:
+			printf("login   FIDO2 key alone (group %s)\n", group);
+			break;
+		case 0:
+			printf("login   key, then keyboard-interactive (not in "
+			    "group %s)\n", group);
+			break;
+		default:
+			break;	/* a gateway without the group */
+		}
+	}
 
 	/* What the user may reach: best effort, the user is shown anyway. */
 	if (simple(PROTO_TARGETS, name, 0, 0, &resp, &st) == 0 &&

@@ -644,18 +644,31 @@ is_member(const struct group *gr, const char *user)
 }
 
 int
-gw_fido2_member(const char *sock, const char *user, int join)
+gw_fido2_in_group(const char *sock, const char *user,
+    char group[GW_GROUP_MAX])
 {
-	char group[64];
 	struct passwd *pw;
 	struct group *gr;
 	struct stat st;
-	int r, status;
 
+	group[0] = '\0';
 	if (stat(sock, &st) != 0 || st.st_uid == 0 ||
 	    (pw = getpwuid(st.st_uid)) == NULL ||
-	    gw_fido2_group(pw->pw_name, group, sizeof(group)) != 0 ||
-	    (gr = getgrnam(group)) == NULL || is_member(gr, user) == join)
+	    gw_fido2_group(pw->pw_name, group, GW_GROUP_MAX) != 0 ||
+	    (gr = getgrnam(group)) == NULL) {
+		group[0] = '\0';
+		return -1;
+	}
+	return is_member(gr, user);
+}
+
+int
+gw_fido2_member(const char *sock, const char *user, int join)
+{
+	char group[GW_GROUP_MAX];
+	int in, r, status;
+
+	if ((in = gw_fido2_in_group(sock, user, group)) < 0 || in == join)
 		return 0;
 	{
 		char *add[] = { "/usr/sbin/usermod", "--append", "--groups",

@@ -103,7 +103,16 @@ int gw_run(char *const argv[], int timeout_s, char **capture,
  * it to buf; -1 when it does not fit or is not a valid name.
  */
 #define GW_FIDO2_SUFFIX "-fido2"
+#define GW_GROUP_MAX 64
 int gw_fido2_group(const char *svc, char *buf, size_t len);
+
+/*
+ * 1 when user is in the FIDO2 group of the gateway whose bulwarkd listens
+ * at sock (the service user is the socket's owner), 0 when not, -1 when
+ * there is no such group. group gets its name, or "".
+ */
+int gw_fido2_in_group(const char *sock, const char *user,
+    char group[GW_GROUP_MAX]);
 
 /*
  * Puts user into the FIDO2 group of the gateway whose bulwarkd listens at

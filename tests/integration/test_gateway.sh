@@ -263,6 +263,8 @@ FIDO_GROUP=$GW_SVC-fido2
 members() { getent group "$FIDO_GROUP" | cut -d: -f4 | tr ',' '\n'; }
 members | grepq -x "$BOB" || fail "FIDO2 user $BOB is not in $FIDO_GROUP ($(getent group "$FIDO_GROUP"))"
 members | grepq -x "$ALICE" && fail "TOTP user $ALICE is in $FIDO_GROUP"
+"$B" user show "$BOB" | grepq "^login *FIDO2 key alone (group $FIDO_GROUP)" || fail "user show: $BOB's login"
+"$B" user show "$ALICE" | grepq "^login *key, then keyboard-interactive" || fail "user show: $ALICE's login"
 nf=$(events auth.fido2 allow)
 out=$(gw_ssh "$BOB" -o ControlPath=none -o KbdInteractiveAuthentication=no -o BatchMode=yes \
 	127.0.0.1 "$LOGIN@web1" 'echo fido-ok') ||
@@ -296,6 +298,7 @@ ssh-keygen -q -t ed25519 -N '' -f "$T/bobplain"
 "$B" user key add "$BOB" "$T/bobplain.pub" >"$T/keyadd" 2>&1 || { cat "$T/keyadd"; fail "user key add"; }
 grep -q "removed '$BOB' from group $FIDO_GROUP" "$T/keyadd" || { cat "$T/keyadd"; fail "key add does not say $BOB left the group"; }
 members | grepq -x "$BOB" && fail "$BOB still in $FIDO_GROUP with a plain key"
+"$B" user show "$BOB" | grepq "^login *key, then keyboard-interactive" || fail "user show: $BOB's login after a plain key"
 expect_fail "FIDO2 key alone, its user out of the group" "Permission denied" \
 	gw_ssh "$BOB" -o ControlPath=none -o KbdInteractiveAuthentication=no -o BatchMode=yes 127.0.0.1 true
 gw_ssh "$BOB" -o ControlPath=none 127.0.0.1 "$LOGIN@web1" true ||
