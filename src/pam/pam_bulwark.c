@@ -500,16 +500,39 @@ account_status(pam_handle_t *pamh, const struct pamb_args *a,
  * process can set PAM data.
  */
 #define FACTORS_KEY	"pam_bulwark_factors"
-static const char factors_ok[] = "checked";
 
-/* Whether our auth stage passed in this PAM handle (FACTORS_KEY). */
+static void
+factors_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+/* Records that our auth stage passed for user (its name, copied). */
 static int
-factors_checked(pam_handle_t *pamh)
+factors_set(pam_handle_t *pamh, const char *user)
+{
+	char *copy = strdup(user);
+
+	if (copy == NULL)
+		return PAM_BUF_ERR;
+	if (pam_set_data(pamh, FACTORS_KEY, copy, factors_cleanup) !=
+	    PAM_SUCCESS) {
+		free(copy);
+		return PAM_BUF_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
+/* Whether our auth stage passed in this PAM handle, for this user. */
+static int
+factors_checked(pam_handle_t *pamh, const char *user)
 {
 	const void *v = NULL;
 
 	return pam_get_data(pamh, FACTORS_KEY, &v) == PAM_SUCCESS &&
-	    v == (const void *)factors_ok;
+	    v != NULL && strcmp((const char *)v, user) == 0;
 }
 
 /*
@@ -530,7 +553,7 @@ req_account(pam_handle_t *pamh, const struct pamb_args *a, const char *user)
 	if ((r = wire_builder_new(PROTO_ACCOUNT, &b)) != ERR_OK ||
 	    (r = wire_put_str(b, P_USER, user)) != ERR_OK ||
 	    (r = put_rhost(pamh, a, b)) != ERR_OK ||
-	    (factors_checked(pamh) &&
+	    (factors_checked(pamh, user) &&
 	    (r = wire_put_u8(b, P_FACTORS, 1)) != ERR_OK)) {
 		pam_syslog(pamh, LOG_ERR, "cannot build ACCOUNT: %s",
 		    err_str(r));
@@ -577,9 +600,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	pr = totp_ask_and_check(pamh, &a, c, user);
  out:
 	rpc_client_free(c);
-	if (pr == PAM_SUCCESS && pam_set_data(pamh, FACTORS_KEY,
-	    (void *)factors_ok, NULL) != PAM_SUCCESS)
-		pr = PAM_BUF_ERR;
+	if (pr == PAM_SUCCESS)
+		pr = factors_set(pamh, user);
 	return pr;
 }
 
