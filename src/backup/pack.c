@@ -102,8 +102,8 @@ struct pack_reader {
 	struct pack_id_ref *by_id;	/* sorted by ID */
 	size_t count;
 	ZSTD_DCtx *dctx;
-	uint8_t *cbuf, *zbuf;		/* record and zstd frame scratch */
-	size_t cbuf_cap, zbuf_cap;
+	struct pack_scratch own;	/* record and zstd frame scratch */
+	struct pack_scratch *scr;	/* &own, or the caller's */
 };
 
 /* ------------------------------------------------------------------ */
@@ -151,6 +151,30 @@ grow(uint8_t **p, size_t *cap, size_t need)
 	if ((q = realloc(*p, n)) == NULL)
 		return ERR_NOMEM;
 	*p = q;
+	*cap = n;
+	return ERR_OK;
+}
+
+/*
+ * grow() for scratch space whose bytes need not survive: no copy, and the
+ * old buffer wiped first when it held plaintext (wipe).
+ */
+static int
+grow_scratch(uint8_t **p, size_t *cap, size_t need, int wipe)
+{
+	size_t n;
+
+	if (need <= *cap)
+		return ERR_OK;
+	n = *cap > SIZE_MAX / 2 ? need : *cap * 2;
+	if (n < need)
+		n = need;
+	if (wipe && *p != NULL)
+		sodium_memzero(*p, *cap);
+	free(*p);
+	*cap = 0;
+	if ((*p = malloc(n)) == NULL)
+		return ERR_NOMEM;
 	*cap = n;
 	return ERR_OK;
 }
@@ -680,7 +704,7 @@ src_view(const struct pack_src *s, uint64_t off, size_t len, uint8_t **scratch,
 		*view = s->mem + off;
 		return ERR_OK;
 	}
-	if ((r = grow(scratch, cap, len > 0 ? len : 1)) != ERR_OK ||
+	if ((r = grow_scratch(scratch, cap, len > 0 ? len : 1, 0)) != ERR_OK ||
 	    (r = src_read(s, off, len, *scratch)) != ERR_OK)
 		return r;
 	*view = *scratch;
@@ -997,8 +1021,8 @@ reader_index(struct pack_reader *r, const struct pack_info *info)
 	unsigned long long plen;
 	int rc;
 
-	if ((rc = src_view(&r->src, info->index_off, clen, &r->cbuf,
-	    &r->cbuf_cap, &c)) != ERR_OK)
+	if ((rc = src_view(&r->src, info->index_off, clen, &r->scr->cbuf,
+	    &r->scr->cbuf_cap, &c)) != ERR_OK)
 		return rc;
 	if ((plain = malloc(clen)) == NULL)
 		return ERR_NOMEM;
@@ -1032,6 +1056,7 @@ reader_open(const struct pack_src *s, const uint8_t vault_sk[PACK_SK_LEN],
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return ERR_NOMEM;
 	r->src = *s;
+	r->scr = &r->own;
 	rc = ERR_NOMEM;
 	if ((r->subkey = sodium_malloc(KEY_LEN)) == NULL ||
 	    (r->dctx = ZSTD_createDCtx()) == NULL)
@@ -1073,6 +1098,25 @@ pack_reader_open_fd(int fd, const uint8_t vault_sk[PACK_SK_LEN],
 }
 
 void
+pack_scratch_free(struct pack_scratch *s)
+{
+	if (s == NULL)
+		return;
+	free(s->cbuf);
+	/* The zstd frames were plaintext (compressed, still the data). */
+	if (s->zbuf != NULL)
+		sodium_memzero(s->zbuf, s->zbuf_cap);
+	free(s->zbuf);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+pack_reader_use_scratch(struct pack_reader *r, struct pack_scratch *s)
+{
+	r->scr = s != NULL ? s : &r->own;
+}
+
+void
 pack_reader_free(struct pack_reader *r)
 {
 	if (r == NULL)
@@ -1081,10 +1125,7 @@ pack_reader_free(struct pack_reader *r)
 	ZSTD_freeDCtx(r->dctx);
 	free(r->ent);
 	free(r->by_id);
-	free(r->cbuf);
-	if (r->zbuf != NULL)
-		sodium_memzero(r->zbuf, r->zbuf_cap);
-	free(r->zbuf);
+	pack_scratch_free(&r->own);
 	free(r);
 }
 
@@ -1120,7 +1161,7 @@ reader_find(const struct pack_reader *r, const uint8_t id[PACK_ID_LEN])
 }
 
 /*
- * Decrypts entry i's record into dst (a raw chunk) or r->zbuf (a zstd
+ * Decrypts entry i's record into dst (a raw chunk) or the zbuf (a zstd
  * frame, then decompressed into dst, which has room for plain_len bytes).
  */
 static int
@@ -1133,14 +1174,15 @@ reader_decrypt(struct pack_reader *r, size_t i, uint8_t *dst)
 	size_t z;
 	int rc;
 
-	if ((rc = src_view(&r->src, e->off, e->stored_len, &r->cbuf,
-	    &r->cbuf_cap, &c)) != ERR_OK)
+	if ((rc = src_view(&r->src, e->off, e->stored_len, &r->scr->cbuf,
+	    &r->scr->cbuf_cap, &c)) != ERR_OK)
 		return rc;
 	if ((e->flags & PACK_F_ZSTD) &&
-	    (rc = grow(&r->zbuf, &r->zbuf_cap, e->stored_len)) != ERR_OK)
+	    (rc = grow_scratch(&r->scr->zbuf, &r->scr->zbuf_cap,
+	    e->stored_len, 1)) != ERR_OK)
 		return rc;
 	if (e->flags & PACK_F_ZSTD)
-		m = r->zbuf;
+		m = r->scr->zbuf;
 	chunk_ad(e->id, e->flags, e->plain_len, ad);
 	make_nonce(NONCE_CHUNK, i, nonce);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(m, &mlen, NULL, c,

@@ -303,7 +303,25 @@ int pack_reader_entry(const struct pack_reader *r, size_t i,
 int pack_reader_get(struct pack_reader *r, const uint8_t id[PACK_ID_LEN],
     uint8_t **out, size_t *len) WUR;
 
-/* Wipes the subkey and frees the reader. */
+/*
+ * A reader's scratch space: the record read from the pack and the zstd
+ * frame it decrypts to, grown as needed. Each reader has its own; a
+ * caller that reads many packs one after the other on one thread gives
+ * them one, so that the buffers are allocated (and their pages faulted
+ * in) once rather than per pack. The zstd buffer is wiped when freed.
+ */
+struct pack_scratch {
+	uint8_t *cbuf, *zbuf;
+	size_t cbuf_cap, zbuf_cap;
+};
+
+/* r uses s from now on (NULL: its own again). s outlives r's use of it,
+ * and only one thread uses s at a time. */
+void pack_reader_use_scratch(struct pack_reader *r, struct pack_scratch *s);
+/* Frees and wipes s's buffers; s is then empty and may be reused. */
+void pack_scratch_free(struct pack_scratch *s);
+
+/* Wipes the subkey and frees the reader (not a scratch it was given). */
 void pack_reader_free(struct pack_reader *r);
 
 #endif

@@ -297,6 +297,7 @@ struct packset {
 
 struct rcache {
 	struct packset *ps;
+	struct pack_scratch scratch;	/* shared by this thread's readers */
 	struct {
 		uint32_t pack;
 		int fd;
@@ -322,6 +323,7 @@ rcache_free(struct rcache *c)
 		close(c->s[i].fd);
 	}
 	c->n = 0;
+	pack_scratch_free(&c->scratch);
 }
 
 /* Opens pack i of ps: the descriptor and the reader, or an error. */
@@ -372,6 +374,7 @@ rcache_reader(struct rcache *c, uint32_t pack, struct pack_reader **out)
 		pack_reader_free(c->s[slot].r);
 		close(c->s[slot].fd);
 	}
+	pack_reader_use_scratch(r, &c->scratch);
 	c->s[slot].pack = pack;
 	c->s[slot].fd = fd;
 	c->s[slot].r = r;

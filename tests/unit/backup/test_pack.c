@@ -252,6 +252,88 @@ test_round_trip(void **state)
 }
 
 /*
+ * Two packs read through descriptors by readers sharing one scratch,
+ * chunk by chunk in turn (so the shared buffers hold the other pack's
+ * bytes before every read), sizes growing and shrinking: every chunk
+ * comes back whole; the scratch outlives both readers and is freed on its
+ * own (ASan checks there is no double free), then serves a third reader.
+ */
+static void
+test_shared_scratch(void **state)
+{
+	enum { N = 12 };
+	struct chunk a[N], b[N];
+	struct pack_scratch scr;
+	struct pack_reader *ra, *rb;
+	uint8_t *buf, *out;
+	size_t len, olen;
+	char name[PACK_NAME_HEX_LEN + 1], pa[64], pb[64];
+	int fa, fb;
+
+	(void)state;
+	memset(&scr, 0, sizeof(scr));
+	for (size_t i = 0; i < N; i++) {
+		size_t sz = i % 3 == 0 ? 3 * MIB : 1 + 4096 * i;
+
+		chunk_make(&a[i], sz, (int)(i % 2), (unsigned)(100 + i));
+		chunk_make(&b[i], sz / 2 + 7, (int)((i + 1) % 2),
+		    (unsigned)(200 + i));
+	}
+	fa = tmpfile_fd(pa);
+	write_pack(a, N, &buf, &len, name);
+	assert_int_equal(write(fa, buf, len), (ssize_t)len);
+	free(buf);
+	fb = tmpfile_fd(pb);
+	write_pack(b, N, &buf, &len, name);
+	assert_int_equal(write(fb, buf, len), (ssize_t)len);
+	free(buf);
+	assert_int_equal(pack_reader_open_fd(fa, vault_sk, &ra), ERR_OK);
+	assert_int_equal(pack_reader_open_fd(fb, vault_sk, &rb), ERR_OK);
+	pack_reader_use_scratch(ra, &scr);
+	pack_reader_use_scratch(rb, &scr);
+	for (size_t i = 0; i < N; i++) {
+		size_t j = N - 1 - i;
+
+		assert_int_equal(pack_reader_get(ra, a[i].id, &out, &olen),
+		    ERR_OK);
+		assert_int_equal(olen, a[i].len);
+		assert_memory_equal(out, a[i].data, olen);
+		free(out);
+		assert_int_equal(pack_reader_get(rb, b[j].id, &out, &olen),
+		    ERR_OK);
+		assert_int_equal(olen, b[j].len);
+		assert_memory_equal(out, b[j].data, olen);
+		free(out);
+	}
+	assert_true(scr.cbuf_cap >= 3 * MIB / 2);
+	pack_reader_free(ra);
+	pack_reader_free(rb);
+	/* A reader back on its own buffers, then a third on the scratch. */
+	assert_int_equal(pack_reader_open_fd(fa, vault_sk, &ra), ERR_OK);
+	pack_reader_use_scratch(ra, &scr);
+	pack_reader_use_scratch(ra, NULL);
+	assert_int_equal(pack_reader_get(ra, a[0].id, &out, &olen), ERR_OK);
+	assert_memory_equal(out, a[0].data, olen);
+	free(out);
+	pack_reader_free(ra);
+	pack_scratch_free(&scr);
+	assert_null(scr.cbuf);
+	assert_int_equal(pack_reader_open_fd(fb, vault_sk, &rb), ERR_OK);
+	pack_reader_use_scratch(rb, &scr);
+	assert_int_equal(pack_reader_get(rb, b[3].id, &out, &olen), ERR_OK);
+	assert_memory_equal(out, b[3].data, olen);
+	free(out);
+	pack_reader_free(rb);
+	pack_scratch_free(&scr);
+	close(fa);
+	close(fb);
+	unlink(pa);
+	unlink(pb);
+	chunks_free(a, N);
+	chunks_free(b, N);
+}
+
+/*
  * One writer, restarted for each pack and building them in recycled
  * buffers: every pack reads back, and each has its own salt and subkey.
  */
@@ -739,6 +821,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_shared_scratch),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_raw_or_compressed),
 		cmocka_unit_test(test_levels),
