@@ -137,6 +137,15 @@ all_zero(const uint8_t *p, size_t n)
 }
 
 /* Grows *p to hold need bytes, at least doubling so appends stay linear. */
+/* The capacity to grow cap to for need bytes: doubling, at least need. */
+static size_t
+grown(size_t cap, size_t need)
+{
+	size_t n = cap > SIZE_MAX / 2 ? need : cap * 2;
+
+	return n < need ? need : n;
+}
+
 static int
 grow(uint8_t **p, size_t *cap, size_t need)
 {
@@ -145,9 +154,7 @@ grow(uint8_t **p, size_t *cap, size_t need)
 
 	if (need <= *cap)
 		return ERR_OK;
-	n = *cap > SIZE_MAX / 2 ? need : *cap * 2;
-	if (n < need)
-		n = need;
+	n = grown(*cap, need);
 	if ((q = realloc(*p, n)) == NULL)
 		return ERR_NOMEM;
 	*p = q;
@@ -166,9 +173,7 @@ grow_scratch(uint8_t **p, size_t *cap, size_t need, int wipe)
 
 	if (need <= *cap)
 		return ERR_OK;
-	n = *cap > SIZE_MAX / 2 ? need : *cap * 2;
-	if (n < need)
-		n = need;
+	n = grown(*cap, need);
 	if (wipe && *p != NULL)
 		sodium_memzero(*p, *cap);
 	free(*p);

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +22,7 @@
 struct restore_prefetch {
 	pthread_t thread;
 	const struct vault *v;
-	char (*names)[PACK_NAME_HEX_LEN + 1];	/* a copy: m may go first */
+	const char (*names)[PACK_NAME_HEX_LEN + 1];	/* m's, borrowed */
 	size_t n;
 	uint64_t budget;
 	atomic_int stop;
@@ -77,17 +76,12 @@ restore_prefetch_start(const struct vault *v, const struct manifest *m,
 		return ERR_OK;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return ERR_NOMEM;
-	if ((p->names = calloc(m->npacks, sizeof(*p->names))) == NULL) {
-		free(p);
-		return ERR_NOMEM;
-	}
-	memcpy(p->names, m->packs, m->npacks * sizeof(*p->names));
+	p->names = (const char (*)[PACK_NAME_HEX_LEN + 1])m->packs;
 	p->n = m->npacks;
 	p->v = v;
 	p->budget = budget != 0 ? budget : free_memory() / 2;
 	atomic_init(&p->stop, 0);
 	if (pthread_create(&p->thread, NULL, prefetch_main, p) != 0) {
-		free(p->names);
 		free(p);
 		return ERR_INTERNAL;
 	}
@@ -105,7 +99,6 @@ restore_prefetch_stop(struct restore_prefetch *p)
 	atomic_store(&p->stop, 1);
 	(void)pthread_join(p->thread, NULL);
 	n = p->requested;
-	free(p->names);
 	free(p);
 	return n;
 }

@@ -150,8 +150,8 @@ int restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
  * free at the start), or at restore_prefetch_stop. Nothing read is looked
  * at: the restore checks every byte as before.
  *
- * start copies what it needs from m; *out is NULL (and ERR_OK) when there
- * is nothing to read. A failure to start costs only the head start.
+ * m (its pack list) must outlive restore_prefetch_stop; *out is NULL (and
+ * ERR_OK) when there is nothing to read. A failure to start costs only the head start.
  * stop waits for the thread (a request under way completes) and returns
  * how many bytes it asked for; p may be NULL.
  */

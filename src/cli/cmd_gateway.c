@@ -208,7 +208,7 @@ step_user(const struct setup *s)
 static int
 step_fido2_group(const struct setup *s)
 {
-	char group[64];
+	char group[GW_GROUP_MAX];
 	char *argv[] = { "/usr/sbin/groupadd", "--system", group, NULL };
 
 	if (gw_fido2_group(s->user, group, sizeof(group)) != 0) {
@@ -271,7 +271,7 @@ static int
 step_sshd_config(const struct setup *s)
 {
 	struct text t = { 0 };
-	char path[PATH_MAX], group[64];
+	char path[PATH_MAX], group[GW_GROUP_MAX];
 	int r;
 
 	if (pathf(path, sizeof(path), "%s/sshd_config", s->etc) != 0 ||
