@@ -12,7 +12,7 @@ PKGS=(
 	libsodium-dev libssl-dev libjansson-dev
 	libmicrohttpd-dev libcurl4-openssl-dev curl
 	liboath-dev libqrencode-dev openssh-client openssh-server
-	libsqlite3-dev sqlite3 libpam0g-dev rsync libzstd-dev
+	libsqlite3-dev sqlite3 libpam0g-dev rsync libzstd-dev libargon2-dev
 )
 TEST_PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev procps psmisc

@@ -3,7 +3,9 @@
  * configuration file. Formats in keys.h.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "backup/keys.h"
 #include "common/encoding.h"
 #include "common/fsutil.h"
+#include "common/kdf.h"
 #include "common/banned.h"
 
 #define EXPORT_MAGIC "bulwark vault admin key v1"
@@ -145,42 +148,54 @@ hex_key_id(const uint8_t pk[PACK_PK_LEN], char out[2 * PACK_KEY_ID_LEN + 1])
 	return ERR_OK;
 }
 
-/* The wrapping key from the passphrase; wk is the caller's to wipe. */
+/*
+ * The wrapping key from the passphrase; wk is the caller's to wipe.
+ * A legacy line's memory is in bytes, rounded down to KiB as libsodium's
+ * crypto_pwhash did when it made those exports (common/kdf.h says why it
+ * does not compute them any more).
+ */
 static int
 derive_wrap(uint8_t wk[crypto_aead_xchacha20poly1305_ietf_KEYBYTES],
-    const char *pass, size_t passlen, const uint8_t *salt,
-    unsigned long long ops, size_t mem)
+    const char *pass, size_t passlen, const struct admin_kdf *a)
 {
-	if (crypto_pwhash(wk, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
-	    pass, passlen, salt, ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return ERR_NOMEM;	/* libsodium's only failure: memory */
-	return ERR_OK;
+	struct kdf_params p = { .t = a->t, .m_kib = a->m_kib,
+	    .lanes = a->lanes };
+
+	return kdf_argon2id(wk, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+	    pass, passlen, a->salt, sizeof(a->salt), &p);
 }
 
 int
 admin_key_export(const struct admin_key *k, const char *pass, size_t passlen,
     unsigned long long ops, size_t mem, char **text)
 {
-	uint8_t salt[crypto_pwhash_SALTBYTES], sealed[SEALED_LEN];
+	uint8_t sealed[SEALED_LEN];
 	uint8_t *wk = NULL, *plain = NULL;
 	char idhex[2 * PACK_KEY_ID_LEN + 1], head[512];
 	char *salt64 = NULL, *sealed64 = NULL;
+	struct admin_kdf a;
 	int rc = ERR_NOMEM, n;
 
 	*text = NULL;
 	if (ops == 0)
-		ops = crypto_pwhash_OPSLIMIT_MODERATE;
+		ops = ADMIN_KDF_T;
 	if (mem == 0)
-		mem = crypto_pwhash_MEMLIMIT_MODERATE;
-	if (ops < crypto_pwhash_OPSLIMIT_MIN || mem < crypto_pwhash_MEMLIMIT_MIN)
+		mem = (size_t)ADMIN_KDF_M_KIB * 1024;
+	if (ops > ADMIN_KDF_T_MAX || mem / 1024 > ADMIN_KDF_M_MAX ||
+	    mem / 1024 < 8 * ADMIN_KDF_LANES)
 		return ERR_INVAL;
+	a.t = (uint32_t)ops;
+	a.m_kib = (uint32_t)(mem / 1024);
+	a.lanes = ADMIN_KDF_LANES;
 	if ((rc = hex_key_id(k->vault_pk, idhex)) != ERR_OK)
 		return rc;
-	randombytes_buf(salt, sizeof(salt));
-	if ((salt64 = enc_base64_encode(salt, sizeof(salt))) == NULL)
+	rc = ERR_NOMEM;
+	randombytes_buf(a.salt, sizeof(a.salt));
+	if ((salt64 = enc_base64_encode(a.salt, sizeof(a.salt))) == NULL)
 		goto out;
-	n = snprintf(head, sizeof(head), "%s\nkey-id %s\nkdf argon2id13 %llu "
-	    "%zu %s\n", EXPORT_MAGIC, idhex, ops, mem, salt64);
+	n = snprintf(head, sizeof(head), "%s\nkey-id %s\nkdf argon2id v=19 "
+	    "m=%" PRIu32 " t=%" PRIu32 " p=%" PRIu32 " %s\n", EXPORT_MAGIC,
+	    idhex, a.m_kib, a.t, a.lanes, salt64);
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		rc = ERR_INTERNAL;
 		goto out;
@@ -189,7 +204,7 @@ admin_key_export(const struct admin_key *k, const char *pass, size_t passlen,
 	plain = sodium_malloc(SEALED_PLAIN_LEN);
 	if (wk == NULL || plain == NULL)
 		goto out;
-	if ((rc = derive_wrap(wk, pass, passlen, salt, ops, mem)) != ERR_OK)
+	if ((rc = derive_wrap(wk, pass, passlen, &a)) != ERR_OK)
 		goto out;
 	memcpy(plain, k->vault_sk, PACK_SK_LEN);
 	memcpy(plain + PACK_SK_LEN, k->vault_pk, PACK_PK_LEN);
@@ -218,38 +233,112 @@ out:
 	return rc;
 }
 
-/* Parses "kdf argon2id13 OPS MEM SALT". */
+/* Splits v[0..len) at single spaces into exactly n fields. */
 static int
-parse_kdf(const struct kv *kv, unsigned long long *ops, size_t *mem,
-    uint8_t salt[crypto_pwhash_SALTBYTES])
+split_fields(const char *v, size_t len, size_t n, const char **f, size_t *fl)
 {
-	const char *p = kv->val, *end = kv->val + kv->vlen;
-	const char *f[4];
-	size_t fl[4];
-	uint64_t v;
+	const char *p = v, *end = v + len;
 
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *sp = memchr(p, ' ', (size_t)(end - p));
-		const char *e = (i < 3 && sp != NULL) ? sp : end;
-		if (i < 3 && sp == NULL)
+		const char *e = i + 1 < n ? sp : end;
+
+		if (e == NULL || (i + 1 == n && sp != NULL))
 			return ERR_FORMAT;
 		f[i] = p;
 		fl[i] = (size_t)(e - p);
 		p = e < end ? e + 1 : end;
 	}
-	if (fl[0] != strlen("argon2id13") ||
-	    memcmp(f[0], "argon2id13", fl[0]) != 0)
+	return ERR_OK;
+}
+
+/* Parses "NAME=DECIMAL" into *out, lo <= *out <= hi. */
+static int
+named_u32(const char *f, size_t fl, const char *name, uint64_t lo,
+    uint64_t hi, uint32_t *out)
+{
+	size_t nl = strlen(name);
+	uint64_t v;
+
+	if (fl <= nl + 1 || memcmp(f, name, nl) != 0 || f[nl] != '=' ||
+	    enc_u64_parse(f + nl + 1, fl - nl - 1, &v) != ERR_OK ||
+	    v < lo || v > hi)
+		return ERR_FORMAT;
+	*out = (uint32_t)v;
+	return ERR_OK;
+}
+
+/*
+ * The value of the KDF line, in either form keys.h lists. Bounded so that
+ * a forged export cannot ask for all the memory or forever.
+ */
+static int
+parse_kdf(const struct kv *kv, struct admin_kdf *a)
+{
+	const char *f[6];
+	size_t fl[6];
+	uint32_t v;
+	uint64_t ops, mem;
+
+	if (kv->vlen > strlen("argon2id13 ") &&
+	    memcmp(kv->val, "argon2id13 ", strlen("argon2id13 ")) == 0) {
+		if (split_fields(kv->val, kv->vlen, 4, f, fl) != ERR_OK ||
+		    enc_u64_parse(f[1], fl[1], &ops) != ERR_OK ||
+		    ops < 1 || ops > ADMIN_KDF_T_MAX ||
+		    enc_u64_parse(f[2], fl[2], &mem) != ERR_OK ||
+		    mem / 1024 < 8 || mem / 1024 > ADMIN_KDF_M_MAX)
+			return ERR_FORMAT;
+		a->t = (uint32_t)ops;
+		a->m_kib = (uint32_t)(mem / 1024);
+		a->lanes = 1;
+		return unb64(f[3], fl[3], a->salt, sizeof(a->salt));
+	}
+	if (kv->vlen < strlen("argon2id ") ||
+	    memcmp(kv->val, "argon2id ", strlen("argon2id ")) != 0)
 		return ERR_UNSUPPORTED;
-	if (enc_u64_parse(f[1], fl[1], &v) != ERR_OK ||
-	    v < crypto_pwhash_OPSLIMIT_MIN || v > crypto_pwhash_OPSLIMIT_MAX)
+	if (split_fields(kv->val, kv->vlen, 6, f, fl) != ERR_OK)
 		return ERR_FORMAT;
-	*ops = v;
-	/* Bounded so that a forged export cannot ask for all the memory. */
-	if (enc_u64_parse(f[2], fl[2], &v) != ERR_OK ||
-	    v < crypto_pwhash_MEMLIMIT_MIN || v > (4ull << 30))
+	if (named_u32(f[1], fl[1], "v", 0, UINT32_MAX, &v) != ERR_OK)
 		return ERR_FORMAT;
-	*mem = (size_t)v;
-	return unb64(f[3], fl[3], salt, crypto_pwhash_SALTBYTES);
+	if (v != 19)
+		return ERR_UNSUPPORTED;
+	if (named_u32(f[4], fl[4], "p", 1, ADMIN_KDF_LANES_MAX,
+	    &a->lanes) != ERR_OK ||
+	    named_u32(f[2], fl[2], "m", 8 * (uint64_t)a->lanes,
+	    ADMIN_KDF_M_MAX, &a->m_kib) != ERR_OK ||
+	    named_u32(f[3], fl[3], "t", 1, ADMIN_KDF_T_MAX, &a->t) != ERR_OK)
+		return ERR_FORMAT;
+	return unb64(f[5], fl[5], a->salt, sizeof(a->salt));
+}
+
+/* The first three lines: magic, key ID (into idhex) and KDF. */
+static int
+parse_head(const char *text, size_t len, size_t *pos,
+    char idhex[2 * PACK_KEY_ID_LEN + 1], struct admin_kdf *a)
+{
+	struct kv kv;
+
+	if (!next_line(text, len, pos, &kv) ||
+	    kv.llen != strlen(EXPORT_MAGIC) ||
+	    memcmp(kv.line, EXPORT_MAGIC, kv.llen) != 0)
+		return ERR_FORMAT;
+	if (!next_line(text, len, pos, &kv) || !key_is(&kv, "key-id") ||
+	    kv.vlen != 2 * PACK_KEY_ID_LEN)
+		return ERR_FORMAT;
+	memcpy(idhex, kv.val, kv.vlen);
+	idhex[kv.vlen] = '\0';
+	if (!next_line(text, len, pos, &kv) || !key_is(&kv, "kdf"))
+		return ERR_FORMAT;
+	return parse_kdf(&kv, a);
+}
+
+int
+admin_key_kdf(const char *text, size_t len, struct admin_kdf *out)
+{
+	char idhex[2 * PACK_KEY_ID_LEN + 1];
+	size_t pos = 0;
+
+	return parse_head(text, len, &pos, idhex, out);
 }
 
 int
@@ -257,27 +346,15 @@ admin_key_import(const char *text, size_t len, const char *pass,
     size_t passlen, struct admin_key **out)
 {
 	struct kv kv;
+	struct admin_kdf a;
 	size_t pos = 0, headlen;
-	uint8_t salt[crypto_pwhash_SALTBYTES], sealed[SEALED_LEN];
+	uint8_t sealed[SEALED_LEN];
 	uint8_t *wk = NULL, *plain = NULL;
-	unsigned long long ops;
-	size_t mem;
 	char idhex[2 * PACK_KEY_ID_LEN + 1];
 	int rc;
 
 	*out = NULL;
-	if (!next_line(text, len, &pos, &kv) ||
-	    kv.llen != strlen(EXPORT_MAGIC) ||
-	    memcmp(kv.line, EXPORT_MAGIC, kv.llen) != 0)
-		return ERR_FORMAT;
-	if (!next_line(text, len, &pos, &kv) || !key_is(&kv, "key-id") ||
-	    kv.vlen != 2 * PACK_KEY_ID_LEN)
-		return ERR_FORMAT;
-	memcpy(idhex, kv.val, kv.vlen);
-	idhex[kv.vlen] = '\0';
-	if (!next_line(text, len, &pos, &kv) || !key_is(&kv, "kdf"))
-		return ERR_FORMAT;
-	if ((rc = parse_kdf(&kv, &ops, &mem, salt)) != ERR_OK)
+	if ((rc = parse_head(text, len, &pos, idhex, &a)) != ERR_OK)
 		return rc;
 	headlen = pos;
 	if (!next_line(text, len, &pos, &kv) || !key_is(&kv, "sealed") ||
@@ -293,7 +370,7 @@ admin_key_import(const char *text, size_t len, const char *pass,
 	plain = sodium_malloc(SEALED_PLAIN_LEN);
 	if (wk == NULL || plain == NULL)
 		goto out;
-	if ((rc = derive_wrap(wk, pass, passlen, salt, ops, mem)) != ERR_OK)
+	if ((rc = derive_wrap(wk, pass, passlen, &a)) != ERR_OK)
 		goto out;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL,
 	    sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,

@@ -16,13 +16,16 @@
  *
  *	bulwark vault admin key v1
  *	key-id <32 hex digits: pack.h's vault key ID>
- *	kdf argon2id13 <opslimit> <memlimit> <salt, base64>
+ *	kdf argon2id v=19 m=<KiB> t=<passes> p=<lanes> <salt, base64>
  *	sealed <base64 of XChaCha20-Poly1305(nonce 24 || ciphertext+tag)
  *	        of vault_sk (32) || vault_pk (32) || repo secret (32)>
  *
- * The wrapping key is Argon2id(passphrase, salt); the associated data is
- * the first three lines, so the key ID and the KDF parameters cannot be
- * swapped without the tag failing.
+ * The wrapping key is Argon2id(passphrase, salt) with the line's memory,
+ * passes and lanes (RFC 9106's names; 16-byte salt, 32-byte output); the
+ * associated data is the first three lines, so the key ID and the KDF
+ * parameters cannot be swapped without the tag failing. Exports made
+ * before lanes were written say "kdf argon2id13 <passes> <memory in
+ * bytes> <salt>", one lane; they are read, never written.
  *
  * Agent configuration (`vault enroll` writes it; the host keeps it 0600):
  *
@@ -76,13 +79,38 @@ int admin_key_new(struct admin_key **out) WUR;
 void admin_key_free(struct admin_key *k);
 
 /*
- * Wraps k with the passphrase. opslimit and memlimit are Argon2id's (0, 0
- * for the defaults: libsodium's MODERATE, about a second and 256 MiB).
- * *text is the export file's contents, malloc'd and NUL-terminated.
+ * The KDF of new exports: 256 MiB and 3 passes (libsodium's MODERATE
+ * memory and time), in 4 lanes as RFC 9106 recommends. Lanes do not make
+ * a guess cheaper, whose cost is memory times passes; they let the admin
+ * computing the one right guess use every core (kdf.h).
+ */
+#define ADMIN_KDF_T		3
+#define ADMIN_KDF_M_KIB		(256u << 10)
+#define ADMIN_KDF_LANES		4
+/* What an export may ask for. */
+#define ADMIN_KDF_T_MAX		64
+#define ADMIN_KDF_M_MAX		(4u << 20)	/* KiB: 4 GiB */
+#define ADMIN_KDF_LANES_MAX	64
+
+struct admin_kdf {
+	uint32_t t;		/* passes */
+	uint32_t m_kib;		/* memory */
+	uint32_t lanes;
+	uint8_t salt[16];
+};
+
+/*
+ * Wraps k with the passphrase. passes and memory (bytes, at least 32 KiB)
+ * are Argon2id's; 0, 0 for the defaults above. *text is the export file's
+ * contents, malloc'd and NUL-terminated.
  */
 int admin_key_export(const struct admin_key *k, const char *pass,
-    size_t passlen, unsigned long long opslimit, size_t memlimit,
+    size_t passlen, unsigned long long passes, size_t memory,
     char **text) WUR;
+
+/* An export's KDF parameters, read without the passphrase (to say what
+ * unlocking costs, or to refuse what would cost too much). */
+int admin_key_kdf(const char *text, size_t len, struct admin_kdf *out) WUR;
 
 /* Parses and unwraps an export, checking that the keys belong together. */
 int admin_key_import(const char *text, size_t len, const char *pass,

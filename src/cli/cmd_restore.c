@@ -103,9 +103,12 @@ load_admin_key(const char *file, const char *passfile, const struct vault *v,
 	if (cli_passphrase(passfile, "Passphrase for the vault's admin key: ",
 	    0, &pass, &passlen) != 0)
 		goto out;
-	if (passfile == NULL && isatty(STDERR_FILENO))
-		fprintf(stderr, "unwrapping the admin key (Argon2id, about a "
-		    "second)\n");
+	struct admin_kdf kdf;
+	if (passfile == NULL && isatty(STDERR_FILENO) &&
+	    admin_key_kdf(text, len, &kdf) == ERR_OK)
+		fprintf(stderr, "unwrapping the admin key (Argon2id: %" PRIu32
+		    " MiB, %" PRIu32 " passes, %" PRIu32 " lanes)\n",
+		    kdf.m_kib >> 10, kdf.t, kdf.lanes);
 	r = admin_key_import(text, len, pass, passlen, out);
 	if (r == ERR_SIGNATURE) {
 		cli_error("wrong passphrase for %s (or the file was altered)",
@@ -114,6 +117,10 @@ load_admin_key(const char *file, const char *passfile, const struct vault *v,
 	} else if (r == ERR_FORMAT) {
 		cli_error("%s is not a bulwark admin key export (bulwark vault "
 		    "init wrote one)", file);
+		goto out;
+	} else if (r == ERR_UNSUPPORTED) {
+		cli_error("%s uses a key derivation this bulwark does not know; "
+		    "unwrap it with the bulwark that wrote it", file);
 		goto out;
 	} else if (r != ERR_OK) {
 		cli_error("cannot unwrap %s: %s", file, err_str(r));

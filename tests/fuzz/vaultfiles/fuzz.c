@@ -68,6 +68,7 @@ _Static_assert(sizeof(FUZZ_VAULT_SEED) == 33, "seed length");
 #define FUZZ_PASS "fuzz passphrase"
 #define ADMIN_OPS_MAX 3
 #define ADMIN_MEM_MAX 65536
+#define ADMIN_MEM_MIN 32768	/* 8 KiB for each lane */
 
 enum {
 	KIND_CONFIG,
@@ -454,47 +455,19 @@ fuzz_chunks(const uint8_t *p, size_t n)
 /* ---- Admin key export ------------------------------------------------------ */
 
 /*
- * 1 when admin_key_import may run on p: the KDF line, if the parser would
- * get that far and take it, asks for little. Mirrors how keys.c finds the
- * third line and splits it, and refuses to vouch for anything else.
+ * 1 when admin_key_import may run on p: its KDF line, as keys.c reads it
+ * (admin_key_kdf), asks for little. When that parse fails, import fails
+ * at the same place, before any KDF.
  */
 static int
 admin_kdf_cheap(const uint8_t *p, size_t n)
 {
-	static const char want[] = "kdf argon2id13 ";
-	const uint8_t *line, *end, *f1, *sp1, *f2, *sp2;
-	size_t pos = 0;
-	uint64_t ops, mem;
+	struct admin_kdf a;
 
-	/* The first two lines; without them the parse ends early. */
-	for (int i = 0; i < 2; i++) {
-		const uint8_t *nl = pos < n ? memchr(p + pos, '\n', n - pos) :
-		    NULL;
-		if (nl == NULL)
-			return 1;
-		pos = (size_t)(nl - p) + 1;
-	}
-	if (pos >= n)
+	if (admin_key_kdf((const char *)p, n, &a) != ERR_OK)
 		return 1;
-	line = p + pos;
-	end = memchr(line, '\n', n - pos);
-	if (end == NULL)
-		end = p + n;
-	/* Only "kdf argon2id13 OPS MEM ..." reaches the KDF. */
-	if ((size_t)(end - line) < sizeof(want) - 1 ||
-	    memcmp(line, want, sizeof(want) - 1) != 0)
-		return 1;
-	f1 = line + sizeof(want) - 1;
-	if ((sp1 = memchr(f1, ' ', (size_t)(end - f1))) == NULL)
-		return 1;
-	f2 = sp1 + 1;
-	if ((sp2 = memchr(f2, ' ', (size_t)(end - f2))) == NULL)
-		return 1;
-	if (enc_u64_parse((const char *)f1, (size_t)(sp1 - f1), &ops) !=
-	    ERR_OK || enc_u64_parse((const char *)f2, (size_t)(sp2 - f2),
-	    &mem) != ERR_OK)
-		return 1;
-	return ops <= ADMIN_OPS_MAX && mem <= ADMIN_MEM_MAX;
+	return a.t <= ADMIN_OPS_MAX && (uint64_t)a.m_kib * 1024 <=
+	    ADMIN_MEM_MAX;
 }
 
 static void
@@ -516,9 +489,8 @@ fuzz_admin_key(const uint8_t *p, size_t n)
 	crypto_scalarmult_base(pk, k->vault_sk);
 	if (memcmp(pk, k->vault_pk, sizeof(pk)) != 0)
 		fail("admin_key_import accepted keys that do not match");
-	if (admin_key_export(k, FUZZ_PASS, strlen(FUZZ_PASS),
-	    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, &text) !=
-	    ERR_OK || admin_key_import(text, strlen(text), FUZZ_PASS,
+	if (admin_key_export(k, FUZZ_PASS, strlen(FUZZ_PASS), 1,
+	    ADMIN_MEM_MIN, &text) != ERR_OK || admin_key_import(text, strlen(text), FUZZ_PASS,
 	    strlen(FUZZ_PASS), &again) != ERR_OK ||
 	    memcmp(k, again, sizeof(*k)) != 0)
 		fail("an imported key does not export and import again");

@@ -9,7 +9,7 @@
  *
  *   cc -std=c17 -D_GNU_SOURCE -Isrc tests/fuzz/vaultfiles/gen_corpus.c \
  *       build/libbulwarkcore.a $(pkg-config --libs libsodium libzstd \
- *       jansson libcrypto libmicrohttpd libcurl sqlite3) -lpthread \
+ *       jansson libcrypto libmicrohttpd libcurl sqlite3 libargon2) -lpthread \
  *       -o /tmp/gen_corpus
  *   rm -rf tests/fuzz/vaultfiles/corpus; mkdir tests/fuzz/vaultfiles/corpus
  *   /tmp/gen_corpus tests/fuzz/vaultfiles/corpus
@@ -286,9 +286,8 @@ admin_keys(void)
 	    pack_vault_keypair_secret(k->vault_pk, k->vault_sk) != ERR_OK)
 		abort();
 	randombytes_buf(k->repo_secret, sizeof(k->repo_secret));
-	if (admin_key_export(k, FUZZ_PASS, strlen(FUZZ_PASS),
-	    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, &text) !=
-	    ERR_OK)
+	if (admin_key_export(k, FUZZ_PASS, strlen(FUZZ_PASS), 1,
+	    ADMIN_MEM_MIN, &text) != ERR_OK)
 		abort();
 	emit_str("adminkey-valid", KIND_ADMIN_KEY, text);
 	struct admin_key *back = NULL;
@@ -299,17 +298,16 @@ admin_keys(void)
 	admin_key_free(back);
 	/* The harness must skip this one: 256 MiB. */
 	n = strlen(text) + 16;
-	if ((big = malloc(n)) == NULL || (at = strstr(text, " 8192 ")) == NULL)
+	if ((big = malloc(n)) == NULL || (at = strstr(text, " m=32 ")) == NULL)
 		abort();
-	snprintf(big, n, "%.*s 268435456 %s", (int)(at - text), text, at + 6);
+	snprintf(big, n, "%.*s m=262144 %s", (int)(at - text), text, at + 6);
 	emit_str("adminkey-big-memlimit-skipped", KIND_ADMIN_KEY, big);
 	if (admin_kdf_cheap((const uint8_t *)big, strlen(big)))
 		abort();
 	free(big);
 	free(text);
-	if (admin_key_export(k, "another passphrase", 18,
-	    crypto_pwhash_OPSLIMIT_MIN + 1, crypto_pwhash_MEMLIMIT_MIN * 2,
-	    &text) != ERR_OK)
+	if (admin_key_export(k, "another passphrase", 18, 2,
+	    ADMIN_MEM_MIN * 2, &text) != ERR_OK)
 		abort();
 	emit_str("adminkey-other-passphrase", KIND_ADMIN_KEY, text);
 	free(text);

@@ -22,8 +22,9 @@
 #include "common/banned.h"
 
 #define PASS "correct horse battery staple"
-#define OPS crypto_pwhash_OPSLIMIT_MIN
-#define MEM crypto_pwhash_MEMLIMIT_MIN
+#define OPS 1
+#define MEM (32u << 10)		/* bytes: 8 KiB for each of the 4 lanes */
+#define MKIB (MEM / 1024)
 
 /* ---- Helpers ---------------------------------------------------------- */
 
@@ -207,8 +208,7 @@ test_export_round_trip(void **state)
 	assert_int_equal(pack_vault_key_id(k->vault_pk, id), ERR_OK);
 	sodium_bin2hex(idhex, sizeof(idhex), id, sizeof(id));
 	snprintf(head, sizeof(head), "bulwark vault admin key v1\nkey-id %s\n"
-	    "kdf argon2id13 %llu %zu ", idhex, (unsigned long long)OPS,
-	    (size_t)MEM);
+	    "kdf argon2id v=19 m=%u t=%u p=4 ", idhex, MKIB, OPS);
 	assert_int_equal(strncmp(text, head, strlen(head)), 0);
 	assert_non_null(strstr(text, "\nsealed "));
 	assert_int_equal(text[strlen(text) - 1], '\n');
@@ -263,10 +263,16 @@ test_export_limits(void **state)
 	char *text = (char *)1;
 
 	(void)state;
-	/* (0 for either means the default, so only memlimit can go below
-	 * the minimum.) */
+	/* (0 for either means the default.) Under 8 KiB for each of the 4
+	 * lanes, over 64 passes, over 4 GiB: what import would refuse. */
 	assert_int_equal(admin_key_export(k, PASS, strlen(PASS), OPS, MEM - 1,
 	    &text), ERR_INVAL);
+	assert_null(text);
+	assert_int_equal(admin_key_export(k, PASS, strlen(PASS), 65, MEM,
+	    &text), ERR_INVAL);
+	assert_null(text);
+	assert_int_equal(admin_key_export(k, PASS, strlen(PASS), OPS,
+	    (4ull << 30) + 1024, &text), ERR_INVAL);
 	assert_null(text);
 	admin_key_free(k);
 }
@@ -319,29 +325,56 @@ test_export_altered(void **state)
 	free(alt);
 	expect_refused(text, idline, "key-id 00\n", ERR_FORMAT);
 
-	/* kdf: opslimit and memlimit raised (still valid values). */
-	snprintf(from, sizeof(from), "kdf argon2id13 %llu %zu ",
-	    (unsigned long long)OPS, (size_t)MEM);
-	snprintf(to, sizeof(to), "kdf argon2id13 %llu %zu ",
-	    (unsigned long long)OPS + 1, (size_t)MEM);
-	expect_refused(text, from, to, ERR_SIGNATURE);
-	snprintf(to, sizeof(to), "kdf argon2id13 %llu %zu ",
-	    (unsigned long long)OPS, (size_t)MEM * 2);
-	expect_refused(text, from, to, ERR_SIGNATURE);
-	/* kdf: values out of range, non-canonical, another algorithm. */
-	snprintf(to, sizeof(to), "kdf argon2id13 0 %zu ", (size_t)MEM);
-	expect_refused(text, from, to, ERR_FORMAT);
-	snprintf(to, sizeof(to), "kdf argon2id13 0%llu %zu ",
-	    (unsigned long long)OPS, (size_t)MEM);
-	expect_refused(text, from, to, ERR_FORMAT);
-	snprintf(to, sizeof(to), "kdf argon2id13 %llu 1024 ",
-	    (unsigned long long)OPS);
-	expect_refused(text, from, to, ERR_FORMAT);
-	snprintf(to, sizeof(to), "kdf argon2id13 %llu 99999999999 ",
-	    (unsigned long long)OPS);
-	expect_refused(text, from, to, ERR_FORMAT);
-	snprintf(to, sizeof(to), "kdf argon2i13 %llu %zu ",
-	    (unsigned long long)OPS, (size_t)MEM);
+	/* kdf: memory, passes and lanes changed (still valid values), and
+	 * the same parameters in the one-lane legacy form. */
+	snprintf(from, sizeof(from), "kdf argon2id v=19 m=%u t=%u p=4 ",
+	    MKIB, OPS);
+	/* (The lines below spell MKIB as 32.) */
+	_Static_assert(MKIB == 32, "MKIB");
+	static const char *const signed_[] = {
+		"kdf argon2id v=19 m=32 t=2 p=4 ",
+		"kdf argon2id v=19 m=64 t=1 p=4 ",
+		"kdf argon2id v=19 m=32 t=1 p=2 ",
+		"kdf argon2id v=19 m=32 t=1 p=1 ",
+		"kdf argon2id13 1 32768 ",
+	};
+	for (size_t i = 0; i < sizeof(signed_) / sizeof(signed_[0]); i++) {
+		snprintf(to, sizeof(to), "%s", signed_[i]);
+		expect_refused(text, from, to, ERR_SIGNATURE);
+	}
+	/* kdf: values out of range or not canonical, fields missing,
+	 * reordered or doubled, another algorithm or version. */
+	static const char *const malformed[] = {
+		"kdf argon2id v=19 m=32 t=0 p=4 ",
+		"kdf argon2id v=19 m=32 t=65 p=4 ",
+		"kdf argon2id v=19 m=32 t=01 p=4 ",
+		"kdf argon2id v=19 m=32 t=1 p=0 ",
+		"kdf argon2id v=19 m=32 t=1 p=65 ",
+		"kdf argon2id v=19 m=31 t=1 p=4 ",
+		"kdf argon2id v=19 m=4194305 t=1 p=4 ",
+		"kdf argon2id v=19 m=99999999999 t=1 p=4 ",
+		"kdf argon2id v=19 m=32 t= p=4 ",
+		"kdf argon2id v=19 m=32 t=1 p=4 x=1 ",
+		"kdf argon2id v=19 m=32 t=1 ",
+		"kdf argon2id v=19 t=1 m=32 p=4 ",
+		"kdf argon2id v=19 m=32 m=1 p=4 ",
+		"kdf argon2id v=19  m=32 t=1 p=4 ",
+		"kdf argon2id v=019 m=32 t=1 p=4 ",
+		"kdf argon2id13 0 32768 ",
+		"kdf argon2id13 1 8191 ",
+		"kdf argon2id13 01 32768 ",
+		"kdf argon2id13 1 99999999999 ",
+	};
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]);
+	    i++) {
+		snprintf(to, sizeof(to), "%s", malformed[i]);
+		expect_refused(text, from, to, ERR_FORMAT);
+	}
+	snprintf(to, sizeof(to), "kdf argon2id v=16 m=%u t=1 p=4 ", MKIB);
+	expect_refused(text, from, to, ERR_UNSUPPORTED);
+	snprintf(to, sizeof(to), "kdf argon2i v=19 m=%u t=1 p=4 ", MKIB);
+	expect_refused(text, from, to, ERR_UNSUPPORTED);
+	snprintf(to, sizeof(to), "kdf scrypt v=19 m=%u t=1 p=4 ", MKIB);
 	expect_refused(text, from, to, ERR_UNSUPPORTED);
 
 	/* salt: one base64 digit changed (not the last, whose low bits are
@@ -379,6 +412,84 @@ test_export_altered(void **state)
 	free(sealed);
 	free(idline);
 	free(kdf);
+	free(text);
+	admin_key_free(k);
+}
+
+/*
+ * An export in the form the first versions wrote ("kdf argon2id13 OPS
+ * MEM SALT", one lane, memory in bytes), made here the way they made it,
+ * with libsodium's crypto_pwhash: it imports, and admin_key_kdf reads its
+ * parameters.
+ */
+static void
+test_export_legacy(void **state)
+{
+	struct admin_key *k = make_admin_key(), *back = NULL;
+	uint8_t id[PACK_KEY_ID_LEN], salt[crypto_pwhash_SALTBYTES];
+	uint8_t wk[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	uint8_t plain[PACK_SK_LEN + PACK_PK_LEN + REPO_SECRET_LEN];
+	uint8_t sealed[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+	    sizeof(plain) + crypto_aead_xchacha20poly1305_ietf_ABYTES];
+	char idhex[2 * PACK_KEY_ID_LEN + 1], salt64[64], head[512];
+	char sealed64[256], text[1024];
+	struct admin_kdf a;
+	const size_t mem = 2u << 20;
+
+	(void)state;
+	assert_int_equal(pack_vault_key_id(k->vault_pk, id), ERR_OK);
+	sodium_bin2hex(idhex, sizeof(idhex), id, sizeof(id));
+	randombytes_buf(salt, sizeof(salt));
+	sodium_bin2base64(salt64, sizeof(salt64), salt, sizeof(salt),
+	    sodium_base64_VARIANT_ORIGINAL);
+	snprintf(head, sizeof(head), "bulwark vault admin key v1\nkey-id %s\n"
+	    "kdf argon2id13 2 %zu %s\n", idhex, mem, salt64);
+	assert_int_equal(crypto_pwhash(wk, sizeof(wk), PASS, strlen(PASS),
+	    salt, 2, mem, crypto_pwhash_ALG_ARGON2ID13), 0);
+	memcpy(plain, k->vault_sk, PACK_SK_LEN);
+	memcpy(plain + PACK_SK_LEN, k->vault_pk, PACK_PK_LEN);
+	memcpy(plain + PACK_SK_LEN + PACK_PK_LEN, k->repo_secret,
+	    REPO_SECRET_LEN);
+	randombytes_buf(sealed, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL,
+	    plain, sizeof(plain), (const uint8_t *)head, strlen(head), NULL,
+	    sealed, wk);
+	sodium_bin2base64(sealed64, sizeof(sealed64), sealed, sizeof(sealed),
+	    sodium_base64_VARIANT_ORIGINAL);
+	snprintf(text, sizeof(text), "%ssealed %s\n", head, sealed64);
+
+	assert_int_equal(admin_key_kdf(text, strlen(text), &a), ERR_OK);
+	assert_int_equal(a.t, 2);
+	assert_int_equal(a.m_kib, 2048);
+	assert_int_equal(a.lanes, 1);
+	assert_memory_equal(a.salt, salt, sizeof(salt));
+	assert_int_equal(import_text(text, &back), ERR_OK);
+	assert_memory_equal(back, k, sizeof(*k));
+	admin_key_free(back);
+	sodium_memzero(plain, sizeof(plain));
+	sodium_memzero(wk, sizeof(wk));
+	admin_key_free(k);
+}
+
+/* admin_key_kdf reads a new export's line, and refuses what import does. */
+static void
+test_export_kdf_line(void **state)
+{
+	struct admin_key *k = make_admin_key();
+	char *text = export_min(k), *bad;
+	struct admin_kdf a;
+
+	(void)state;
+	assert_int_equal(admin_key_kdf(text, strlen(text), &a), ERR_OK);
+	assert_int_equal(a.t, OPS);
+	assert_int_equal(a.m_kib, MKIB);
+	assert_int_equal(a.lanes, 4);
+	bad = replace(text, " p=4 ", " p=0 ");
+	assert_int_equal(admin_key_kdf(bad, strlen(bad), &a), ERR_FORMAT);
+	free(bad);
+	assert_int_equal(admin_key_kdf("bulwark vault admin key v1\n", 27,
+	    &a), ERR_FORMAT);
 	free(text);
 	admin_key_free(k);
 }
@@ -616,6 +727,8 @@ main(void)
 		cmocka_unit_test(test_export_limits),
 		cmocka_unit_test(test_export_altered),
 		cmocka_unit_test(test_export_mismatched_keys),
+		cmocka_unit_test(test_export_legacy),
+		cmocka_unit_test(test_export_kdf_line),
 		cmocka_unit_test(test_config_round_trip),
 		cmocka_unit_test(test_config_refusals),
 		cmocka_unit_test(test_config_load_mode),
