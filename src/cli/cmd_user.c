@@ -5,7 +5,7 @@
  *   user add NAME --key FILE [--role ROLE] [--shell PATH]
  *            [--no-account --uid N]
  *   user mfa enroll|unlock NAME
- *   user key add NAME FILE
+ *   user key add NAME FILE | key list NAME | key del NAME FINGERPRINT
  *   user list | show NAME | disable NAME | enable NAME
  *   user del NAME [--keep-account]
  *
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -383,15 +384,11 @@ user_key_add(int argc, char **argv)
 	const char *name, *file;
 	int st, rc = 1;
 
-	if (argc < 2 || strcmp(argv[1], "add") != 0) {
-		cli_error("%s", usage);
-		return 2;
-	}
-	if ((rc = gw_socket_only(&sockopt, argc - 1, argv + 1, 2, usage)) != 0)
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 2, usage)) != 0)
 		return rc;
 	rc = 1;
-	name = argv[1 + optind];
-	file = argv[2 + optind];
+	name = argv[optind];
+	file = argv[1 + optind];
 	if (!gw_valid_user(name))
 		return bad_user(name);
 	if (read_key(file, &key, fp, type) != 0)
@@ -424,6 +421,177 @@ user_key_add(int argc, char **argv)
 	rpc_response_free(resp);
 	wire_builder_free(b);
 	return rc;
+}
+
+/*
+ * NAME's keys as USER_KEYS answers them (one "FP\tTYPE\tADDED\tCOMMENT"
+ * line each), in *text; the caller frees it. Prints its own errors.
+ */
+static int
+fetch_keys(const char *name, char **text)
+{
+	struct rpc_response *resp = NULL;
+	int st;
+
+	*text = NULL;
+	if (simple(PROTO_USER_KEYS, name, 0, 0, &resp, &st) != 0)
+		return 1;
+	if (st == ERR_OK && (*text = gw_resp_str(resp, P_TEXT)) == NULL)
+		st = ERR_FORMAT;
+	rpc_response_free(resp);
+	if (st == ERR_NOTFOUND)
+		return gw_say("no user '%s'; 'bulwark user list' shows them",
+		    name);
+	if (st != ERR_OK)
+		return gw_fail(st, "cannot list the keys of '%s'", name);
+	return 0;
+}
+
+/* Counts the key lines in text, and those whose type is a FIDO2 key's. */
+static void
+count_keys(const char *text, size_t *n, size_t *sk)
+{
+	const char *line = text;
+
+	*n = *sk = 0;
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n'), *tab = strchr(line, '\t');
+		char type[SSHKEY_TYPE_MAX];
+		size_t tl;
+
+		if (nl == NULL)
+			nl = line + strlen(line);
+		if (tab != NULL && tab < nl) {
+			const char *t2 = strchr(tab + 1, '\t');
+
+			tl = t2 != NULL && t2 < nl ? (size_t)(t2 - tab - 1) : 0;
+			if (tl < sizeof(type)) {
+				memcpy(type, tab + 1, tl);
+				type[tl] = '\0';
+				(*n)++;
+				*sk += sshkey_type_is_sk(type) != 0;
+			}
+		}
+		line = *nl != '\0' ? nl + 1 : nl;
+	}
+}
+
+static int
+user_key_list(int argc, char **argv)
+{
+	static const char *usage = "usage: bulwark user key list NAME";
+	char *text = NULL, *line, *next, *f[5];
+	const char *name;
+	int rc;
+
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 1, usage)) != 0)
+		return rc;
+	name = argv[optind];
+	if (!gw_valid_user(name))
+		return bad_user(name);
+	if ((rc = fetch_keys(name, &text)) != 0)
+		return rc;
+	if (*text == '\0')
+		printf("'%s' has no key: 'bulwark user key add %s FILE' adds "
+		    "one\n", name, name);
+	for (line = text; *line != '\0'; line = next) {
+		char *nl = strchr(line, '\n'), when[32];
+		time_t t;
+		struct tm tm;
+
+		next = nl != NULL ? nl + 1 : line + strlen(line);
+		if (nl != NULL)
+			*nl = '\0';
+		if (gw_split_tabs(line, f, 5) != 4)
+			continue;
+		t = (time_t)strtoll(f[2], NULL, 10);
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(when, sizeof(when), "%s", f[2]);
+		printf("%s  %s  added %s%s%s\n", f[0], f[1], when,
+		    *f[3] != '\0' ? "  " : "", f[3]);
+	}
+	free(text);
+	return 0;
+}
+
+/*
+ * Deletes one key. Afterwards the FIDO2 group follows the keys that are
+ * left: a user whose remaining keys are all FIDO2 keys joins it (the key
+ * alone is both factors again), a user with no key leaves it. Deleting
+ * first is the safe order: until the group changes, sshd still asks for
+ * the code, and bulwarkd's account check decides from the keys anyway.
+ */
+static int
+user_key_del(int argc, char **argv)
+{
+	static const char *usage =
+	    "usage: bulwark user key del NAME FINGERPRINT";
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	const char *name, *fp;
+	char *text = NULL;
+	size_t n, sk;
+	int st, rc;
+
+	if ((rc = gw_socket_only(&sockopt, argc, argv, 2, usage)) != 0)
+		return rc;
+	rc = 1;
+	name = argv[optind];
+	fp = argv[1 + optind];
+	if (!gw_valid_user(name))
+		return bad_user(name);
+	if (strncmp(fp, "SHA256:", 7) != 0 || strlen(fp) > PROTO_STR_MAX) {
+		cli_error("'%s' is not a key fingerprint: give it as 'bulwark "
+		    "user key list %s' shows it (SHA256:...)", fp, name);
+		return 2;
+	}
+	if (wire_builder_new(PROTO_USER_KEY_DEL, &b) != ERR_OK ||
+	    wire_put_str(b, P_USER, name) != ERR_OK ||
+	    wire_put_str(b, P_FP, fp) != ERR_OK) {
+		cli_error("cannot build the request for '%s'", name);
+		goto out;
+	}
+	if (gw_call(gw_socket_path(sockopt), b, &resp, &st) != 0)
+		goto out;
+	if (st == ERR_NOTFOUND) {
+		rc = gw_say("'%s' has no key %s; 'bulwark user key list %s' "
+		    "shows its keys", name, fp, name);
+		goto out;
+	}
+	if (st != ERR_OK) {
+		rc = gw_fail(st, "cannot delete key %s of '%s'", fp, name);
+		goto out;
+	}
+	printf("deleted key %s of '%s'\n", fp, name);
+	rc = 0;
+	if (fetch_keys(name, &text) != 0 || getpwnam(name) == NULL)
+		goto out;
+	count_keys(text, &n, &sk);
+	if (n == 0) {
+		printf("'%s' has no key left and cannot log in until 'bulwark "
+		    "user key add %s FILE'\n", name, name);
+		rc = gw_fido2_member(gw_socket_path(sockopt), name, 0);
+	} else if (sk == n) {
+		rc = gw_fido2_member(gw_socket_path(sockopt), name, 1);
+	}
+ out:
+	free(text);
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	return rc;
+}
+
+static int
+user_key(int argc, char **argv)
+{
+	static const struct gw_sub subs[] = {
+		{ "add", user_key_add }, { "list", user_key_list },
+		{ "del", user_key_del },
+	};
+
+	return gw_dispatch("user key", subs, sizeof(subs) / sizeof(subs[0]),
+	    argc, argv);
 }
 
 /* Wipes the bytes of field tag inside resp (secrets answered to us). */
@@ -795,7 +963,7 @@ int
 cmd_user(int argc, char **argv)
 {
 	static const struct gw_sub subs[] = {
-		{ "add", user_add }, { "mfa", user_mfa }, { "key", user_key_add },
+		{ "add", user_add }, { "mfa", user_mfa }, { "key", user_key },
 		{ "list", user_list }, { "show", user_show },
 		{ "disable", user_disable }, { "enable", user_enable },
 		{ "del", user_del },

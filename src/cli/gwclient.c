@@ -602,8 +602,8 @@ sub_usage(const char *family, const struct gw_sub *table, size_t n)
 	for (i = 0; i < n && len < sizeof(names); i++)
 		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
 		    i ? "|" : "", table[i].name);
-	cli_error("usage: bulwark %s (%s) ...; see 'bulwark help %s'", family,
-	    names, family);
+	cli_error("usage: bulwark %s (%s) ...; see 'bulwark help %.*s'",
+	    family, names, (int)strcspn(family, " "), family);
 }
 
 int
@@ -619,8 +619,9 @@ gw_dispatch(const char *family, const struct gw_sub *table, size_t n,
 	for (i = 0; i < n; i++)
 		if (strcmp(argv[1], table[i].name) == 0)
 			return table[i].fn(argc - 1, argv + 1);
-	cli_error("'%s' is not a %s command; see 'bulwark help %s'", argv[1],
-	    family, family);
+	/* The help topic is the family's first word ("user key": user). */
+	cli_error("'%s' is not a %s command; see 'bulwark help %.*s'",
+	    argv[1], family, (int)strcspn(family, " "), family);
 	return 2;
 }
 

@@ -165,6 +165,93 @@ bd_h_user_key_add(struct rpc_conn *conn, const struct wire_msg *req,
 	    json_pack("{s:s}", "fingerprint", fp));
 }
 
+/* s[0..n) with tabs, line ends and other controls as '?', for TEXT. */
+static void
+text_safe(char *dst, size_t len, const char *s, size_t n)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	for (i = 0; i < n && i + 1 < len; i++)
+		dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	dst[i] = '\0';
+}
+
+/* One line of USER_KEYS: the type and comment come from the key line. */
+static int
+key_text_line(const struct db_key *k, struct text *t)
+{
+	const char *line = k->key_line, *sp1, *sp2;
+	char type[SSHKEY_TYPE_MAX], comment[256], out[1024];
+
+	sp1 = strchr(line, ' ');
+	sp2 = sp1 != NULL ? strchr(sp1 + 1, ' ') : NULL;
+	text_safe(type, sizeof(type), line,
+	    sp1 != NULL ? (size_t)(sp1 - line) : strlen(line));
+	if (sp2 != NULL)
+		text_safe(comment, sizeof(comment), sp2 + 1, strlen(sp2 + 1));
+	else
+		comment[0] = '\0';
+	snprintf(out, sizeof(out), "%s\t%s\t%lld\t%s\n", k->fingerprint, type,
+	    (long long)k->added, comment);
+	return text_add(t, out);
+}
+
+int
+bd_h_user_keys(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	struct text t = { NULL, 0, 0 };
+	struct db_key *k = NULL;
+	size_t nk = 0;
+	S(user);
+	int r;
+
+	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK)
+		return ERR_FORMAT;
+	if ((r = db_key_list(d->db, user, &k, &nk)) != ERR_OK)
+		return r;
+	r = text_add(&t, "");
+	for (size_t i = 0; i < nk && r == ERR_OK; i++)
+		r = key_text_line(&k[i], &t);
+	db_key_array_free(k, nk);
+	return text_answer(&t, r, resp);
+}
+
+/*
+ * Deletes one key of a user. A fingerprint of another user's key is
+ * ERR_NOTFOUND, as if it did not exist: the admin named the wrong user,
+ * and deleting it anyway would lock out the wrong person.
+ */
+int
+bd_h_user_key_del(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	struct db_key k;
+	S(user);
+	S(fp);
+	int r, mine;
+
+	(void)resp;
+	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK ||
+	    bd_str(req, P_FP, fp, sizeof(fp)) != ERR_OK)
+		return ERR_FORMAT;
+	if ((r = db_key_find_by_fingerprint(d->db, fp, &k)) != ERR_OK)
+		return r;
+	mine = strcmp(k.user, user) == 0;
+	db_key_release(&k);
+	if (!mine)
+		return ERR_NOTFOUND;
+	if ((r = db_key_del(d->db, fp)) != ERR_OK)
+		return r;
+	return admin_event(conn, user, "user.key.del",
+	    json_pack("{s:s}", "fingerprint", fp));
+}
+
 static const char *
 state_name(int state)
 {

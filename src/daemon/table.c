@@ -14,7 +14,8 @@
     struct wire_builder *)
 H(keys); H(pam_start); H(pam_totp); H(account); H(targets);
 H(session_open); H(session_cert); H(session_data); H(session_end);
-H(ca_key); H(user_add); H(user_key_add); H(user_list); H(user_state);
+H(ca_key); H(user_add); H(user_key_add); H(user_keys); H(user_key_del);
+H(user_list); H(user_state);
 H(one_name); H(mfa_enroll); H(target_add); H(target_list);
 H(target_rekey); H(grant_change); H(grant_list);
 H(session_list); H(session_get);
@@ -44,6 +45,8 @@ static struct rpc_request rows[] = {
 	ROW(PROTO_CA_KEY, ca_key, ANY, ST(NEW)),
 	ROW(PROTO_USER_ADD, user_add, ROOT, ADMIN),
 	ROW(PROTO_USER_KEY_ADD, user_key_add, ROOT, ADMIN),
+	ROW(PROTO_USER_KEYS, user_keys, ROOT, ADMIN),
+	ROW(PROTO_USER_KEY_DEL, user_key_del, ROOT, ADMIN),
 	ROW(PROTO_USER_LIST, user_list, ROOT, ADMIN),
 	ROW(PROTO_USER_STATE, user_state, ROOT, ADMIN),
 	ROWH(PROTO_USER_DEL, user_del, ROOT, ADMIN, one_name),

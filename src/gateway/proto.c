@@ -44,6 +44,9 @@ static const struct wire_field_spec f_user_add[] = {
 static const struct wire_field_spec f_user_key[] = {
 	STR(P_USER, R), LINE(P_KEY, R),
 };
+static const struct wire_field_spec f_user_fp[] = {
+	STR(P_USER, R), STR(P_FP, R),
+};
 static const struct wire_field_spec f_user_state[] = {
 	STR(P_USER, R), U32(P_STATE, R),
 };
@@ -88,6 +91,8 @@ static const struct {
 	SPEC(PROTO_USER_DEL, f_user),
 	SPEC(PROTO_MFA_ENROLL, f_user),
 	SPEC(PROTO_MFA_UNLOCK, f_user),
+	SPEC(PROTO_USER_KEYS, f_user),
+	SPEC(PROTO_USER_KEY_DEL, f_user_fp),
 	SPEC(PROTO_TARGET_ADD, f_target_add),
 	SPEC(PROTO_TARGET_LIST, f_target_opt),
 	SPEC(PROTO_TARGET_REKEY, f_target_rekey),

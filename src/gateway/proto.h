@@ -55,6 +55,9 @@
  * Admin requests, root only (the CLI; each is an audit event):
  *  USER_ADD       USER R, UID R, ROLE R, KEY o (a public key line)
  *  USER_KEY_ADD   USER R, KEY R
+ *  USER_KEYS      USER R -> TEXT ("FINGERPRINT\tTYPE\tADDED\tCOMMENT\n",
+ *                 in the order added; ADDED in Unix seconds)
+ *  USER_KEY_DEL   USER R, FP R (a key of that user, "SHA256:...")
  *  USER_LIST      USER o -> TEXT ("NAME\tUID\tROLE\tSTATE\tKEYS\tMFA\n")
  *  USER_STATE     USER R, STATE R (u32, db_user_state)
  *  USER_DEL       USER R
@@ -102,6 +105,8 @@ enum proto_type {
 	PROTO_USER_DEL = 24,
 	PROTO_MFA_ENROLL = 25,
 	PROTO_MFA_UNLOCK = 26,
+	PROTO_USER_KEYS = 27,
+	PROTO_USER_KEY_DEL = 28,
 	PROTO_TARGET_ADD = 30,
 	PROTO_TARGET_LIST = 31,
 	PROTO_TARGET_REKEY = 32,
@@ -147,6 +152,7 @@ enum proto_tag {
 	P_DECISION = 29,	/* str */
 	P_COUNT = 30,		/* u32 */
 	P_FACTORS = 31,		/* u8, 1: pam_bulwark's auth stage passed */
+	P_FP = 32,		/* str, a key fingerprint "SHA256:..." */
 };
 
 /* Connection states of the session and PAM exchanges. */

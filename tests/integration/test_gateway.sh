@@ -305,6 +305,41 @@ gw_ssh "$BOB" -o ControlPath=none 127.0.0.1 "$LOGIN@web1" true ||
 	fail "FIDO2 login through keyboard-interactive: $(tail -5 "$GW_DIR/sshd.log")"
 ok
 
+# ---- user key list / key del: BOB's plain key deleted makes him
+# FIDO2-only again, back in the group; the deleted key is no longer one
+# that sshd takes; a fingerprint of ALICE's key named with BOB is refused.
+plain_try() {	# 1 when the gateway's sshd takes BOB's plain key (as a first factor)
+	ssh -v -F /dev/null -p "$GW_PORT" -i "$T/bobplain" -o IdentitiesOnly=yes \
+		-o IdentityAgent=none -o UserKnownHostsFile="$GW_DIR/known_hosts" \
+		-o StrictHostKeyChecking=yes -o BatchMode=yes \
+		-o ControlPath=none -l "$BOB" 127.0.0.1 true >"$T/plain.out" 2>&1 &&
+		fail "BOB's plain key logged in alone"
+	grep -c 'Authenticated using "publickey" with partial success' "$T/plain.out" || true
+}
+"$B" user key list "$BOB" >"$T/keys" || fail "user key list"
+[ "$(wc -l <"$T/keys")" -eq 2 ] || { cat "$T/keys"; fail "user key list: two keys expected"; }
+pfp=$(ssh-keygen -l -f "$T/bobplain.pub" | awk '{print $2}')
+afp=$(ssh-keygen -l -f "$GW_DIR/$ALICE.pub" | awk '{print $2}')
+grepq "^$pfp  ssh-ed25519  added 20[0-9-]*T[0-9:]*Z" <"$T/keys" || { cat "$T/keys"; fail "key list: no line for the plain key"; }
+grepq "  sk-ssh-ed25519@openssh.com  added " <"$T/keys" || { cat "$T/keys"; fail "key list: no FIDO2 key"; }
+[ "$(plain_try)" -eq 1 ] || { cat "$T/plain.out"; fail "sshd never took BOB's plain key (the check after key del would prove nothing)"; }
+expect_fail "key del: another user's key" "has no key SHA256:" "$B" user key del "$BOB" "$afp"
+expect_fail "key del: not a fingerprint" "not a key fingerprint" "$B" user key del "$BOB" nonsense
+nd=$("$B" log show --dir "$GW_STATE/log" --json | grep -c '"action":"user.key.del"' || true)
+"$B" user key del "$BOB" "$pfp" >"$T/keydel" 2>&1 || { cat "$T/keydel"; fail "user key del"; }
+grep -q "deleted key $pfp of '$BOB'" "$T/keydel" || { cat "$T/keydel"; fail "key del output"; }
+grep -q "added '$BOB' to group $FIDO_GROUP" "$T/keydel" || { cat "$T/keydel"; fail "key del did not put $BOB back in the group"; }
+members | grepq -x "$BOB" || fail "$BOB, FIDO2-only again, is not in $FIDO_GROUP"
+[ "$("$B" log show --dir "$GW_STATE/log" --json | grep '"action":"user.key.del"' | grep -c "$pfp")" -gt "$nd" ] ||
+	fail "no user.key.del audit event naming the key"
+[ "$(plain_try)" -eq 0 ] || fail "sshd still takes BOB's deleted key"
+grepq "Permission denied" <"$T/plain.out" || { cat "$T/plain.out"; fail "the deleted key: no refusal"; }
+[ "$("$B" user key list "$BOB" | wc -l)" -eq 1 ] || fail "key list after key del"
+"$B" user key list "$ALICE" | grepq "^$afp " || fail "ALICE's key went with a refused key del"
+gw_ssh "$BOB" -o ControlPath=none -o KbdInteractiveAuthentication=no -o BatchMode=yes \
+	127.0.0.1 "$LOGIN@web1" true || fail "FIDO2 key alone after the plain key was deleted"
+ok
+
 # ---- what the target accepts: only fresh CA certificates, from the
 # gateway, for the certified login (signed here with the CA key itself)
 tssh() {

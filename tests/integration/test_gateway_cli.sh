@@ -76,6 +76,16 @@ ok
 $B user key add "$U" "$T/u2.pub" >/dev/null || fail "user key add"
 expect_fail "private key refused" "is a private key" $B user key add "$U" "$T/u2"
 grep -Eq "^keys +2$" <<<"$($B user show "$U")" || fail "user show: two keys"
+fp2=$(ssh-keygen -l -f "$T/u2.pub" | awk '{print $2}')
+$B user key list "$U" > "$T/out" || fail "user key list"
+grep -Eq "^SHA256:[A-Za-z0-9+/]{43}  ssh-ed25519  added .*  $U$" "$T/out" || { cat "$T/out"; fail "key list: first key"; }
+grep -Eq "^$fp2  ssh-ed25519  added .*  $U-2$" "$T/out" || { cat "$T/out"; fail "key list: second key"; }
+expect_fail "key del: unknown fingerprint" "has no key SHA256:nosuch" $B user key del "$U" SHA256:nosuch
+expect_fail "user key without a command" "usage: bulwark user key " $B user key
+$B user key del "$U" "$fp2" > "$T/out" || fail "user key del"
+grep -q "deleted key $fp2 of '$U'" "$T/out" || fail "key del output"
+grep -Eq "^keys +1$" <<<"$($B user show "$U")" || fail "user show: one key after key del"
+$B user key add "$U" "$T/u2.pub" >/dev/null || fail "user key add after key del"
 ok
 $B user disable "$U" >/dev/null && grep -Eq "^state +disabled" <<<"$($B user show "$U")" || fail "disable"
 $B user enable "$U" >/dev/null && grep -Eq "^state +active" <<<"$($B user show "$U")" || fail "enable"
