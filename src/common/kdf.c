@@ -25,13 +25,16 @@
  * leaving exactly [mem, mem + n) for area_free to unmap.
  */
 static int
-area_alloc(uint8_t **mem, size_t n)
+area_alloc(uint8_t **mem, size_t bytes)
 {
-	size_t len = n + HUGE_PAGE;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	/* Whole pages (libargon2 asks for whole 4-block segments anyway):
+	 * munmap of the tail needs an aligned address. */
+	size_t n = (bytes + page - 1) / page * page, len = n + HUGE_PAGE;
 	uint8_t *raw, *start;
 
 	*mem = NULL;
-	if (n == 0 || len < n)
+	if (bytes == 0 || n < bytes || len < n)
 		return ARGON2_MEMORY_ALLOCATION_ERROR;
 	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -56,7 +59,10 @@ area_alloc(uint8_t **mem, size_t n)
 	return ARGON2_OK;
 }
 
-/* libargon2 has wiped the area (clear_internal_memory) before this. */
+/*
+ * libargon2 has wiped the area (clear_internal_memory) before this;
+ * munmap rounds n up to the pages area_alloc mapped.
+ */
 static void
 area_free(uint8_t *mem, size_t n)
 {
