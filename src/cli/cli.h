@@ -33,6 +33,15 @@ int cli_open_vault(const char *dir, struct vault **v);
 int cmd_snapshots(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/*
+ * Reads the admin key export file, asks for its passphrase (from
+ * passfile when not NULL) and unwraps it; with v, also checks that it is
+ * the key of that vault (dir names it in the message). Prints its own
+ * errors; 0 or -1.
+ */
+struct admin_key;
+int cli_admin_key_load(const char *file, const char *passfile,
+    const struct vault *v, const char *dir, struct admin_key **out);
 
 /* Prints "bulwark: " and the formatted message to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

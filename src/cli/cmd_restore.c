@@ -81,13 +81,9 @@ elapsed(const struct timespec *a)
 	    (double)(b.tv_nsec - a->tv_nsec) / 1e9;
 }
 
-/*
- * Reads and unwraps the admin key export and checks that it is v's key.
- * Prints its own errors.
- */
-static int
-load_admin_key(const char *file, const char *passfile, const struct vault *v,
-    const char *dir, struct admin_key **out)
+int
+cli_admin_key_load(const char *file, const char *passfile,
+    const struct vault *v, const char *dir, struct admin_key **out)
 {
 	char *text = NULL, *pass = NULL;
 	size_t len = 0, passlen;
@@ -126,7 +122,8 @@ load_admin_key(const char *file, const char *passfile, const struct vault *v,
 		cli_error("cannot unwrap %s: %s", file, err_str(r));
 		goto out;
 	}
-	if (sodium_memcmp((*out)->vault_pk, vault_pk(v), PACK_PK_LEN) != 0) {
+	if (v != NULL &&
+	    sodium_memcmp((*out)->vault_pk, vault_pk(v), PACK_PK_LEN) != 0) {
 		cli_error("%s is the admin key of another vault; give the "
 		    "export that bulwark vault init wrote for %s", file, dir);
 		admin_key_free(*out);
@@ -399,7 +396,7 @@ cmd_restore(int argc, char **argv)
 	 * take their time (restore.h); not starting only costs that. */
 	if (restore_prefetch_start(v, s[i].m, 0, &pf) != ERR_OK)
 		pf = NULL;
-	r = load_admin_key(key, passfile, v, dir, &k);
+	r = cli_admin_key_load(key, passfile, v, dir, &k);
 	(void)restore_prefetch_stop(pf);
 	if (r != 0)
 		goto out;
@@ -519,7 +516,7 @@ cmd_check(int argc, char **argv)
 		goto usage;
 	if (cli_open_vault(dir, &v) != 0)
 		return 1;
-	if (load_admin_key(key, passfile, v, dir, &k) != 0)
+	if (cli_admin_key_load(key, passfile, v, dir, &k) != 0)
 		goto out;
 	memset(&o, 0, sizeof(o));
 	o.tty = isatty(STDERR_FILENO);

@@ -213,7 +213,8 @@ vault_init(int argc, char **argv)
 		goto out;
 	}
 	randombytes_buf(k->repo_secret, sizeof(k->repo_secret));
-	fprintf(stderr, "wrapping the admin key (Argon2id, about a second)\n");
+	fprintf(stderr, "wrapping the admin key (Argon2id: 256 MiB, 3 passes, "
+	    "4 lanes)\n");
 	if (admin_key_export(k, pass, passlen, 0, 0, &text) != ERR_OK) {
 		cli_error("cannot wrap the admin key");
 		goto out;
@@ -638,11 +639,93 @@ vault_check(int argc, char **argv)
 	return 0;
 }
 
+/* ---- passwd ------------------------------------------------------------ */
+
+/*
+ * A new export of the admin key under a new passphrase (and the current
+ * KDF parameters: an export from before lanes comes out in four). The old
+ * file is left alone: the admin checks the new one, then destroys every
+ * copy of the old, which its old passphrase still opens.
+ */
+static int
+vault_passwd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "admin-key", required_argument, NULL, 'a' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ "new-passphrase-file", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *admin = NULL, *out = NULL, *passfile = NULL;
+	const char *newfile = NULL;
+	char *pass = NULL, *text = NULL;
+	struct admin_key *k = NULL, *back = NULL;
+	size_t passlen;
+	int c, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': admin = optarg; break;
+		case 'o': out = optarg; break;
+		case 'p': passfile = optarg; break;
+		case 'n': newfile = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc || admin == NULL || out == NULL)
+		goto usage;
+	if (access(out, F_OK) == 0) {
+		cli_error("%s exists; the new export goes to a new file", out);
+		return 1;
+	}
+	if (cli_admin_key_load(admin, passfile, NULL, NULL, &k) != 0)
+		return 1;
+	if (cli_passphrase(newfile, "New passphrase for the admin key: ", 1,
+	    &pass, &passlen) != 0)
+		goto done;
+	fprintf(stderr, "wrapping the admin key (Argon2id: 256 MiB, 3 passes, "
+	    "4 lanes)\n");
+	if (admin_key_export(k, pass, passlen, 0, 0, &text) != ERR_OK) {
+		cli_error("cannot wrap the admin key");
+		goto done;
+	}
+	/* What is written must open with what was typed. */
+	if (admin_key_import(text, strlen(text), pass, passlen, &back) !=
+	    ERR_OK || sodium_memcmp(back, k, sizeof(*k)) != 0) {
+		cli_error("the new export does not unwrap to the same key; "
+		    "nothing written");
+		goto done;
+	}
+	if (write_secret_file(out, text) != 0)
+		goto done;
+	printf("wrote %s: the same vault key under the new passphrase.\n"
+	    "Every copy of %s (printed ones too) still opens with the old "
+	    "passphrase: destroy them once this one is stored.\n\n%s",
+	    out, admin, text);
+	rc = 0;
+done:
+	if (text != NULL) {
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
+	admin_key_free(back);
+	admin_key_free(k);
+	cli_passphrase_free(pass);
+	return rc;
+usage:
+	cli_error("usage: bulwark vault passwd --admin-key FILE --out NEWFILE "
+	    "[--passphrase-file FILE] [--new-passphrase-file FILE]");
+	return 2;
+}
+
 int
 cmd_vault(int argc, char **argv)
 {
 	static const struct gw_sub subs[] = {
 		{ "init", vault_init },
+		{ "passwd", vault_passwd },
 		{ "enroll", vault_enroll },
 		{ "receive", vault_receive_cmd },
 		{ "check", vault_check },

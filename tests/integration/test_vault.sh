@@ -243,6 +243,33 @@ expect_fail "restore with a wrong passphrase" "passphrase" \
 	--passphrase-file "$T/agent.pub" --to "$T/r5"
 ok
 
+# ---- a new passphrase: a new export of the same key; the old file stays
+echo "another passphrase entirely" > "$T/pass2"
+chmod 600 "$T/pass2"
+expect_fail "passwd with a wrong passphrase" "wrong passphrase" \
+	"$B" vault passwd --admin-key "$T/admin.key" --out "$T/admin2.key" \
+	--passphrase-file "$T/pass2" --new-passphrase-file "$T/pass2"
+[ -e "$T/admin2.key" ] && fail "passwd wrote a file after a wrong passphrase"
+"$B" vault passwd --admin-key "$T/admin.key" --out "$T/admin2.key" \
+	--passphrase-file "$T/pass" --new-passphrase-file "$T/pass2" > "$T/passwd.out" 2>&1 ||
+	{ cat "$T/passwd.out"; fail "vault passwd"; }
+grep -q "destroy them" "$T/passwd.out" || fail "passwd does not say the old copies still open"
+[ "$(stat -c %a "$T/admin2.key")" = 600 ] || fail "new export not 0600"
+grep -q "^kdf argon2id v=19 m=262144 t=3 p=4 " "$T/admin2.key" || { cat "$T/admin2.key"; fail "new export's KDF line"; }
+cmp -s "$T/admin.key" "$T/admin2.key" && fail "passwd copied the old export"
+[ "$(sed -n 2p "$T/admin.key")" = "$(sed -n 2p "$T/admin2.key")" ] || fail "passwd changed the key ID"
+"$B" restore "$SNAP1" --vault "$T/vault" --key "$T/admin2.key" \
+	--passphrase-file "$T/pass2" --to "$T/r6" > "$T/r6.out" 2>&1 ||
+	{ cat "$T/r6.out"; fail "restore with the new export"; }
+python3 "$TREECMP" "$T/r1$S" "$T/r6$S" > "$T/cmp6" || { cat "$T/cmp6"; fail "restore with the new export differs from the first"; }
+expect_fail "new export, old passphrase" "wrong passphrase" \
+	"$B" restore "$SNAP1" --vault "$T/vault" --key "$T/admin2.key" \
+	--passphrase-file "$T/pass" --to "$T/r7"
+expect_fail "passwd over an existing file" "exists" \
+	"$B" vault passwd --admin-key "$T/admin.key" --out "$T/admin2.key" \
+	--passphrase-file "$T/pass" --new-passphrase-file "$T/pass2"
+ok
+
 # ---- what the agent's key can do ----------------------------------------------------------
 state() {	# every file in the vault but tmp/ and log/ (which grow), with hashes
 	(cd "$T/vault" && find . -path ./tmp -prune -o -path ./log -prune -o \
