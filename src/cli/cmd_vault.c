@@ -109,6 +109,20 @@ write_secret_file(const char *path, const char *text)
 	return rc == ERR_OK ? 0 : -1;
 }
 
+/* The export text of k under pass, with the default KDF; says so first. */
+static int
+wrap_admin_key(const struct admin_key *k, const char *pass, size_t passlen,
+    char **text)
+{
+	fprintf(stderr, "wrapping the admin key (Argon2id: %u MiB, %u passes, "
+	    "%u lanes)\n", ADMIN_KDF_M_KIB >> 10, ADMIN_KDF_T, ADMIN_KDF_LANES);
+	if (admin_key_export(k, pass, passlen, 0, 0, text) != ERR_OK) {
+		cli_error("cannot wrap the admin key");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- init ------------------------------------------------------------- */
 
 static uid_t chown_uid;
@@ -213,12 +227,8 @@ vault_init(int argc, char **argv)
 		goto out;
 	}
 	randombytes_buf(k->repo_secret, sizeof(k->repo_secret));
-	fprintf(stderr, "wrapping the admin key (Argon2id: 256 MiB, 3 passes, "
-	    "4 lanes)\n");
-	if (admin_key_export(k, pass, passlen, 0, 0, &text) != ERR_OK) {
-		cli_error("cannot wrap the admin key");
+	if (wrap_admin_key(k, pass, passlen, &text) != 0)
 		goto out;
-	}
 	if (write_secret_file(admin, text) != 0)
 		goto out;
 	if (vault_create(dir, k->vault_pk, k->repo_secret, origin, &vkey, why,
@@ -685,12 +695,8 @@ vault_passwd(int argc, char **argv)
 	if (cli_passphrase(newfile, "New passphrase for the admin key: ", 1,
 	    &pass, &passlen) != 0)
 		goto done;
-	fprintf(stderr, "wrapping the admin key (Argon2id: 256 MiB, 3 passes, "
-	    "4 lanes)\n");
-	if (admin_key_export(k, pass, passlen, 0, 0, &text) != ERR_OK) {
-		cli_error("cannot wrap the admin key");
+	if (wrap_admin_key(k, pass, passlen, &text) != 0)
 		goto done;
-	}
 	/* What is written must open with what was typed. */
 	if (admin_key_import(text, strlen(text), pass, passlen, &back) !=
 	    ERR_OK || sodium_memcmp(back, k, sizeof(*k)) != 0) {
