@@ -136,7 +136,6 @@ all_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
-/* Grows *p to hold need bytes, at least doubling so appends stay linear. */
 /* The capacity to grow cap to for need bytes: doubling, at least need. */
 static size_t
 grown(size_t cap, size_t need)
@@ -146,6 +145,7 @@ grown(size_t cap, size_t need)
 	return n < need ? need : n;
 }
 
+/* Grows *p to hold need bytes, at least doubling so appends stay linear. */
 static int
 grow(uint8_t **p, size_t *cap, size_t need)
 {

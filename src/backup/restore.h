@@ -151,7 +151,8 @@ int restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
  * at: the restore checks every byte as before.
  *
  * m (its pack list) must outlive restore_prefetch_stop; *out is NULL (and
- * ERR_OK) when there is nothing to read. A failure to start costs only the head start.
+ * ERR_OK) when there is nothing to read. A failure to start costs only
+ * the head start.
  * stop waits for the thread (a request under way completes) and returns
  * how many bytes it asked for; p may be NULL.
  */

@@ -447,40 +447,31 @@ fetch_keys(const char *name, char **text)
 	return 0;
 }
 
-/* Counts the key lines in text, and those whose type is a FIDO2 key's. */
-static void
-count_keys(const char *text, size_t *n, size_t *sk)
+/*
+ * The next line of USER_KEYS text at *cur, split in place into its four
+ * fields (f[0] fingerprint, f[1] type, f[2] added, f[3] comment); lines
+ * of another shape are skipped. 0 at the end.
+ */
+static int
+next_key(char **cur, char *f[5])
 {
-	const char *line = text;
+	while (**cur != '\0') {
+		char *line = *cur, *nl = strchr(line, '\n');
 
-	*n = *sk = 0;
-	while (*line != '\0') {
-		const char *nl = strchr(line, '\n'), *tab = strchr(line, '\t');
-		char type[SSHKEY_TYPE_MAX];
-		size_t tl;
-
-		if (nl == NULL)
-			nl = line + strlen(line);
-		if (tab != NULL && tab < nl) {
-			const char *t2 = strchr(tab + 1, '\t');
-
-			tl = t2 != NULL && t2 < nl ? (size_t)(t2 - tab - 1) : 0;
-			if (tl < sizeof(type)) {
-				memcpy(type, tab + 1, tl);
-				type[tl] = '\0';
-				(*n)++;
-				*sk += sshkey_type_is_sk(type) != 0;
-			}
-		}
-		line = *nl != '\0' ? nl + 1 : nl;
+		*cur = nl != NULL ? nl + 1 : line + strlen(line);
+		if (nl != NULL)
+			*nl = '\0';
+		if (gw_split_tabs(line, f, 5) == 4)
+			return 1;
 	}
+	return 0;
 }
 
 static int
 user_key_list(int argc, char **argv)
 {
 	static const char *usage = "usage: bulwark user key list NAME";
-	char *text = NULL, *line, *next, *f[5];
+	char *text = NULL, *cur, *f[5];
 	const char *name;
 	int rc;
 
@@ -494,17 +485,11 @@ user_key_list(int argc, char **argv)
 	if (*text == '\0')
 		printf("'%s' has no key: 'bulwark user key add %s FILE' adds "
 		    "one\n", name, name);
-	for (line = text; *line != '\0'; line = next) {
-		char *nl = strchr(line, '\n'), when[32];
-		time_t t;
+	for (cur = text; next_key(&cur, f);) {
+		time_t t = (time_t)strtoll(f[2], NULL, 10);
+		char when[32];
 		struct tm tm;
 
-		next = nl != NULL ? nl + 1 : line + strlen(line);
-		if (nl != NULL)
-			*nl = '\0';
-		if (gw_split_tabs(line, f, 5) != 4)
-			continue;
-		t = (time_t)strtoll(f[2], NULL, 10);
 		if (gmtime_r(&t, &tm) == NULL ||
 		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 			snprintf(when, sizeof(when), "%s", f[2]);
@@ -530,7 +515,7 @@ user_key_del(int argc, char **argv)
 	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
 	const char *name, *fp;
-	char *text = NULL;
+	char *text = NULL, *cur, *f[5];
 	size_t n, sk;
 	int st, rc;
 
@@ -567,7 +552,8 @@ user_key_del(int argc, char **argv)
 	rc = 0;
 	if (fetch_keys(name, &text) != 0 || getpwnam(name) == NULL)
 		goto out;
-	count_keys(text, &n, &sk);
+	for (cur = text, n = sk = 0; next_key(&cur, f); n++)
+		sk += sshkey_type_is_sk(f[1]) != 0;
 	if (n == 0) {
 		printf("'%s' has no key left and cannot log in until 'bulwark "
 		    "user key add %s FILE'\n", name, name);
@@ -770,6 +756,26 @@ user_list(int argc, char **argv)
 	return rc;
 }
 
+/* user show's "login" line: how sshd lets name in (no line on a
+ * gateway without the FIDO2 group). */
+static void
+show_login(const char *name)
+{
+	char group[GW_GROUP_MAX];
+
+	switch (gw_fido2_in_group(gw_socket_path(sockopt), name, group)) {
+	case 1:
+		printf("login   FIDO2 key alone (group %s)\n", group);
+		break;
+	case 0:
+		printf("login   key, then keyboard-interactive (not in group "
+		    "%s)\n", group);
+		break;
+	default:
+		break;
+	}
+}
+
 static int
 user_show(int argc, char **argv)
 {
@@ -811,22 +817,7 @@ user_show(int argc, char **argv)
 		printf("%-7s %s\n", label[i], i == 3 ? state_name(f[i]) : f[i]);
 	free(text);
 	text = NULL;
-	{
-		char group[GW_GROUP_MAX];
-
-		switch (gw_fido2_in_group(gw_socket_path(sockopt), name,
-		    group)) {
-		case 1:
-			printf("login   FIDO2 key alone (group %s)\n", group);
-			break;
-		case 0:
-			printf("login   key, then keyboard-interactive (not in "
-			    "group %s)\n", group);
-			break;
-		default:
-			break;	/* a gateway without the group */
-		}
-	}
+	show_login(name);
 
 	/* What the user may reach: best effort, the user is shown anyway. */
 	if (simple(PROTO_TARGETS, name, 0, 0, &resp, &st) == 0 &&

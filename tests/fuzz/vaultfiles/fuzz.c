@@ -68,7 +68,7 @@ _Static_assert(sizeof(FUZZ_VAULT_SEED) == 33, "seed length");
 #define FUZZ_PASS "fuzz passphrase"
 #define ADMIN_OPS_MAX 3
 #define ADMIN_MEM_MAX 65536
-#define ADMIN_MEM_MIN 32768	/* 8 KiB for each lane */
+#define ADMIN_MEM_MIN (8 * 1024 * ADMIN_KDF_LANES)	/* 8 KiB a lane */
 
 enum {
 	KIND_CONFIG,
@@ -490,8 +490,9 @@ fuzz_admin_key(const uint8_t *p, size_t n)
 	if (memcmp(pk, k->vault_pk, sizeof(pk)) != 0)
 		fail("admin_key_import accepted keys that do not match");
 	if (admin_key_export(k, FUZZ_PASS, strlen(FUZZ_PASS), 1,
-	    ADMIN_MEM_MIN, &text) != ERR_OK || admin_key_import(text, strlen(text), FUZZ_PASS,
-	    strlen(FUZZ_PASS), &again) != ERR_OK ||
+	    ADMIN_MEM_MIN, &text) != ERR_OK ||
+	    admin_key_import(text, strlen(text), FUZZ_PASS, strlen(FUZZ_PASS),
+	    &again) != ERR_OK ||
 	    memcmp(k, again, sizeof(*k)) != 0)
 		fail("an imported key does not export and import again");
 	free(text);
