@@ -247,6 +247,10 @@ gw_teardown() {
 	done
 	sleep 0.2
 	for u in "${GW_USERS[@]}" "$GW_LOGIN"; do
+		# sshd's ExposeAuthInfo files (/tmp/sshauth.*, owned by the
+		# user) of sessions killed before sshd could remove them.
+		id -u "$u" >/dev/null 2>&1 &&
+			find /tmp -maxdepth 1 -name 'sshauth.*' -user "$u" -delete 2>/dev/null
 		userdel -r "$u" >/dev/null 2>&1 || true
 	done
 	userdel "$GW_SVC" >/dev/null 2>&1 || true

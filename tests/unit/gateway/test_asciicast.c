@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -494,6 +495,30 @@ asciinema_cat(const char *path, const char *home, char *out, size_t max,
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
+/* The directory test_asciinema_cat made, removed by its teardown even
+ * when an assertion failed (asciinema writes .config/asciinema there). */
+static char cat_dir[] = "/tmp/test_asciicast.XXXXXX";
+static int cat_dir_made;
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+remove_cat_dir(void **state)
+{
+	(void)state;
+	if (cat_dir_made)
+		assert_int_equal(nftw(cat_dir, rm_entry, 16,
+		    FTW_DEPTH | FTW_PHYS), 0);
+	cat_dir_made = 0;
+	return 0;
+}
+
 static void
 test_asciinema_cat(void **state)
 {
@@ -505,7 +530,7 @@ test_asciinema_cat(void **state)
 	static const char want[] = "\x1b[1mbold\x1b[0m \"quoted\" "
 	    "back\\slash\r\ntab\there caf\xc3\xa9 euro \xe2\x82\xac\r\n"
 	    "bad " FFFD " byte\r\nemoji \xf0\x9f\x98\x80\r\n";
-	char dir[] = "/tmp/test_asciicast.XXXXXX", path[64], got[1024];
+	char *dir = cat_dir, path[64], got[1024];
 	struct asciicast *a;
 	char *rec;
 	size_t i, len, glen;
@@ -515,6 +540,7 @@ test_asciinema_cat(void **state)
 	if (access(ASCIINEMA, X_OK) != 0)
 		skip();
 	assert_non_null(mkdtemp(dir));
+	cat_dir_made = 1;
 	snprintf(path, sizeof(path), "%s/rec.cast", dir);
 	a = new_cast(BIG_CAP);
 	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
@@ -536,8 +562,6 @@ test_asciinema_cat(void **state)
 	assert_int_equal(asciinema_cat(path, dir, got, sizeof(got), &glen), 0);
 	assert_int_equal(glen, strlen(want));
 	assert_memory_equal(got, want, glen);
-	unlink(path);
-	rmdir(dir);
 }
 
 int
@@ -552,7 +576,7 @@ main(void)
 		cmocka_unit_test(test_split_invariance),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_consume_in_pieces),
-		cmocka_unit_test(test_asciinema_cat),
+		cmocka_unit_test_teardown(test_asciinema_cat, remove_cat_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
