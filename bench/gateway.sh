@@ -555,6 +555,8 @@ echo "       same /usr/sbin/sshd binary on 127.0.0.1. The client logs in to both
 echo "       same FIDO2 key (software security key provider, verify-required), so no TOTP wait; a TOTP"
 echo "       user adds a keyboard-interactive prompt (the code, typed or from an askpass program) to"
 echo "       each new gateway connection. The jump path's hop to the target uses a plain ed25519 key."
+echo "       The gateway sshd listens on a socket with TCP_NODELAY, as its systemd socket unit makes it"
+echo "       (here: bulwark gateway sshd); the jump sshd binds its own, as Debian's ssh.service does."
 echo "ciphers: bulwark client->gateway $C_GW; jump client->jump $C_JO, client->target $C_JI;"
 echo "         nothing sets Ciphers/MACs (bulwark-shell's ssh to the target uses the defaults too)"
 echo

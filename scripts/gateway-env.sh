@@ -92,11 +92,13 @@ gw_dump_logs() {
 	return 0
 }
 
-# gw_start: bulwarkd and the gateway sshd, in the background.
+# gw_start: bulwarkd and the gateway sshd, in the background. The sshd
+# is started as it is without systemd: `bulwark gateway sshd` makes its
+# listening socket (TCP_NODELAY) and execs it (same pid).
 gw_start() {
 	gw_bulwarkd
-	"$GW_ETC/$GW_PAM" -D -e -f "$GW_ETC/sshd_config" -o LogLevel=VERBOSE \
-		</dev/null >>"$GW_DIR/sshd.log" 2>&1 &
+	"$GW_BIN/bulwark" gateway sshd --etc "$GW_ETC" --pam-service "$GW_PAM" \
+		-- -e -o LogLevel=VERBOSE </dev/null >>"$GW_DIR/sshd.log" 2>&1 &
 	GW_PIDS+=($!)
 	GW_SSHD_PID=$!
 	gw_wait_port "$GW_PORT"

@@ -18,6 +18,8 @@ int cmd_witness(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* The gateway's admin commands (gwclient.h has what they share). */
 int cmd_gateway(int argc, char **argv);
+/* bulwark gateway sshd: execs the gateway sshd on a TCP_NODELAY socket. */
+int cmd_gateway_sshd(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_target(int argc, char **argv);
 int cmd_grant(int argc, char **argv);

@@ -436,6 +436,45 @@ check_keys_command_path(const struct setup *s)
 	}
 }
 
+/*
+ * The gateway sshd's listening socket, made by systemd with TCP_NODELAY
+ * and handed to sshd (Debian's sshd takes it through sd_listen_fds and
+ * then ignores Port and ListenAddress): connections accepted from it
+ * inherit TCP_NODELAY, which saves each new connection a 40 ms Nagle and
+ * delayed-ACK stall before its session channel is confirmed
+ * (cmd_gateway_sshd.c says how). `bulwark gateway sshd` does the same
+ * where systemd does not run.
+ */
+static int
+step_socket(const struct setup *s)
+{
+	struct text t = { 0 };
+	char path[PATH_MAX];
+	int v6 = strchr(s->listen, ':') != NULL, r;
+
+	if (pathf(path, sizeof(path), "%s/%s.socket", s->systemd, s->pam) != 0)
+		return -1;
+	add(&t, "# Written by `bulwark gateway setup`; rerun it rather than "
+	    "editing.\n"
+	    "[Unit]\n"
+	    "Description=Bulwark gateway sshd socket (TCP_NODELAY)\n"
+	    "Documentation=man:bulwark-gateway(1)\n"
+	    "\n"
+	    "[Socket]\n");
+	add(&t, v6 ? "ListenStream=[%s]:%u\n" : "ListenStream=%s:%u\n",
+	    s->listen, (unsigned)s->port);
+	if (v6)
+		add(&t, "BindIPv6Only=ipv6-only\n");
+	add(&t, "NoDelay=true\n"
+	    "Accept=no\n"
+	    "\n"
+	    "[Install]\n"
+	    "WantedBy=sockets.target\n");
+	r = put_file(path, &t, 0644);
+	free(t.p);
+	return r;
+}
+
 static int
 step_units(const struct setup *s)
 {
@@ -501,19 +540,24 @@ step_units(const struct setup *s)
 	    "[Unit]\n"
 	    "Description=Bulwark gateway sshd (Debian's OpenSSH as %s)\n"
 	    "Documentation=man:bulwark-gateway(1) man:sshd(8)\n"
-	    "After=network.target bulwarkd.service\n"
-	    "Requires=bulwarkd.service\n"
+	    "After=network.target bulwarkd.service %s.socket\n"
+	    "Requires=bulwarkd.service %s.socket\n"
 	    "\n"
 	    "[Service]\n"
-	    "Type=notify\n", s->pam);
+	    "Type=notify\n", s->pam, s->pam, s->pam);
+	/* The listening socket comes from PAM.socket (see step_socket). */
 	add(&t, "ExecStartPre=%s/%s -t -f %s/sshd_config\n", s->etc, s->pam,
 	    s->etc);
 	add(&t, "ExecStart=%s/%s -D -f %s/sshd_config\n", s->etc, s->pam,
 	    s->etc);
-	add(&t, "ExecReload=%s/%s -t -f %s/sshd_config\n", s->etc, s->pam,
-	    s->etc);
-	add(&t, "ExecReload=/bin/kill -HUP $MAINPID\n"
-	    "KillMode=process\n"
+	/*
+	 * No ExecReload: Debian 12's sshd closes the socket systemd gave it
+	 * when SIGHUP makes it re-exec and then fails to bind the port the
+	 * socket unit still holds (Launchpad bug 2011458). A restart is the
+	 * reload: the socket unit keeps the port (new connections wait in
+	 * its queue) and KillMode=process leaves open sessions alone.
+	 */
+	add(&t, "KillMode=process\n"
 	    "Restart=on-failure\n"
 	    "RestartPreventExitStatus=255\n"
 	    "RuntimeDirectory=sshd\n"
@@ -524,14 +568,14 @@ step_units(const struct setup *s)
 	    "WantedBy=multi-user.target\n");
 	r = put_file(path, &t, 0644);
 	free(t.p);
-	return r;
+	return r != 0 ? r : step_socket(s);
 }
 
 static int
 step_start(const struct setup *s)
 {
 	struct stat st;
-	char unit[PATH_MAX];
+	char unit[PATH_MAX], sockunit[PATH_MAX];
 
 	if (!s->start) {
 		printf("not starting anything (--no-start)\n");
@@ -541,16 +585,18 @@ step_start(const struct setup *s)
 		printf("systemd is not running here; start the gateway with:\n"
 		    "  %s/bulwarkd --user %s --state %s --socket %s "
 		    "--keys-user " KEYS_USER " --source-address %s &\n"
-		    "  %s/%s -f %s/sshd_config\n", s->bindir, s->user, s->state,
-		    s->sock, s->srcaddr, s->etc, s->pam, s->etc);
+		    "  %s/bulwark gateway sshd --etc %s --pam-service %s\n",
+		    s->bindir, s->user, s->state, s->sock, s->srcaddr,
+		    s->bindir, s->etc, s->pam);
 		return 0;
 	}
-	if (pathf(unit, sizeof(unit), "%s.service", s->pam) != 0)
+	if (pathf(unit, sizeof(unit), "%s.service", s->pam) != 0 ||
+	    pathf(sockunit, sizeof(sockunit), "%s.socket", s->pam) != 0)
 		return -1;
 	{
 		char *reload[] = { "/usr/bin/systemctl", "daemon-reload", NULL };
 		char *enable[] = { "/usr/bin/systemctl", "enable", "--now",
-		    "bulwarkd.service", unit, NULL };
+		    "bulwarkd.service", sockunit, unit, NULL };
 
 		if (run(reload, "systemctl daemon-reload") != 0 ||
 		    run(enable, "starting the gateway") != 0) {
@@ -559,7 +605,7 @@ step_start(const struct setup *s)
 			return -1;
 		}
 	}
-	printf("started bulwarkd.service and %s\n", unit);
+	printf("started bulwarkd.service, %s and %s\n", sockunit, unit);
 	return 0;
 }
 
@@ -577,8 +623,8 @@ summary(const struct setup *s)
 	printf("  gateway sshd               %s/sshd_config, listening on "
 	    "%s port %u\n", s->etc, s->listen, (unsigned)s->port);
 	printf("  PAM stack                  %s/%s\n", s->pamdir, s->pam);
-	printf("  systemd units              %s/bulwarkd.service, %s/%s.service\n",
-	    s->systemd, s->systemd, s->pam);
+	printf("  systemd units              %s/bulwarkd.service, "
+	    "%s/%s.socket and .service\n", s->systemd, s->systemd, s->pam);
 	if (pathf(path, sizeof(path), "%s/ssh_host_ed25519_key.pub", s->etc) ==
 	    0 && sshkey_pub_load(path, &pub, NULL) == ERR_OK) {
 		sshkey_fingerprint(&pub, fp);
@@ -802,10 +848,11 @@ gateway_setup(int argc, char **argv)
 int
 cmd_gateway(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "setup") != 0) {
-		cli_error("usage: bulwark gateway setup [OPTIONS]; see 'bulwark "
-		    "help gateway'");
-		return 2;
-	}
-	return gateway_setup(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "setup") == 0)
+		return gateway_setup(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "sshd") == 0)
+		return cmd_gateway_sshd(argc - 1, argv + 1);
+	cli_error("usage: bulwark gateway setup|sshd [OPTIONS]; see 'bulwark "
+	    "help gateway'");
+	return 2;
 }

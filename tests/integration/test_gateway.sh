@@ -59,11 +59,90 @@ tail -n 2 "$GW_ETC/sshd_config" | tr -d '\t' | paste -sd' ' |
 	grepq -x "Match Group $GW_SVC-fido2 AuthenticationMethods publickey" ||
 	fail "sshd_config does not end with the FIDO2 group's Match block"
 # The systemd units setup wrote are valid ones (systemd need not run).
-SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$GW_ETC"/systemd/*.service >"$T/units" 2>&1 ||
+SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no "$GW_ETC"/systemd/*.service \
+	"$GW_ETC"/systemd/*.socket >"$T/units" 2>&1 ||
 	{ cat "$T/units"; fail "systemd-analyze rejects the generated units"; }
+# sshd gets its listening socket from the socket unit, with TCP_NODELAY.
+sock=$GW_ETC/systemd/$GW_PAM.socket
+grepq -x "ListenStream=127.0.0.1:$GWPORT" "$sock" || fail "socket unit: no ListenStream=127.0.0.1:$GWPORT"
+grepq -x "NoDelay=true" "$sock" || fail "socket unit: no NoDelay=true"
+grepq -x "Requires=bulwarkd.service $GW_PAM.socket" "$GW_ETC/systemd/$GW_PAM.service" ||
+	fail "the sshd service does not require its socket"
+grepq "^ExecReload" "$GW_ETC/systemd/$GW_PAM.service" &&
+	fail "the sshd service reloads with SIGHUP, which loses the socket"
 ok
 
 gw_start
+
+# ---- the gateway sshd's sockets have TCP_NODELAY ---------------------
+# Read from sshd itself: pidfd_getfd(2) copies the descriptors of the
+# listener and of the sshd that accepted our connection. Without it each
+# new connection waits 40 ms for a delayed ACK (cmd_gateway_sshd.c).
+python3 - "$GW_SSHD_PID" "$GW_PORT" <<'PYEOF' || fail "gateway sshd sockets without TCP_NODELAY"
+import ctypes, os, socket, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_pidfd_getfd = 438
+listener, port = int(sys.argv[1]), int(sys.argv[2])
+
+def sockets(pid):
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        for fd in os.listdir('/proc/%d/fd' % pid):
+            try:
+                if not os.readlink('/proc/%d/fd/%s' % (pid, fd)).startswith('socket:'):
+                    continue
+            except OSError:
+                continue
+            n = libc.syscall(SYS_pidfd_getfd, pidfd, int(fd), 0)
+            if n < 0:
+                continue
+            s = socket.socket(fileno=n)
+            if s.family in (socket.AF_INET, socket.AF_INET6) and s.type == socket.SOCK_STREAM:
+                yield s
+            else:
+                s.close()
+    finally:
+        os.close(pidfd)
+
+def nodelay(s):
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+found = [s for s in sockets(listener) if s.getsockname()[1] == port]
+if not found or any(nodelay(s) != 1 for s in found):
+    sys.exit('listener: %s' % [(s.getsockname(), nodelay(s)) for s in found])
+c = socket.create_connection(('127.0.0.1', port))
+me = c.getsockname()
+end = time.monotonic() + 10
+while time.monotonic() < end:
+    with open('/proc/%d/task/%d/children' % (listener, listener)) as f:
+        kids = [int(k) for k in f.read().split()]
+    for k in kids:
+        for s in sockets(k):
+            try:
+                if s.getpeername()[:2] == me[:2]:
+                    if nodelay(s) != 1:
+                        sys.exit('accepted connection without TCP_NODELAY')
+                    sys.exit(0)
+            except OSError:
+                pass
+    time.sleep(0.05)
+sys.exit('no sshd holds the accepted connection')
+PYEOF
+# A second one on the same port says why it cannot start; it is no
+# fallback sshd on a port of its own.
+"$B" gateway sshd --etc "$GW_ETC" --pam-service "$GW_PAM" >"$T/second" 2>&1 &&
+	fail "a second gateway sshd started on a taken port"
+grepq "already running" "$T/second" || fail "a taken port is not explained: $(cat "$T/second")"
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$B" gateway sshd --etc "$GW_ETC" \
+	--pam-service "$GW_PAM" >"$T/second" 2>&1 && fail "gateway sshd ran as nobody"
+grepq "runs as root" "$T/second" || fail "gateway sshd as nobody: $(cat "$T/second")"
+"$B" gateway sshd --etc "$T/nowhere" --pam-service "$GW_PAM" >"$T/second" 2>&1 &&
+	fail "gateway sshd without a setup"
+grepq "gateway setup" "$T/second" || fail "gateway sshd without setup: $(cat "$T/second")"
+ok
 TPORT=$(gw_free_port)
 gw_target web1 "$TPORT" web
 gw_user "$ALICE"
