@@ -595,10 +595,19 @@ step_start(const struct setup *s)
 		return -1;
 	{
 		char *reload[] = { "/usr/bin/systemctl", "daemon-reload", NULL };
+		/* A running sshd holds the port (an older setup had no
+		 * socket unit) or the old socket: stop it, (re)bind the
+		 * socket, start it on the new one. Sessions stay
+		 * (KillMode=process). */
+		char *stop[] = { "/usr/bin/systemctl", "stop", unit, NULL };
+		char *rebind[] = { "/usr/bin/systemctl", "restart", sockunit,
+		    NULL };
 		char *enable[] = { "/usr/bin/systemctl", "enable", "--now",
 		    "bulwarkd.service", sockunit, unit, NULL };
 
 		if (run(reload, "systemctl daemon-reload") != 0 ||
+		    run(stop, "stopping the gateway sshd") != 0 ||
+		    run(rebind, "binding the gateway sshd's socket") != 0 ||
 		    run(enable, "starting the gateway") != 0) {
 			cli_error("see 'journalctl -u bulwarkd -u %s' for why",
 			    unit);
