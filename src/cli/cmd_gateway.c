@@ -436,6 +436,15 @@ check_keys_command_path(const struct setup *s)
 	}
 }
 
+/* The start of every unit file setup writes. */
+static void
+unit_head(struct text *t)
+{
+	add(t, "# Written by `bulwark gateway setup`; rerun it rather than "
+	    "editing.\n"
+	    "[Unit]\n");
+}
+
 /*
  * The gateway sshd's listening socket, made by systemd with TCP_NODELAY
  * and handed to sshd (Debian's sshd takes it through sd_listen_fds and
@@ -454,10 +463,8 @@ step_socket(const struct setup *s)
 
 	if (pathf(path, sizeof(path), "%s/%s.socket", s->systemd, s->pam) != 0)
 		return -1;
-	add(&t, "# Written by `bulwark gateway setup`; rerun it rather than "
-	    "editing.\n"
-	    "[Unit]\n"
-	    "Description=Bulwark gateway sshd socket (TCP_NODELAY)\n"
+	unit_head(&t);
+	add(&t, "Description=Bulwark gateway sshd socket (TCP_NODELAY)\n"
 	    "Documentation=man:bulwark-gateway(1)\n"
 	    "\n"
 	    "[Socket]\n");
@@ -484,10 +491,8 @@ step_units(const struct setup *s)
 
 	if (pathf(path, sizeof(path), "%s/bulwarkd.service", s->systemd) != 0)
 		return -1;
-	add(&t, "# Written by `bulwark gateway setup`; rerun it rather than "
-	    "editing.\n"
-	    "[Unit]\n"
-	    "Description=Bulwark monitor (user CA, policy, audit log)\n"
+	unit_head(&t);
+	add(&t, "Description=Bulwark monitor (user CA, policy, audit log)\n"
 	    "Documentation=man:bulwark-gateway(1)\n"
 	    "After=network.target\n"
 	    "\n"
@@ -535,10 +540,8 @@ step_units(const struct setup *s)
 	memset(&t, 0, sizeof(t));
 	if (pathf(path, sizeof(path), "%s/%s.service", s->systemd, s->pam) != 0)
 		return -1;
-	add(&t, "# Written by `bulwark gateway setup`; rerun it rather than "
-	    "editing.\n"
-	    "[Unit]\n"
-	    "Description=Bulwark gateway sshd (Debian's OpenSSH as %s)\n"
+	unit_head(&t);
+	add(&t, "Description=Bulwark gateway sshd (Debian's OpenSSH as %s)\n"
 	    "Documentation=man:bulwark-gateway(1) man:sshd(8)\n"
 	    "After=network.target bulwarkd.service %s.socket\n"
 	    "Requires=bulwarkd.service %s.socket\n"
