@@ -588,7 +588,7 @@ step_start(const struct setup *s)
 		printf("systemd is not running here; start the gateway with:\n"
 		    "  %s/bulwarkd --user %s --state %s --socket %s "
 		    "--keys-user " KEYS_USER " --source-address %s &\n"
-		    "  %s/bulwark gateway sshd --etc %s --pam-service %s\n",
+		    "  %s/bulwark gateway sshd --etc %s --pam-service %s &\n",
 		    s->bindir, s->user, s->state, s->sock, s->srcaddr,
 		    s->bindir, s->etc, s->pam);
 		return 0;

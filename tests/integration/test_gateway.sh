@@ -70,6 +70,16 @@ grepq -x "Requires=bulwarkd.service $GW_PAM.socket" "$GW_ETC/systemd/$GW_PAM.ser
 	fail "the sshd service does not require its socket"
 grepq "^ExecReload" "$GW_ETC/systemd/$GW_PAM.service" &&
 	fail "the sshd service reloads with SIGHUP, which loses the socket"
+# Without systemd, setup says how to start both, the sshd through
+# `bulwark gateway sshd` (what gw_start runs below).
+if [ ! -d /run/systemd/system ]; then
+	"$B" gateway setup --service-user "$GW_SVC" --state "$GW_STATE" --etc "$GW_ETC" \
+		--run "$GW_RUN" --port "$GWPORT" --listen 127.0.0.1 --source-address 127.0.0.1 \
+		--pam-service "$GW_PAM" --systemd-dir "$GW_ETC/systemd" --bindir "$GW_BIN" \
+		>"$T/setup3" 2>&1 || { cat "$T/setup3"; fail "gateway setup, third run"; }
+	grepq -x "  $GW_BIN/bulwark gateway sshd --etc $GW_ETC --pam-service $GW_PAM &" "$T/setup3" ||
+		fail "setup does not say how to start the gateway sshd: $(grep -A3 'not running' "$T/setup3")"
+fi
 ok
 
 gw_start
