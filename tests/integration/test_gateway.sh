@@ -88,59 +88,8 @@ gw_start
 # Read from sshd itself: pidfd_getfd(2) copies the descriptors of the
 # listener and of the sshd that accepted our connection. Without it each
 # new connection waits 40 ms for a delayed ACK (cmd_gateway_sshd.c).
-python3 - "$GW_SSHD_PID" "$GW_PORT" <<'PYEOF' || fail "gateway sshd sockets without TCP_NODELAY"
-import ctypes, os, socket, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-SYS_pidfd_getfd = 438
-listener, port = int(sys.argv[1]), int(sys.argv[2])
-
-def sockets(pid):
-    try:
-        pidfd = os.pidfd_open(pid)
-    except OSError:
-        return
-    try:
-        for fd in os.listdir('/proc/%d/fd' % pid):
-            try:
-                if not os.readlink('/proc/%d/fd/%s' % (pid, fd)).startswith('socket:'):
-                    continue
-            except OSError:
-                continue
-            n = libc.syscall(SYS_pidfd_getfd, pidfd, int(fd), 0)
-            if n < 0:
-                continue
-            s = socket.socket(fileno=n)
-            if s.family in (socket.AF_INET, socket.AF_INET6) and s.type == socket.SOCK_STREAM:
-                yield s
-            else:
-                s.close()
-    finally:
-        os.close(pidfd)
-
-def nodelay(s):
-    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-
-found = [s for s in sockets(listener) if s.getsockname()[1] == port]
-if not found or any(nodelay(s) != 1 for s in found):
-    sys.exit('listener: %s' % [(s.getsockname(), nodelay(s)) for s in found])
-c = socket.create_connection(('127.0.0.1', port))
-me = c.getsockname()
-end = time.monotonic() + 10
-while time.monotonic() < end:
-    with open('/proc/%d/task/%d/children' % (listener, listener)) as f:
-        kids = [int(k) for k in f.read().split()]
-    for k in kids:
-        for s in sockets(k):
-            try:
-                if s.getpeername()[:2] == me[:2]:
-                    if nodelay(s) != 1:
-                        sys.exit('accepted connection without TCP_NODELAY')
-                    sys.exit(0)
-            except OSError:
-                pass
-    time.sleep(0.05)
-sys.exit('no sshd holds the accepted connection')
-PYEOF
+python3 "$SRC_DIR/tests/integration/nodelay.py" --accepted "$GW_SSHD_PID" "$GW_PORT" ||
+	fail "gateway sshd sockets without TCP_NODELAY"
 # A second one on the same port says why it cannot start; it is no
 # fallback sshd on a port of its own.
 "$B" gateway sshd --etc "$GW_ETC" --pam-service "$GW_PAM" >"$T/second" 2>&1 &&
