@@ -49,6 +49,7 @@ struct chan {
 struct relay {
 	struct chan ch[NCHAN];
 	struct sshrun *run;
+	struct ackwatch *ack;
 	struct record *rec;
 	struct shellcmd_keyscan ks;
 	struct relay_result *res;
@@ -339,6 +340,9 @@ relay_timeout(const struct relay *r, struct timespec *ts)
 static void
 relay_tick(struct relay *r)
 {
+	/* Output: the session is under way, its handshake done. */
+	if (r->res->bytes_out > 0)
+		ackwatch_stop(r->ack);
 	if (sig_terminated() && r->kill_at == 0)
 		r->kill_at = mono_ms() + KILL_GRACE_MS;
 	if (r->kill_at != 0 && !r->reaped && mono_ms() >= r->kill_at)
@@ -355,8 +359,8 @@ relay_tick(struct relay *r)
 static void
 relay_poll(struct relay *r)
 {
-	struct pollfd pfd[NCHAN];
-	struct chan *who[NCHAN];
+	struct pollfd pfd[NCHAN + 1];
+	struct chan *who[NCHAN + 1];
 	struct timespec ts;
 	nfds_t n = 0, i;
 
@@ -370,22 +374,33 @@ relay_poll(struct relay *r)
 		pfd[n].revents = 0;
 		who[n++] = c;
 	}
+	if (ackwatch_fd(r->ack) >= 0) {
+		pfd[n].fd = ackwatch_fd(r->ack);
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		who[n++] = NULL;
+	}
 	if (ppoll(pfd, n, relay_timeout(r, &ts), sig_wait_mask()) <= 0)
 		return;
 	for (i = 0; i < n; i++) {
-		if (pfd[i].revents != 0 && who[i]->active)
+		if (pfd[i].revents == 0)
+			continue;
+		if (who[i] == NULL)
+			ackwatch_event(r->ack);
+		else if (who[i]->active)
 			chan_step(r, who[i]);
 	}
 }
 
 void
 relay_run(const struct shell *sh, const struct session *s,
-    struct sshrun *run, struct relay_result *res)
+    struct sshrun *run, struct ackwatch *ack, struct relay_result *res)
 {
 	struct relay r;
 	int i;
 
 	relay_init(&r, sh, run, res);
+	r.ack = ack;
 	if (sh->cmd.want_pty && record_start(&r.rec, sh->rpc, s->record_cap,
 	    sh->term) != ERR_OK)
 		record_failed(&r);

@@ -610,6 +610,8 @@ static void
 session_go(const struct shell *sh, struct session *s, struct dial *dial,
     struct sshrun *run, struct relay_result *res)
 {
+	struct ackwatch ack;
+
 	res->status = SHELL_EXIT_FAIL;
 	if (session_open(sh, s) != ERR_OK) {
 		sshrun_abort(run);
@@ -637,8 +639,10 @@ session_go(const struct shell *sh, struct session *s, struct dial *dial,
 	}
 	/* If this fails, ssh says "proxy dialer did not pass back a
 	 * connection" and exits 255, which the relay reports. */
+	ackwatch_start(&ack, dial->fd);
 	(void)dial_hand_over(dial, run->pid);
-	relay_run(sh, s, run, res);
+	relay_run(sh, s, run, &ack, res);
+	ackwatch_stop(&ack);
 }
 
 int

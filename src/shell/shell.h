@@ -9,6 +9,7 @@
  *   session.c  SESSION_OPEN / SESSION_CERT / SESSION_END and the session's
  *              private directory (key, certificate, known_hosts)
  *   dial.c     the TCP connection to the target, handed to ssh
+ *   ackwatch.c quick ACKs on that connection during ssh's handshake
  *   sshrun.c   the ssh command line and its environment; fork + execv
  *   relay.c    the poll() loop between the user, ssh and the recording
  *   record.c   the asciicast recording, sent as SESSION_DATA
@@ -88,6 +89,13 @@ struct sshrun {
 	int err_fd;
 };
 
+/* A copy of the target connection, watched for arrivals (ackwatch.c). */
+struct ackwatch {
+	int sock;		/* or -1 */
+	int ep;			/* epoll on sock, edge-triggered, or -1 */
+	int64_t until_ms;	/* CLOCK_MONOTONIC */
+};
+
 /* What the relay saw. */
 struct relay_result {
 	int status;		/* ssh's exit code, or 128 + signal */
@@ -125,9 +133,20 @@ int sshrun_spawn(const struct shell *sh, const struct session *s,
 /* Kills and reaps ssh and closes our ends of its pipes. */
 void sshrun_abort(struct sshrun *run);
 
-/* relay.c: until ssh exits; rpc carries the recording (pty sessions). */
+/* ackwatch.c: ackwatch_start copies sock (the target connection before
+ * it is handed over) and watches it; ackwatch_fd is the descriptor to
+ * poll for input (-1 once stopped), ackwatch_event what to call when it
+ * has some. ackwatch_stop closes the copy; safe to repeat. */
+void ackwatch_init(struct ackwatch *a);
+void ackwatch_start(struct ackwatch *a, int sock);
+int ackwatch_fd(const struct ackwatch *a);
+void ackwatch_event(struct ackwatch *a);
+void ackwatch_stop(struct ackwatch *a);
+
+/* relay.c: until ssh exits; rpc carries the recording (pty sessions);
+ * ack is stopped at the session's first output. */
 void relay_run(const struct shell *sh, const struct session *s,
-    struct sshrun *run, struct relay_result *res);
+    struct sshrun *run, struct ackwatch *ack, struct relay_result *res);
 
 /* sig.c */
 void sig_setup(void);
