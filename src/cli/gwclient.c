@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "cli/cli.h"
 #include "cli/gwclient.h"
 #include "gateway/proto.h"
@@ -259,15 +260,6 @@ gw_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return ERR_OK;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The child: wires up its descriptors and execs. errpipe is close-on-exec,
  * so the parent reads errno from it only when execv failed.
@@ -301,7 +293,7 @@ gw_run(char *const argv[], int timeout_s, char **capture, int *exit_status)
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	int64_t deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000 : 0;
+	int64_t deadline = timeout_s > 0 ? clock_mono_ms() + timeout_s * 1000 : 0;
 	int r = ERR_INTERNAL, st = 0, timed_out = 0, exec_errno = 0;
 	pid_t pid;
 	ssize_t n;
@@ -334,7 +326,7 @@ gw_run(char *const argv[], int timeout_s, char **capture, int *exit_status)
 		int wait_ms = -1;
 
 		if (deadline != 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - clock_mono_ms();
 
 			if (left <= 0) {
 				timed_out = 1;
@@ -382,7 +374,7 @@ gw_run(char *const argv[], int timeout_s, char **capture, int *exit_status)
 			r = ERR_IO;
 			goto out;
 		}
-		if (timed_out || (deadline != 0 && now_ms() >= deadline)) {
+		if (timed_out || (deadline != 0 && clock_mono_ms() >= deadline)) {
 			timed_out = 1;
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);

@@ -21,9 +21,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "gateway/rpc.h"
 #include "common/banned.h"
 
@@ -75,15 +75,6 @@ wipe_free(void *p, size_t len)
 	if (p != NULL)
 		explicit_bzero(p, len);
 	free(p);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -277,7 +268,7 @@ conn_flush(struct rpc_conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (c->out_deadline == 0)
-				c->out_deadline = now_ms() +
+				c->out_deadline = clock_mono_ms() +
 				    c->srv->cfg.io_timeout_ms;
 			return 0;
 		}
@@ -292,7 +283,7 @@ conn_flush(struct rpc_conn *c)
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
 	c->out_deadline = 0;
-	c->idle_since = now_ms();
+	c->idle_since = clock_mono_ms();
 	if (c->closing) {
 		/* Why was logged when closing was decided. */
 		conn_close(c);
@@ -409,7 +400,7 @@ conn_fill(struct rpc_conn *c, uint8_t *buf, size_t *got, size_t want)
 			return -1;
 		}
 		if (c->frame_deadline == 0)
-			c->frame_deadline = now_ms() +
+			c->frame_deadline = clock_mono_ms() +
 			    c->srv->cfg.io_timeout_ms;
 		*got += (size_t)n;
 	}
@@ -524,7 +515,7 @@ srv_accept(struct rpc_server *srv)
 				srv_log(srv, "rpc: accept failed (%s); "
 				    "pausing %d ms", strerror(errno),
 				    ACCEPT_PAUSE_MS);
-				srv->accept_paused_until = now_ms() +
+				srv->accept_paused_until = clock_mono_ms() +
 				    ACCEPT_PAUSE_MS;
 			}
 			return;
@@ -560,7 +551,7 @@ srv_accept(struct rpc_server *srv)
 		c->peer.pid = cred.pid;
 		c->peer.uid = cred.uid;
 		c->peer.gid = cred.gid;
-		c->idle_since = now_ms();
+		c->idle_since = clock_mono_ms();
 		srv->nconns++;
 	}
 }
@@ -569,7 +560,7 @@ int
 rpc_server_run(struct rpc_server *srv)
 {
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = clock_mono_ms();
 		unsigned i, n = 0;
 		int timeout, pr;
 
@@ -624,7 +615,7 @@ rpc_server_run(struct rpc_server *srv)
 		}
 		if (srv->pfds[1].revents != 0)
 			srv_accept(srv);
-		now = now_ms();
+		now = clock_mono_ms();
 		for (i = 0; i < srv->cfg.max_clients; i++)
 			conn_check_timeouts(&srv->conns[i], now);
 	}
@@ -916,7 +907,7 @@ client_io(struct rpc_client *c, uint8_t *p, size_t len, int writing,
 	while (done < len) {
 		struct pollfd pfd = { .fd = c->fd,
 		    .events = writing ? POLLOUT : POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		ssize_t n;
 
 		if (left <= 0)
@@ -966,7 +957,7 @@ rpc_client_call(struct rpc_client *c, const struct wire_builder *req,
 		r = ERR_INVAL;
 		goto out;
 	}
-	deadline = now_ms() + c->timeout_ms;
+	deadline = clock_mono_ms() + c->timeout_ms;
 	if ((r = client_io(c, (uint8_t *)frame, len, 1, deadline)) != ERR_OK ||
 	    (r = client_io(c, hdr, sizeof(hdr), 0, deadline)) != ERR_OK)
 		goto fail;

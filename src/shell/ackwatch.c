@@ -27,22 +27,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
 #define ACKWATCH_MS	10000
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 ackwatch_init(struct ackwatch *a)
@@ -71,7 +62,7 @@ ackwatch_start(struct ackwatch *a, int sock)
 		ackwatch_stop(a);
 		return;
 	}
-	a->until_ms = mono_ms() + ACKWATCH_MS;
+	a->until_ms = clock_mono_ms() + ACKWATCH_MS;
 }
 
 int
@@ -92,7 +83,7 @@ ackwatch_event(struct ackwatch *a)
 	(void)epoll_wait(a->ep, &ev, 1, 0);
 	(void)setsockopt(a->sock, IPPROTO_TCP, TCP_QUICKACK, &one,
 	    sizeof(one));
-	if (mono_ms() >= a->until_ms)
+	if (clock_mono_ms() >= a->until_ms)
 		ackwatch_stop(a);
 }
 

@@ -35,21 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fdpass.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
 /* ssh's own hand-over wait has no limit; ours ends a stuck start-up. */
 #define HANDOVER_MS	30000
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 dial_init(struct dial *d)
@@ -81,7 +73,7 @@ connect_next(struct dial *d)
 		if (connect(fd, d->cur->ai_addr, d->cur->ai_addrlen) == 0 ||
 		    errno == EINPROGRESS) {
 			d->fd = fd;
-			d->started_ms = mono_ms();
+			d->started_ms = clock_mono_ms();
 			return;
 		}
 		set_why(d, errno);
@@ -146,7 +138,7 @@ dial_finish(struct dial *d, int timeout_ms)
 			return ERR_NETWORK;
 		}
 		if ((c = check_connected(d)) == 0 &&
-		    mono_ms() - d->started_ms < timeout_ms)
+		    clock_mono_ms() - d->started_ms < timeout_ms)
 			continue;
 		if (c == 1)
 			break;
@@ -218,10 +210,10 @@ dial_hand_over(struct dial *d, pid_t ssh_pid)
 {
 	struct pollfd pfd = { .fd = d->listen_fd, .events = POLLIN };
 	struct timespec ts = { 0, 100 * 1000000 };
-	int64_t end = mono_ms() + HANDOVER_MS;
+	int64_t end = clock_mono_ms() + HANDOVER_MS;
 	int c, r = ERR_NETWORK;
 
-	while (mono_ms() < end && !sig_terminated() && !child_gone(ssh_pid)) {
+	while (clock_mono_ms() < end && !sig_terminated() && !child_gone(ssh_pid)) {
 		if (ppoll(&pfd, 1, &ts, sig_wait_mask()) <= 0)
 			continue;
 		c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/wire.h"
 #include "gateway/asciicast.h"
 #include "gateway/proto.h"
@@ -35,19 +36,10 @@ struct record {
 	int64_t oldest_ms;	/* of the oldest unsent byte; 0: none */
 };
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static uint64_t
 elapsed_us(const struct record *rec)
 {
-	int64_t d = mono_us() - rec->start_us;
+	int64_t d = clock_mono_us() - rec->start_us;
 
 	return d > 0 ? (uint64_t)d : 0;
 }
@@ -74,7 +66,7 @@ note_pending(struct record *rec)
 
 	(void)asciicast_pending(rec->cast, &len);
 	if (len > 0 && rec->oldest_ms == 0)
-		rec->oldest_ms = mono_us() / 1000;
+		rec->oldest_ms = clock_mono_us() / 1000;
 }
 
 int
@@ -89,7 +81,7 @@ record_start(struct record **out, struct rpc_client *rpc, uint64_t cap,
 	if ((rec = calloc(1, sizeof(*rec))) == NULL)
 		return ERR_NOMEM;
 	rec->rpc = rpc;
-	rec->start_us = mono_us();
+	rec->start_us = clock_mono_us();
 	memset(&cfg, 0, sizeof(cfg));
 	term_size(&cfg.width, &cfg.height);
 	cfg.timestamp = (int64_t)time(NULL);
@@ -169,7 +161,7 @@ record_flush(struct record *rec, int all)
 		return r;
 	p = asciicast_pending(rec->cast, &len);
 	if (len == 0 || (!all && len < FLUSH_BYTES &&
-	    mono_us() / 1000 - rec->oldest_ms < FLUSH_MS))
+	    clock_mono_us() / 1000 - rec->oldest_ms < FLUSH_MS))
 		return ERR_OK;
 	while (len > 0) {
 		n = len < PROTO_DATA_MAX ? len : PROTO_DATA_MAX;
@@ -189,6 +181,6 @@ record_timeout_ms(const struct record *rec)
 
 	if (rec == NULL || rec->oldest_ms == 0)
 		return -1;
-	left = rec->oldest_ms + FLUSH_MS - mono_us() / 1000;
+	left = rec->oldest_ms + FLUSH_MS - clock_mono_us() / 1000;
 	return left > 0 ? (int)left : 0;
 }

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -58,15 +59,6 @@ struct relay {
 	int saved_fl[2];	/* of fds 0 and 1; -1: not changed */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 fd_writable(int fd)
 {
@@ -83,7 +75,7 @@ relay_hangup(struct relay *r, int sig)
 		return;
 	kill(r->run->pid, sig);
 	if (r->kill_at == 0)
-		r->kill_at = mono_ms() + KILL_GRACE_MS;
+		r->kill_at = clock_mono_ms() + KILL_GRACE_MS;
 }
 
 static void
@@ -326,7 +318,7 @@ relay_timeout(const struct relay *r, struct timespec *ts)
 	int64_t ms = record_timeout_ms(r->rec), k;
 
 	if (r->kill_at != 0 && !r->reaped) {
-		k = r->kill_at - mono_ms();
+		k = r->kill_at - clock_mono_ms();
 		k = k > 0 ? k : 0;
 		ms = ms < 0 || k < ms ? k : ms;
 	}
@@ -344,8 +336,8 @@ relay_tick(struct relay *r)
 	if (r->res->bytes_out > 0)
 		ackwatch_stop(r->ack);
 	if (sig_terminated() && r->kill_at == 0)
-		r->kill_at = mono_ms() + KILL_GRACE_MS;
-	if (r->kill_at != 0 && !r->reaped && mono_ms() >= r->kill_at)
+		r->kill_at = clock_mono_ms() + KILL_GRACE_MS;
+	if (r->kill_at != 0 && !r->reaped && clock_mono_ms() >= r->kill_at)
 		kill(r->run->pid, SIGKILL);
 	if (sig_take_winch() && r->rec != NULL &&
 	    record_resize(r->rec) != ERR_OK)
