@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/gwclient.h"
 #include "common/banned.h"
 
 /* sd_listen_fds(3): the first passed descriptor. */
@@ -45,7 +47,7 @@
 
 struct listen_conf {
 	char addr[64];
-	unsigned port;
+	uint32_t port;
 };
 
 /*
@@ -56,8 +58,7 @@ struct listen_conf {
 static int
 read_listen_conf(const char *path, struct listen_conf *lc)
 {
-	char line[512], *kw, *val, *save, *end;
-	unsigned long port;
+	char line[512], *kw, *val, *save;
 	int naddr = 0, r = -1;
 	FILE *f;
 
@@ -75,15 +76,11 @@ read_listen_conf(const char *path, struct listen_conf *lc)
 			break;
 		val = strtok_r(NULL, " \t\r\n", &save);
 		if (strcasecmp(kw, "Port") == 0 && val != NULL) {
-			errno = 0;
-			port = strtoul(val, &end, 10);
-			if (errno != 0 || *end != '\0' || port == 0 ||
-			    port > 65535) {
+			if (gw_parse_u32(val, 1, 65535, &lc->port) != ERR_OK) {
 				cli_error("%s: 'Port %s' is not a port", path,
 				    val);
 				goto out;
 			}
-			lc->port = (unsigned)port;
 		} else if (strcasecmp(kw, "ListenAddress") == 0 &&
 		    val != NULL) {
 			if (++naddr > 1) {
@@ -148,7 +145,7 @@ make_listener(const struct listen_conf *lc)
 	    listen(fd, SOMAXCONN) != 0) {
 		e = errno;
 		cli_error("cannot listen on %s port %u: %s%s", lc->addr,
-		    lc->port, strerror(e), e == EADDRINUSE ? " (is the "
+		    (unsigned)lc->port, strerror(e), e == EADDRINUSE ? " (is the "
 		    "gateway's sshd already running?)" : "");
 		close(fd);
 		return -1;

@@ -35,7 +35,7 @@
 
 #define ACKWATCH_MS	10000
 
-void
+static void
 ackwatch_init(struct ackwatch *a)
 {
 	a->sock = a->ep = -1;

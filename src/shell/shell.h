@@ -137,7 +137,6 @@ void sshrun_abort(struct sshrun *run);
  * it is handed over) and watches it; ackwatch_fd is the descriptor to
  * poll for input (-1 once stopped), ackwatch_event what to call when it
  * has some. ackwatch_stop closes the copy; safe to repeat. */
-void ackwatch_init(struct ackwatch *a);
 void ackwatch_start(struct ackwatch *a, int sock);
 int ackwatch_fd(const struct ackwatch *a);
 void ackwatch_event(struct ackwatch *a);

@@ -497,8 +497,22 @@ asciinema_cat(const char *path, const char *home, char *out, size_t max,
 
 /* The directory test_asciinema_cat made, removed by its teardown even
  * when an assertion failed (asciinema writes .config/asciinema there). */
-static char cat_dir[] = "/tmp/test_asciicast.XXXXXX";
+#define CAT_DIR_PREFIX	"/tmp/test_asciicast."
+#define MKDTEMP_XS	6	/* the 'X's mkdtemp(3) replaces */
+static char cat_dir[sizeof(CAT_DIR_PREFIX) + MKDTEMP_XS];
 static int cat_dir_made;
+
+/* mkdtemp's template in cat_dir: the prefix, then its six 'X's. */
+static char *
+cat_dir_template(void)
+{
+	size_t n = sizeof(CAT_DIR_PREFIX) - 1;
+
+	memcpy(cat_dir, CAT_DIR_PREFIX, n);
+	memset(cat_dir + n, 'X', MKDTEMP_XS);
+	cat_dir[n + MKDTEMP_XS] = '\0';
+	return cat_dir;
+}
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -530,7 +544,7 @@ test_asciinema_cat(void **state)
 	static const char want[] = "\x1b[1mbold\x1b[0m \"quoted\" "
 	    "back\\slash\r\ntab\there caf\xc3\xa9 euro \xe2\x82\xac\r\n"
 	    "bad " FFFD " byte\r\nemoji \xf0\x9f\x98\x80\r\n";
-	char *dir = cat_dir, path[64], got[1024];
+	char *dir = cat_dir_template(), path[64], got[1024];
 	struct asciicast *a;
 	char *rec;
 	size_t i, len, glen;
