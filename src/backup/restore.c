@@ -33,6 +33,7 @@
 #include "backup/pack.h"
 #include "backup/restore.h"
 #include "backup/tree.h"
+#include "backup/wbehind.h"
 #include "common/fsutil.h"
 #include "common/err.h"
 #include "common/banned.h"
@@ -306,6 +307,7 @@ struct rcache {
 	} s[RCACHE_SLOTS];
 	size_t n;
 	uint64_t tick;
+	struct wbehind wb;		/* the thread's written ranges */
 };
 
 static void
@@ -313,6 +315,7 @@ rcache_init(struct rcache *c, struct packset *ps)
 {
 	memset(c, 0, sizeof(*c));
 	c->ps = ps;
+	wbehind_init(&c->wb);
 }
 
 static void
@@ -324,6 +327,7 @@ rcache_free(struct rcache *c)
 	}
 	c->n = 0;
 	pack_scratch_free(&c->scratch);
+	wbehind_end(&c->wb);
 }
 
 /* Opens pack i of ps: the descriptor and the reader, or an error. */
@@ -1076,13 +1080,28 @@ file_write(struct rctx *x, struct rcache *c, struct rfile *f,
 	}
 }
 
+/* Bytes of the file that chunks [c0, c1) cover, holes included. */
+static uint64_t
+job_len(const struct rjob *j, const struct tree_entry *e)
+{
+	uint64_t n = 0;
+
+	for (size_t i = j->c0; i < j->c1; i++)
+		n += e->chunks[i].len;
+	return n;
+}
+
 static void
 job_run(struct rctx *x, struct rcache *c, struct rjob *j)
 {
 	struct rfile *f = j->f != NULL ? j->f : &j->own;
 
-	if (!atomic_load(&x->stop) && (f->fd >= 0 || file_create(x, f) == 0))
+	if (!atomic_load(&x->stop) && (f->fd >= 0 || file_create(x, f) == 0)) {
 		file_write(x, c, f, j);
+		/* Before the release, which may close f->fd. */
+		wbehind_add(&c->wb, f->fd, (off_t)j->off,
+		    (off_t)job_len(j, f->e));
+	}
 	file_release(x, f);
 }
 
