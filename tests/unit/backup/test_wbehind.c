@@ -127,18 +127,25 @@ is_tmpfs(void)
 	return statfs(dir, &s) == 0 && (long)s.f_type == TMPFS_MAGIC_;
 }
 
+/* A fresh wbehind; the descriptors open before it. Skips on tmpfs. */
+static int
+begin(struct wbehind *w)
+{
+	if (is_tmpfs())
+		skip();
+	wbehind_init(w);
+	return open_fds();
+}
+
 static void
 test_drops_what_is_behind(void **state)
 {
 	struct wbehind w;
 	size_t pages = FILE_BYTES / (size_t)sysconf(_SC_PAGESIZE);
 	char p[128];
-	int fds = open_fds();
+	int fds = begin(&w);
 
 	(void)state;
-	if (is_tmpfs())
-		skip();
-	wbehind_init(&w);
 	for (int i = 0; i < NFILES; i++)
 		write_one(&w, "big", i, FILE_BYTES);
 	/* Held: at most WBEHIND_BYTES, the newest. */
@@ -174,12 +181,9 @@ test_small_and_many(void **state)
 {
 	struct wbehind w;
 	char p[128];
-	int fds = open_fds();
+	int fds = begin(&w);
 
 	(void)state;
-	if (is_tmpfs())
-		skip();
-	wbehind_init(&w);
 	/* Under WBEHIND_MIN: left to the kernel, nothing held. */
 	write_one(&w, "small", 0, WBEHIND_MIN - 1);
 	assert_int_equal(w.n, 0);
