@@ -12,7 +12,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <linux/magic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +26,8 @@
 #include <cmocka.h>
 
 #include "backup/wbehind.h"
+#include "testutil.h"
 
-#define TMPFS_MAGIC_	0x01021994
 #define FILE_BYTES	(8u << 20)
 #define NFILES		12	/* 96 MiB: three times WBEHIND_BYTES */
 
@@ -35,20 +35,11 @@ static char dir[64];
 static uint8_t *buf;
 
 static int
-rm_entry(const char *p, const struct stat *st, int type, struct FTW *f)
-{
-	(void)st;
-	(void)type;
-	(void)f;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/var/tmp/bwt-wbehind.XXXXXX");
-	if (mkdtemp(dir) == NULL || (buf = malloc(FILE_BYTES)) == NULL)
+	if (tu_mkdtemp(dir, sizeof(dir), "/var/tmp/bwt-wbehind.") == NULL ||
+	    (buf = malloc(FILE_BYTES)) == NULL)
 		return -1;
 	return 0;
 }
@@ -58,7 +49,7 @@ teardown(void **state)
 {
 	(void)state;
 	free(buf);
-	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tu_rm_tree(dir);
 }
 
 static int
@@ -124,7 +115,7 @@ is_tmpfs(void)
 {
 	struct statfs s;
 
-	return statfs(dir, &s) == 0 && (long)s.f_type == TMPFS_MAGIC_;
+	return statfs(dir, &s) == 0 && (long)s.f_type == TMPFS_MAGIC;
 }
 
 /* A fresh wbehind; the descriptors open before it. Skips on tmpfs. */

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +21,7 @@
 #include <jansson.h>
 
 #include "gateway/asciicast.h"
+#include "testutil.h"
 #include "common/banned.h"
 
 #define ASCIINEMA "/usr/bin/asciinema"
@@ -497,38 +497,15 @@ asciinema_cat(const char *path, const char *home, char *out, size_t max,
 
 /* The directory test_asciinema_cat made, removed by its teardown even
  * when an assertion failed (asciinema writes .config/asciinema there). */
-#define CAT_DIR_PREFIX	"/tmp/test_asciicast."
-#define MKDTEMP_XS	6	/* the 'X's mkdtemp(3) replaces */
-static char cat_dir[sizeof(CAT_DIR_PREFIX) + MKDTEMP_XS];
+static char cat_dir[64];
 static int cat_dir_made;
-
-/* mkdtemp's template in cat_dir: the prefix, then its six 'X's. */
-static char *
-cat_dir_template(void)
-{
-	size_t n = sizeof(CAT_DIR_PREFIX) - 1;
-
-	memcpy(cat_dir, CAT_DIR_PREFIX, n);
-	memset(cat_dir + n, 'X', MKDTEMP_XS);
-	cat_dir[n + MKDTEMP_XS] = '\0';
-	return cat_dir;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)f;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 static int
 remove_cat_dir(void **state)
 {
 	(void)state;
 	if (cat_dir_made)
-		assert_int_equal(nftw(cat_dir, rm_entry, 16,
-		    FTW_DEPTH | FTW_PHYS), 0);
+		assert_int_equal(tu_rm_tree(cat_dir), 0);
 	cat_dir_made = 0;
 	return 0;
 }
@@ -544,7 +521,7 @@ test_asciinema_cat(void **state)
 	static const char want[] = "\x1b[1mbold\x1b[0m \"quoted\" "
 	    "back\\slash\r\ntab\there caf\xc3\xa9 euro \xe2\x82\xac\r\n"
 	    "bad " FFFD " byte\r\nemoji \xf0\x9f\x98\x80\r\n";
-	char *dir = cat_dir_template(), path[64], got[1024];
+	char *dir, path[64], got[1024];
 	struct asciicast *a;
 	char *rec;
 	size_t i, len, glen;
@@ -553,7 +530,8 @@ test_asciinema_cat(void **state)
 	(void)state;
 	if (access(ASCIINEMA, X_OK) != 0)
 		skip();
-	assert_non_null(mkdtemp(dir));
+	dir = tu_mkdtemp(cat_dir, sizeof(cat_dir), "/tmp/test_asciicast.");
+	assert_non_null(dir);
 	cat_dir_made = 1;
 	snprintf(path, sizeof(path), "%s/rec.cast", dir);
 	a = new_cast(BIG_CAP);

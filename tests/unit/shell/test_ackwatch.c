@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "shell/shell.h"
+#include "testutil.h"
 #include "common/banned.h"
 
 /* A connected pair on 127.0.0.1: *srv (accepted) and *cli (ours). */
@@ -29,16 +30,14 @@ static void
 tcp_pair(int *srv, int *cli)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint32_t port;
+	int l = tu_listener(1, &port);
 
 	assert_true(l >= 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(l, 1), 0);
-	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	sin.sin_port = htons((uint16_t)port);
 	*cli = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(*cli >= 0);
 	assert_int_equal(connect(*cli, (struct sockaddr *)&sin, sizeof(sin)),

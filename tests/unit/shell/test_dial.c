@@ -26,24 +26,16 @@
 
 #include "common/fdpass.h"
 #include "shell/shell.h"
+#include "testutil.h"
 #include "common/banned.h"
 
 /* A listening socket on 127.0.0.1 and its port. */
 static int
 listener(uint32_t *port)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tu_listener(4, port);
 
 	assert_true(fd >= 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(fd, 4), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
 	return fd;
 }
 
