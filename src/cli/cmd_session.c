@@ -315,7 +315,9 @@ sleep_for(double s)
 }
 
 /*
- * Writes the output events of the recording in f to stdout: at once
+ * Writes the output and input events of the recording in f to stdout
+ * (input events come only from sessions without a terminal, where nothing
+ * echoed what the user sent, so they are shown where it was sent): at once
  * (speed 0, --cat) or with the recorded pauses, each at most IDLE_CAP,
  * divided by speed. id names the session in messages.
  */
@@ -368,7 +370,8 @@ play(FILE *f, uint64_t id, double speed)
 			json_decref(j);
 			goto out;
 		}
-		if (strcmp(json_string_value(jk), "o") == 0) {
+		if (strcmp(json_string_value(jk), "o") == 0 ||
+		    strcmp(json_string_value(jk), "i") == 0) {
 			if (speed > 0) {
 				double gap = t - last;
 

@@ -200,9 +200,10 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 		goto out;
 	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
 	if (bd_batch_add(&s->pending, s->user, s->rhost, tgt, "session.start",
-	    "allow", s->id, json_pack("{s:s,s:s%,s:b,s:s}", "kind", kind,
+	    "allow", s->id, json_pack("{s:s,s:s%,s:b,s:b,s:s}", "kind", kind,
 	    "command", cmd != NULL ? cmd : "", cmd != NULL ? cmdlen : 0, "pty",
-	    s->pty, "reason", pd.reason)) != ERR_OK) {
+	    s->pty, "recorded", proto_kind_recorded(kind), "reason",
+	    pd.reason)) != ERR_OK) {
 		s->ended = 1;
 		if (db_session_end(d->db, s->id, (int64_t)time(NULL), -1, 0,
 		    0, NULL) != ERR_OK)
@@ -211,8 +212,11 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 		r = ERR_IO;
 		goto out;
 	}
-	/* Whatever runs on a terminal is recorded (a shell, top, vi). */
-	if (s->pty && (r = start_recording(s)) != ERR_OK)
+	/*
+	 * Every session that can run a typed command is recorded, with a
+	 * terminal or without: `ssh -T gw root@web1` is a shell too.
+	 */
+	if (proto_kind_recorded(kind) && (r = start_recording(s)) != ERR_OK)
 		goto out;
 	if ((r = answer_allow(d, s, &pd, &hk, resp)) != ERR_OK ||
 	    (r = rpc_conn_set_state(conn, PROTO_ST_OPENED)) != ERR_OK)
@@ -295,7 +299,7 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 
 	(void)resp;
 	if (s == NULL || s->rec_fd < 0)
-		return ERR_CONFLICT;	/* only terminal sessions record */
+		return ERR_CONFLICT;	/* sftp sessions are not recorded */
 	if (wire_get_bytes(req, P_DATA, &p, &n) != ERR_OK)
 		return ERR_FORMAT;
 	if (s->rec_bytes + n > s->d->rec_cap + REC_SLACK)

@@ -25,13 +25,16 @@ struct buf {
 	size_t len, cap;
 };
 
+/* Output and input are two streams: each carries its own cut sequence. */
+enum stream { ST_OUT, ST_IN, NSTREAM };
+
 struct asciicast {
 	struct buf pending;	/* produced, not yet consumed */
 	size_t consumed;	/* pending.p[0..consumed) is gone */
 	struct buf scratch;	/* the event being formatted */
-	struct buf work;	/* carry + new output bytes */
-	uint8_t carry[CARRY_MAX];
-	size_t carry_len;
+	struct buf work;	/* carry + new bytes of one stream */
+	uint8_t carry[NSTREAM][CARRY_MAX];
+	size_t carry_len[NSTREAM];
 	uint64_t cap;
 	uint64_t size;		/* bytes produced */
 	uint64_t reserve;	/* kept back for the marker */
@@ -234,7 +237,7 @@ stop(struct asciicast *a, uint64_t t_us)
 	if ((r = format_marker(a, t_us, label)) != ERR_OK)
 		return r;
 	a->stopped = 1;
-	a->carry_len = 0;
+	memset(a->carry_len, 0, sizeof(a->carry_len));
 	return emit(a, &a->scratch);
 }
 
@@ -321,22 +324,27 @@ asciicast_free(struct asciicast *a)
 
 /* carry || data into work, so that a split sequence is decoded whole. */
 static int
-join_carry(struct asciicast *a, const void *data, size_t len)
+join_carry(struct asciicast *a, enum stream st, const void *data,
+    size_t len)
 {
 	int r;
 
 	a->work.len = 0;
-	if ((r = buf_reserve(&a->work, a->carry_len + len)) != ERR_OK)
+	if ((r = buf_reserve(&a->work, a->carry_len[st] + len)) != ERR_OK)
 		return r;
-	buf_put(&a->work, a->carry, a->carry_len);
+	buf_put(&a->work, a->carry[st], a->carry_len[st]);
 	buf_put(&a->work, data, len);
-	a->carry_len = 0;
+	a->carry_len[st] = 0;
 	return ERR_OK;
 }
 
-/* An "o" event of work's bytes; keep_short carries an unfinished tail. */
+/*
+ * An "o" or "i" event of work's bytes; keep_short carries an unfinished
+ * tail over to the stream's next call.
+ */
 static int
-output_work(struct asciicast *a, uint64_t t_us, int keep_short)
+data_work(struct asciicast *a, enum stream st, uint64_t t_us,
+    int keep_short)
 {
 	size_t left, len = a->work.len;
 	int r;
@@ -347,39 +355,56 @@ output_work(struct asciicast *a, uint64_t t_us, int keep_short)
 		return ERR_NOMEM;
 	if ((r = event_start(a, t_us, ESC_MAX * len + 16)) != ERR_OK)
 		return r;
-	buf_puts(&a->scratch, "\"o\", \"");
+	buf_puts(&a->scratch, st == ST_IN ? "\"i\", \"" : "\"o\", \"");
 	left = escape_json(&a->scratch, a->work.p, len, keep_short);
-	memcpy(a->carry, a->work.p + len - left, left);
-	a->carry_len = left;
+	memcpy(a->carry[st], a->work.p + len - left, left);
+	a->carry_len[st] = left;
 	if (left == len)
 		return ERR_OK;	/* nothing but the start of a sequence */
 	buf_puts(&a->scratch, "\"]\n");
 	return admit(a, t_us);
 }
 
-int
-asciicast_output(struct asciicast *a, uint64_t t_us, const void *data,
-    size_t len)
+static int
+data_event(struct asciicast *a, enum stream st, uint64_t t_us,
+    const void *data, size_t len)
 {
 	int r;
 
 	if (a->stopped || len == 0)
 		return ERR_OK;
-	if ((r = join_carry(a, data, len)) != ERR_OK)
+	if ((r = join_carry(a, st, data, len)) != ERR_OK)
 		return r;
-	return output_work(a, t_us, 1);
+	return data_work(a, st, t_us, 1);
+}
+
+int
+asciicast_output(struct asciicast *a, uint64_t t_us, const void *data,
+    size_t len)
+{
+	return data_event(a, ST_OUT, t_us, data, len);
+}
+
+int
+asciicast_input(struct asciicast *a, uint64_t t_us, const void *data,
+    size_t len)
+{
+	return data_event(a, ST_IN, t_us, data, len);
 }
 
 int
 asciicast_finish(struct asciicast *a, uint64_t t_us)
 {
-	int r;
+	int r, st;
 
-	if (a->stopped || a->carry_len == 0)
-		return ERR_OK;
-	if ((r = join_carry(a, NULL, 0)) != ERR_OK)
-		return r;
-	return output_work(a, t_us, 0);
+	for (st = 0; st < NSTREAM; st++) {
+		if (a->stopped || a->carry_len[st] == 0)
+			continue;
+		if ((r = join_carry(a, (enum stream)st, NULL, 0)) != ERR_OK ||
+		    (r = data_work(a, (enum stream)st, t_us, 0)) != ERR_OK)
+			return r;
+	}
+	return ERR_OK;
 }
 
 int

@@ -9,11 +9,12 @@
  *	 "env": {"TERM": "..."}}
  *
  * then one event line per call: [TIME, "o", DATA] for output,
- * [TIME, "r", "COLSxROWS"] for a resize, [TIME, "m", LABEL] for a marker,
- * TIME in seconds with six decimals. DATA comes from arbitrary bytes and
- * is always a valid JSON string: escaped per RFC 8259, each maximal
- * invalid UTF-8 subsequence replaced by U+FFFD, and a sequence cut off at
- * the end of one chunk carried over to the next one (or replaced at
+ * [TIME, "i", DATA] for input, [TIME, "r", "COLSxROWS"] for a resize,
+ * [TIME, "m", LABEL] for a marker, TIME in seconds with six decimals. DATA
+ * comes from arbitrary bytes and is always a valid JSON string: escaped
+ * per RFC 8259, each maximal invalid UTF-8 subsequence replaced by U+FFFD,
+ * and a sequence cut off at the end of one chunk carried over to the next
+ * chunk of the same stream, output or input (or replaced at
  * asciicast_finish).
  *
  * The cap bounds the whole recording in bytes. Room for one final marker
@@ -60,12 +61,15 @@ void asciicast_free(struct asciicast *a);
  */
 int asciicast_output(struct asciicast *a, uint64_t t_us, const void *data,
     size_t len) WUR;
+/* What the user sent, in a session without a terminal (nothing echoes). */
+int asciicast_input(struct asciicast *a, uint64_t t_us, const void *data,
+    size_t len) WUR;
 int asciicast_resize(struct asciicast *a, uint64_t t_us, unsigned cols,
     unsigned rows) WUR;
 /* label is any NUL-terminated bytes; it is escaped like output. */
 int asciicast_marker(struct asciicast *a, uint64_t t_us,
     const char *label) WUR;
-/* Writes out a carried incomplete sequence as U+FFFD, if there is one. */
+/* Writes out each stream's carried incomplete sequence as U+FFFD. */
 int asciicast_finish(struct asciicast *a, uint64_t t_us) WUR;
 
 /* 1 once the cap was reached and the marker written. */

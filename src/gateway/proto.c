@@ -2,6 +2,7 @@
  * proto.c - the field specs of bulwarkd's requests (see proto.h).
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "gateway/proto.h"
 #include "common/banned.h"
@@ -114,4 +115,10 @@ proto_request_fields(unsigned type, size_t *nfields)
 	*nfields = specs[type].n;
 	/* A request without fields still has a (non-NULL) empty spec. */
 	return specs[type].fields ? specs[type].fields : (const void *)specs;
+}
+
+int
+proto_kind_recorded(const char *kind)
+{
+	return strcmp(kind, "sftp") != 0;
 }

@@ -177,4 +177,13 @@ enum proto_state {
 const struct wire_field_spec *proto_request_fields(unsigned type,
     size_t *nfields);
 
+/*
+ * 1 when a session of this kind ("interactive", "exec", "scp", "rsync",
+ * "sftp") is recorded: every kind but sftp. The shell and bulwarkd both
+ * decide with this. An scp or rsync command is a command line that the
+ * target's shell runs, so the user could append anything to it; only the
+ * sftp subsystem is a fixed program that no typed command reaches.
+ */
+int proto_kind_recorded(const char *kind);
+
 #endif

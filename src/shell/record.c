@@ -1,6 +1,8 @@
 /*
- * record.c - the asciicast recording of a pty session, sent to bulwarkd
- * as SESSION_DATA on the session's own connection.
+ * record.c - the asciicast recording of a session, sent to bulwarkd as
+ * SESSION_DATA on the session's own connection. A terminal session
+ * records what the user sees; one without a terminal also records what
+ * the user sends, since nothing echoes it.
  *
  * Bytes are sent when 32 KiB are buffered, when the oldest unsent byte is
  * a second old, and at the end, in chunks of at most PROTO_DATA_MAX: few
@@ -119,6 +121,24 @@ record_output(struct record *rec, const void *p, size_t len)
 		return r;
 	note_pending(rec);
 	return ERR_OK;
+}
+
+int
+record_input(struct record *rec, const void *p, size_t len)
+{
+	int r;
+
+	if ((r = asciicast_input(rec->cast, elapsed_us(rec), p, len)) !=
+	    ERR_OK)
+		return r;
+	note_pending(rec);
+	return ERR_OK;
+}
+
+int
+record_stopped(const struct record *rec)
+{
+	return asciicast_stopped(rec->cast);
 }
 
 int

@@ -8,8 +8,11 @@
  * A channel with a pipe on one side moves data with splice(2), no copy
  * through user space, and falls back to read/write where the other side
  * cannot splice (a terminal). What is recorded or scanned must pass
- * through our memory, so ssh's output in a pty session and ssh's stderr
- * always use read/write.
+ * through our memory, so ssh's stderr always uses read/write, and so does
+ * every channel of a recorded session until its recording reaches the
+ * cap; after that, a session without a terminal goes back to splice.
+ * Recorded are all sessions but sftp (proto_kind_recorded): in a pty
+ * session ssh's output, without one also what the user sends.
  *
  * The loop waits in ppoll() with the signals of sig.c unblocked and ends
  * once ssh has exited and its stdout and stderr have reached end of file.
@@ -25,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "gateway/proto.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -33,15 +37,18 @@
 #define KILL_GRACE_MS	5000	/* after a forwarded signal, then SIGKILL */
 
 enum { CH_IN, CH_OUT, CH_ERR, NCHAN };
+enum { REC_NONE, REC_OUT, REC_IN };	/* what a channel's bytes are */
 
 struct chan {
 	int in, out;
 	int active;
 	int splice;		/* still trying splice(2) */
+	int splice_later;	/* once the recording stops and buf is empty */
 	int wait_out;		/* data in hand (or in the pipe): out is full */
 	int discard;		/* the user is gone: read and drop */
 	int to_user;		/* out is our stdout or stderr */
-	int record, scan;
+	int record;		/* REC_* */
+	int scan;
 	uint64_t *count;
 	uint8_t *buf;
 	size_t off, len;
@@ -119,11 +126,40 @@ record_failed(struct relay *r)
 static void
 observe(struct relay *r, struct chan *c, const uint8_t *p, size_t n)
 {
+	int e = ERR_OK;
+
 	if (c->scan)
 		shellcmd_keyscan_feed(&r->ks, p, n);
-	if (c->record && r->rec != NULL &&
-	    record_output(r->rec, p, n) != ERR_OK)
+	if (c->record == REC_NONE || r->rec == NULL)
+		return;
+	if (c->record == REC_IN)
+		e = record_input(r->rec, p, n);
+	else
+		e = record_output(r->rec, p, n);
+	if (e != ERR_OK)
 		record_failed(r);
+}
+
+/*
+ * Past the cap nothing more is recorded: the channels of a session
+ * without a terminal go back to splice, each once its buffer is empty.
+ */
+static void
+record_check_stopped(struct relay *r)
+{
+	int i;
+
+	if (r->rec == NULL || !record_stopped(r->rec))
+		return;
+	for (i = 0; i < NCHAN; i++) {
+		struct chan *c = &r->ch[i];
+
+		c->record = REC_NONE;
+		if (c->splice_later && c->off == c->len && !c->discard) {
+			c->splice = 1;
+			c->splice_later = 0;
+		}
+	}
 }
 
 static void
@@ -254,6 +290,7 @@ relay_init(struct relay *r, const struct shell *sh, struct sshrun *run,
     struct relay_result *res)
 {
 	int pty = sh->cmd.want_pty;
+	int rec = proto_kind_recorded(shellcmd_kind_name(sh->cmd.kind));
 
 	memset(r, 0, sizeof(*r));
 	memset(res, 0, sizeof(*res));
@@ -269,8 +306,13 @@ relay_init(struct relay *r, const struct shell *sh, struct sshrun *run,
 	    &res->bytes_out);
 	r->ch[CH_OUT].to_user = r->ch[CH_ERR].to_user = 1;
 	r->ch[CH_ERR].scan = 1;
-	r->ch[CH_IN].splice = r->ch[CH_OUT].splice = !pty;
-	r->ch[CH_OUT].record = r->ch[CH_ERR].record = pty;
+	if (rec) {
+		r->ch[CH_OUT].record = r->ch[CH_ERR].record = REC_OUT;
+		r->ch[CH_IN].record = REC_IN;
+		r->ch[CH_IN].splice_later = r->ch[CH_OUT].splice_later = !pty;
+	} else {
+		r->ch[CH_IN].splice = r->ch[CH_OUT].splice = !pty;
+	}
 	(void)fcntl(run->out_fd, F_SETFL, O_NONBLOCK);
 	(void)fcntl(run->err_fd, F_SETFL, O_NONBLOCK);
 	if (!pty) {
@@ -342,6 +384,7 @@ relay_tick(struct relay *r)
 	if (sig_take_winch() && r->rec != NULL &&
 	    record_resize(r->rec) != ERR_OK)
 		record_failed(r);
+	record_check_stopped(r);
 	/* After this round's writes: the user's output never waits on it. */
 	if (r->rec != NULL && record_flush(r->rec, 0) != ERR_OK)
 		record_failed(r);
@@ -393,8 +436,8 @@ relay_run(const struct shell *sh, const struct session *s,
 
 	relay_init(&r, sh, run, res);
 	r.ack = ack;
-	if (sh->cmd.want_pty && record_start(&r.rec, sh->rpc, s->record_cap,
-	    sh->term) != ERR_OK)
+	if (proto_kind_recorded(shellcmd_kind_name(sh->cmd.kind)) &&
+	    record_start(&r.rec, sh->rpc, s->record_cap, sh->term) != ERR_OK)
 		record_failed(&r);
 	while (!relay_done(&r)) {
 		relay_poll(&r);

@@ -159,12 +159,16 @@ const sigset_t *sig_wait_mask(void);
 /* In the child, before execv: default dispositions, nothing blocked. */
 void sig_child_reset(void);
 
-/* record.c: the asciicast of a pty session. */
+/* record.c: the asciicast of a session (all but sftp). */
 struct record;
 int record_start(struct record **out, struct rpc_client *rpc,
     uint64_t cap, const char *term) WUR;
 /* Appends output shown to the user; sends nothing (record_flush does). */
 int record_output(struct record *rec, const void *p, size_t len) WUR;
+/* Appends what the user sent, in a session without a terminal. */
+int record_input(struct record *rec, const void *p, size_t len) WUR;
+/* 1 once the cap is reached: later events are dropped. */
+int record_stopped(const struct record *rec);
 int record_resize(struct record *rec) WUR;
 /* Sends what is due (32 KiB buffered, 1 s old) or, with all, everything. */
 int record_flush(struct record *rec, int all) WUR;

@@ -176,6 +176,41 @@ hash=$("$B" session show "$sid" | grep -Eo '[0-9a-f]{64}' | head -1)
 	fail "the recording's hash is not in the audit log"
 ok
 
+# ---- sessions without a terminal are recorded too, input and output ----
+# A shell reads commands from stdin just as well without a pty (ssh -T,
+# or a command such as bash -s): nothing echoes them, so the recording
+# keeps what the user sent ("i" events) beside what came back ("o").
+last_cast() {	# last_cast FILE: the newest session's recording into FILE
+	gw_wait_ended || return 1
+	sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+	"$B" session play "$sid" --raw >"$1"
+}
+cast_has() {	# cast_has FILE CODE TEXT: an event CODE whose data holds TEXT
+	python3 - "$@" <<'PYEOF'
+import json, sys
+path, code, text = sys.argv[1:4]
+lines = open(path, encoding='utf-8').read().splitlines()
+assert json.loads(lines[0])['version'] == 2
+data = ''.join(e[2] for e in map(json.loads, lines[1:]) if e[1] == code)
+sys.exit(0 if text in data else 1)
+PYEOF
+}
+printf 'echo NOPTY$((6*7))X\nexit 0\n' | cm -T 127.0.0.1 "$LOGIN@web1" >"$T/notty.out" 2>&1 ||
+	fail "a shell without a terminal: $(cat "$T/notty.out")"
+grep -q NOPTY42X "$T/notty.out" || fail "a shell without a terminal: output lost"
+last_cast "$T/notty.cast" || fail "no recording of a shell without a terminal"
+"$B" session show "$sid" | grepq interactive || fail "session $sid is not the shell without a terminal"
+cast_has "$T/notty.cast" i 'echo NOPTY$((6*7))X' || { cat "$T/notty.cast"; fail "what was typed without a terminal is not recorded"; }
+cast_has "$T/notty.cast" o NOPTY42X || { cat "$T/notty.cast"; fail "the output without a terminal is not recorded"; }
+"$B" session play "$sid" --cat | grepq -F 'echo NOPTY$((6*7))X' || fail "session play --cat leaves out the input"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.start"' | tail -1 | grepq '"recorded":true' ||
+	fail "session.start does not say the session is recorded"
+printf 'echo EXE$((5*5))C\n' | cm 127.0.0.1 "$LOGIN@web1" 'bash -s' | grepq EXE25C || fail "exec bash -s"
+last_cast "$T/exec.cast" || fail "no recording of an exec session"
+cast_has "$T/exec.cast" i 'echo EXE$((5*5))C' || fail "an exec session's input is not recorded"
+cast_has "$T/exec.cast" o EXE25C || fail "an exec session's output is not recorded"
+ok
+
 # ---- the menu ----------------------------------------------------------
 cm 127.0.0.1 </dev/null | grepq "$LOGIN@web1" || fail "menu does not list the target"
 ok
@@ -204,6 +239,13 @@ printf 'get /tmp/%s.scp %s\n' "$GW_PREFIX" "$T/blob.sftp" | sftp -q -b - "${CC[@
 	fail "sftp"
 cmp -s "$T/blob" "$T/blob.sftp" || fail "sftp changed the file"
 rsync -a -e "ssh ${CC[*]}" "$T/blob" "$LOGIN.web1:/tmp/$GW_PREFIX.rsync" || fail "rsync"
+# An scp command is a command line for the target's shell: what the user
+# appends to it runs, so it is recorded like any exec session.
+ssh "${CC[@]}" "$LOGIN.web1" "scp -t /nonexistent-$GW_PREFIX </dev/null >/dev/null 2>&1; echo SCP\$((3*3))TAIL" |
+	grepq SCP9TAIL || fail "scp command with a tail"
+last_cast "$T/scp.cast" || fail "no recording of an scp session"
+"$B" session show "$sid" | grepq scp || fail "session $sid is not the scp one"
+cast_has "$T/scp.cast" o SCP9TAIL || { cat "$T/scp.cast"; fail "an scp session with a tail is not recorded"; }
 ssh "${CC[@]}" "$LOGIN.web1" "cmp /tmp/$GW_PREFIX.scp /tmp/$GW_PREFIX.rsync && rm -f /tmp/$GW_PREFIX.*" ||
 	fail "rsync changed the file"
 # Ansible, through the same alias and shared connection: ad-hoc command,
@@ -219,6 +261,10 @@ fi
 ssh "${CC[@]}" "$LOGIN.web1" "cmp /tmp/$GW_PREFIX.ansible - && rm -rf /tmp/$GW_PREFIX.ansible /tmp/$GW_PREFIX-ansible" <"$T/blob" ||
 	fail "ansible copied something else"
 "$B" session list | grepq "sftp" || fail "sftp session not logged"
+# sftp is the one kind not recorded: a fixed program, no command line.
+sftp_sid=$("$B" session list | awk '$4 == "sftp" {print $1; exit}')
+[ -n "$sftp_sid" ] || fail "no sftp session in the list"
+"$B" session show "$sftp_sid" | grep '^recording' | grepq -v sha256 || fail "an sftp session has a recording"
 "$B" session list | grepq "rsync" || fail "rsync session not logged"
 ok
 

@@ -134,4 +134,18 @@ size=$(stat -c %s "$T/cap.cast")
 tail -1 "$T/cap.cast" | grepq '"m".*cap' || fail "no marker at the end of a capped recording: $(tail -c 200 "$T/cap.cast")"
 script -qec "asciinema cat $T/cap.cast" /dev/null </dev/null >/dev/null 2>&1 || fail "asciinema cannot read a capped recording"
 ok
+
+# Without a terminal the session goes on past the cap too, every byte
+# still passing both ways once the relay is back to splice.
+got=$(head -c 3000000 /dev/urandom | ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GW_PORT" \
+	127.0.0.1 "$GW_LOGIN@web1" 'wc -c; head -c 2000000 /dev/zero' | wc -c)
+[ "$got" = $((2000000 + 8)) ] || fail "bytes lost past the cap without a terminal: $got"
+gw_wait_ended || fail "the session past the cap was not ended"
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+"$B" session show "$sid" | grep '^bytes in' | grepq -w 3000000 || fail "bytes in past the cap: $("$B" session show "$sid")"
+"$B" session play "$sid" --raw >"$T/cap2.cast"
+size=$(stat -c %s "$T/cap2.cast")
+[ "$size" -le $((8192 + 4096)) ] || fail "recording of $size bytes passed the cap"
+tail -1 "$T/cap2.cast" | grepq '"m".*cap' || fail "no marker at the end of a capped recording without a terminal"
+ok
 done_checks

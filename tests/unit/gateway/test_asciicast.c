@@ -274,6 +274,39 @@ test_split_sequences(void **state)
 	asciicast_free(a);
 }
 
+/*
+ * Input and output are separate streams: a sequence cut in one is
+ * completed by that stream's next chunk, not by the other's, and finish
+ * replaces what each still carries.
+ */
+static void
+test_input_stream(void **state)
+{
+	struct asciicast *a = new_cast(BIG_CAP);
+	char *s;
+
+	(void)state;
+	free(take(a));
+	assert_int_equal(asciicast_output(a, 1, "ab\xc3", 3), ERR_OK);
+	assert_int_equal(asciicast_input(a, 2, "ls \xe2", 4), ERR_OK);
+	assert_int_equal(asciicast_output(a, 3, "\xa9", 1), ERR_OK);
+	assert_int_equal(asciicast_input(a, 4, "\x82\xac\n", 3), ERR_OK);
+	assert_int_equal(asciicast_input(a, 5, "\"q\"\t\xf0", 5), ERR_OK);
+	assert_int_equal(asciicast_output(a, 6, "\xe2", 1), ERR_OK);
+	assert_int_equal(asciicast_finish(a, 7), ERR_OK);
+	s = take(a);
+	assert_string_equal(s, "[0.000001, \"o\", \"ab\"]\n"
+	    "[0.000002, \"i\", \"ls \"]\n"
+	    "[0.000003, \"o\", \"\xc3\xa9\"]\n"
+	    "[0.000004, \"i\", \"\xe2\x82\xac\\n\"]\n"
+	    "[0.000005, \"i\", \"\\\"q\\\"\\t\"]\n"
+	    "[0.000007, \"o\", \"" FFFD "\"]\n"
+	    "[0.000007, \"i\", \"" FFFD "\"]\n");
+	assert_int_equal(check_lines(s, 0), 7);
+	free(s);
+	asciicast_free(a);
+}
+
 /* Splitting the input anywhere decodes to the same text as one call. */
 static void
 test_split_invariance(void **state)
@@ -538,6 +571,8 @@ test_asciinema_cat(void **state)
 	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
 		assert_int_equal(asciicast_output(a, i * 250000, chunks[i],
 		    strlen(chunks[i])), ERR_OK);
+	/* asciinema reads input events and leaves them out of its output. */
+	assert_int_equal(asciicast_input(a, 1900000, "typed\n", 6), ERR_OK);
 	assert_int_equal(asciicast_resize(a, 2000000, 100, 30), ERR_OK);
 	assert_int_equal(asciicast_marker(a, 2100000, "marker"), ERR_OK);
 	assert_int_equal(asciicast_finish(a, 2200000), ERR_OK);
@@ -547,7 +582,7 @@ test_asciinema_cat(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, rec, len), (ssize_t)len);
 	close(fd);
-	assert_int_equal(check_lines(rec, 1), 9);
+	assert_int_equal(check_lines(rec, 1), 10);
 	free(rec);
 	asciicast_free(a);
 
@@ -565,6 +600,7 @@ main(void)
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_utf8_repair),
 		cmocka_unit_test(test_split_sequences),
+		cmocka_unit_test(test_input_stream),
 		cmocka_unit_test(test_split_invariance),
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_consume_in_pieces),
