@@ -1609,31 +1609,79 @@ walk(struct rctx *x, struct rdir *d, struct pathbuf *pb, int inc,
 
 /* ---- Restore: the target and the whole run ------------------------------ */
 
-/* Opens to, creating it 0700 if missing; refuses anything but empty. */
+/*
+ * An existing target must be ours and closed to everyone else: files come
+ * back with their owners, modes, set-user-ID bits, capabilities and
+ * device numbers, and a directory others can enter would let them use a
+ * restored setuid binary or a device node before the restore is done.
+ */
+static int
+target_private(int fd, const char *to, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		err_why(why, whylen, "cannot stat %s: %s", to, strerror(errno));
+		return ERR_IO;
+	}
+	if (st.st_uid != geteuid()) {
+		err_why(why, whylen, "%s belongs to uid %u, not to you; "
+		    "restore into a new directory", to, (unsigned)st.st_uid);
+		return ERR_DENIED;
+	}
+	if ((st.st_mode & 077) != 0) {
+		err_why(why, whylen, "%s is open to other users (mode %04o); "
+		    "the restored files keep their owners, modes and "
+		    "set-user-ID bits, so run 'chmod 700 %s' first or restore "
+		    "into a new directory", to, (unsigned)(st.st_mode & 07777),
+		    to);
+		return ERR_DENIED;
+	}
+	return ERR_OK;
+}
+
+/*
+ * Opens to, creating it 0700 if missing; refuses anything but an empty
+ * directory of ours that only we can enter, and a symbolic link as its
+ * last component (its parents are the caller's to choose).
+ */
 static int
 target_open(const char *to, int *fdp, char *why, size_t whylen)
 {
+	const int oflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
 	struct dirent *de;
 	DIR *dir;
-	int fd, dfd, empty = 1;
+	int fd, dfd, empty = 1, r;
 
 	*fdp = -1;
-	fd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(to, oflags);
 	if (fd < 0 && errno == ENOENT) {
 		if (fs_mkdirs(to, 0700) != ERR_OK) {
 			err_why(why, whylen, "cannot create %s: %s", to,
 			    strerror(errno));
 			return ERR_IO;
 		}
-		fd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = open(to, oflags);
 	}
 	if (fd < 0) {
 		int err = errno;
+		struct stat st;
 
-		err_why(why, whylen, "%s: %s", to, err == ENOTDIR ?
-		    "exists and is not a directory; restore into a new or "
-		    "empty directory" : strerror(err));
-		return err == ENOTDIR ? ERR_EXISTS : ERR_IO;
+		/* O_DIRECTORY makes a symbolic link ENOTDIR, not ELOOP. */
+		if (err == ENOTDIR && lstat(to, &st) == 0 && S_ISLNK(st.st_mode))
+			err = ELOOP;
+		if (err == ELOOP)
+			err_why(why, whylen, "%s is a symbolic link; give the "
+			    "directory it points to", to);
+		else
+			err_why(why, whylen, "%s: %s", to, err == ENOTDIR ?
+			    "exists and is not a directory; restore into a "
+			    "new or empty directory" : strerror(err));
+		return err == ENOTDIR || err == ELOOP ? ERR_EXISTS : ERR_IO;
+	}
+	if ((r = target_private(fd, to, why, whylen)) != ERR_OK) {
+		close(fd);
+		return r;
 	}
 	if ((dfd = dup(fd)) < 0 || (dir = fdopendir(dfd)) == NULL) {
 		if (dfd >= 0)

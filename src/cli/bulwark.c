@@ -41,14 +41,30 @@ static const struct command commands[] = {
 };
 
 void
+cli_fputs_safe(const char *s, FILE *f)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		fputc((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' :
+		    c, f);
+	}
+}
+
+void
 cli_error(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
+	int n;
 
 	fputs("bulwark: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (n >= 0)
+		cli_fputs_safe(msg, stderr);
+	free(msg);
 	fputc('\n', stderr);
 }
 

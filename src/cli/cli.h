@@ -45,8 +45,15 @@ struct admin_key;
 int cli_admin_key_load(const char *file, const char *passfile,
     const struct vault *v, const char *dir, struct admin_key **out);
 
-/* Prints "bulwark: " and the formatted message to stderr. */
+/*
+ * Prints "bulwark: " and the formatted message to stderr. Control bytes
+ * other than newline and tab are printed as '?': messages quote names
+ * from snapshots, targets and files that others chose, and an escape
+ * sequence in one must not reach the terminal.
+ */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fputs with the same replacement of control bytes. */
+void cli_fputs_safe(const char *s, FILE *f);
 /* Prints the man page text of a command family (help TOPIC). */
 int cli_help(const char *topic);
 

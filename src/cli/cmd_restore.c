@@ -177,7 +177,9 @@ say(const char *msg, void *arg)
 	struct out *o = arg;
 
 	clear_line(o);
-	fprintf(stderr, "bulwark: %s\n", msg);
+	fputs("bulwark: ", stderr);
+	cli_fputs_safe(msg, stderr);
+	fputc('\n', stderr);
 }
 
 /* ---- snapshots ---------------------------------------------------------- */

@@ -210,7 +210,8 @@ fs_read_file(const char *path, size_t max, char **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* O_NONBLOCK: a FIFO put in the file's place must not hang us. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
 	if (fstat(fd, &st) != 0) {
 		r = ERR_IO;

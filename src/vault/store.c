@@ -402,12 +402,23 @@ int
 vault_pack_open(const struct vault *v, const char *name)
 {
 	char path[4096];
+	struct stat st;
 	int fd, rc;
 
 	if ((rc = vault_pack_path(v, name, path, sizeof(path))) != ERR_OK)
 		return rc;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	/*
+	 * A pack is a regular file; O_NONBLOCK so that a FIFO in its place
+	 * (a tampered vault or copy) is refused instead of blocking open().
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) < 0)
 		return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return ERR_FORMAT;
+	}
 	return fd;
 }
 

@@ -115,7 +115,10 @@ int vault_pack_name_ok(const char *name);
 int vault_pack_path(const struct vault *v, const char *name, char *buf,
     size_t cap) WUR;
 
-/* Opens a pack read-only; returns the descriptor or a negative ERR_*. */
+/*
+ * Opens a pack read-only; returns the descriptor or a negative ERR_*:
+ * ERR_NOTFOUND, ERR_FORMAT for anything but a regular file, ERR_IO.
+ */
 int vault_pack_open(const struct vault *v, const char *name);
 
 /* Every pack file's name, sorted (malloc'd array, *n entries). */

@@ -150,6 +150,12 @@ ok
 grep -q "^$SNAP1" "$T/snaps" || { cat "$T/snaps"; fail "snapshot not listed"; }
 grep -q "web1" "$T/snaps" || fail "host not listed"
 ok
+# Messages quote names that others chose (snapshot entries, paths): no
+# control byte of theirs reaches the terminal.
+! "$B" snapshots --vault "$T/"$'\033]0;PWNED\007' 2>"$T/esc.err" || fail "snapshots of a vault that is not there"
+! grep -q $'[\033\007]' "$T/esc.err" || fail "a control byte reached the terminal: $(od -c "$T/esc.err" | head -3)"
+grep -qF '?]0;PWNED?' "$T/esc.err" || fail "the name is not shown with ? for control bytes: $(cat "$T/esc.err")"
+ok
 
 # Nothing in the vault is plain text: not the marker, not the mail.
 if grep -rqa "secret-marker-$P" "$T/vault"; then

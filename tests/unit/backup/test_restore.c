@@ -775,6 +775,47 @@ test_restore_hostile_hardlink(void **state)
 	assert_missing(outside);
 }
 
+/*
+ * An existing target must be an empty directory of ours that nobody else
+ * can enter, not a symbolic link: restored setuid files and device nodes
+ * must not be reachable by other users while the restore runs.
+ */
+static void
+test_restore_target_private(void **state)
+{
+	struct restore_stats st;
+	char why[512], dir[512], link[512];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/open", tmp);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(restore(snap_hostile, "open", NULL, 0, 0, 2, &st,
+	    why, sizeof(why)), ERR_DENIED);
+	assert_non_null(strstr(why, "open to other users (mode 0755)"));
+	assert_non_null(strstr(why, "chmod 700"));
+	assert_missing(at("open", "b"));
+
+	assert_int_equal(chown(dir, 4321, 4321), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	assert_int_equal(restore(snap_hostile, "open", NULL, 0, 0, 2, &st,
+	    why, sizeof(why)), ERR_DENIED);
+	assert_non_null(strstr(why, "belongs to uid 4321"));
+
+	snprintf(link, sizeof(link), "%s/viaslink", tmp);
+	assert_int_equal(chown(dir, geteuid(), getegid()), 0);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(restore(snap_hostile, "viaslink", NULL, 0, 0, 2, &st,
+	    why, sizeof(why)), ERR_EXISTS);
+	assert_non_null(strstr(why, "is a symbolic link"));
+	assert_missing(at("open", "b"));
+
+	/* Ours, 0700 and empty: taken as it is. */
+	assert_int_equal(restore(snap_hostile, "open", NULL, 0, 0, 2, &st,
+	    why, sizeof(why)), ERR_OK);
+	assert_file(at("open", "b"), "written here\n", 13);
+}
+
 static void
 test_restore_split(void **state)
 {
@@ -1003,6 +1044,7 @@ main(void)
 		cmocka_unit_test(test_restore_include),
 		cmocka_unit_test(test_restore_missing_chunk),
 		cmocka_unit_test(test_restore_hostile_hardlink),
+		cmocka_unit_test(test_restore_target_private),
 		cmocka_unit_test(test_restore_split),
 		cmocka_unit_test(test_restore_wrong_key),
 		cmocka_unit_test(test_admin_key_roundtrip),

@@ -774,6 +774,44 @@ test_snapshot_tmp_left(void **state)
 	assert_int_equal(access(live, F_OK), 0);	/* its writer lives */
 }
 
+/*
+ * A FIFO in the place of a pack or of a snapshot record (a tampered vault
+ * or copy) is refused at once instead of blocking open() forever; the
+ * alarm turns a hang into a failure.
+ */
+static void
+test_fifo_refused(void **state)
+{
+	struct fx *f = *state;
+	struct vault_snapshot *s = NULL;
+	char name[PACK_NAME_HEX_LEN + 1], path[4096], last[4096] = "";
+	size_t n;
+
+	memset(name, 'a', PACK_NAME_HEX_LEN);
+	name[PACK_NAME_HEX_LEN] = '\0';
+	assert_int_equal(vault_pack_path(f->v, name, path, sizeof(path)),
+	    ERR_OK);
+	*strrchr(path, '/') = '\0';
+	assert_int_equal(fs_mkdirs(path, 0755), ERR_OK);
+	assert_int_equal(vault_pack_path(f->v, name, path, sizeof(path)),
+	    ERR_OK);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	alarm(10);
+	assert_int_equal(vault_pack_open(f->v, name), ERR_FORMAT);
+
+	snprintf(path, sizeof(path), "%s/snapshots/%s", f->vdir, HOST);
+	assert_int_equal(fs_mkdirs(path, 0755), ERR_OK);
+	snprintf(path, sizeof(path), "%s/snapshots/%s/%s", f->vdir, HOST,
+	    "abababababababababababababababab");
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_int_equal(vault_snapshot_list(f->v, &s, &n, bad_cb, last),
+	    ERR_OK);
+	alarm(0);
+	assert_int_equal(n, 0);
+	assert_string_equal(last, path);
+	vault_snapshots_free(s, n);
+}
+
 static void
 test_snapshot_find(void **state)
 {
@@ -991,6 +1029,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_received_malformed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_put_twice, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_find, setup,
 		    teardown),
