@@ -183,8 +183,20 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		goto out;
 	}
 	fd = -1;
-	if ((r = fs_rename(tmp, path)) != ERR_OK)
+	if (flags & FS_EXCL) {
+		/*
+		 * link() fails if path exists, at the moment it is made:
+		 * the access() above only spares the work, and two writers
+		 * racing for one name cannot replace each other's file.
+		 */
+		if (link(tmp, path) != 0) {
+			r = errno == EEXIST ? ERR_EXISTS : ERR_IO;
+			goto out;
+		}
+		unlink(tmp);
+	} else if ((r = fs_rename(tmp, path)) != ERR_OK) {
 		goto out;
+	}
 	if (!(flags & FS_NOSYNC) && (r = fs_sync_dir(dir)) != ERR_OK)
 		return r;	/* renamed: the temp name is gone */
 	return ERR_OK;

@@ -19,12 +19,15 @@
 #include "common/banned.h"
 
 #define READ_STEP (1u << 20)
+/* How long a receive waits for another one of the same host to end. */
+#define HOST_LOCK_WAIT_MS	(60 * 1000)
 
 struct rx {
 	struct vault *v;
 	const struct vault_receive_opts *o;
 	struct vault_host host;
 	struct vault_received got;
+	uint64_t snap_charges;		/* of the host's snapshot records */
 	int in, out;
 	struct inpipe *inp;		/* in, read ahead */
 	uint8_t *buf;
@@ -92,6 +95,21 @@ read_head(struct rx *r, uint8_t *type, uint32_t *len)
 	return ERR_OK;
 }
 
+/* What the host has stored so far, as its quota counts it. */
+static uint64_t
+used(const struct rx *r)
+{
+	return r->got.total + r->snap_charges;
+}
+
+/* Would size more bytes in one file go over the host's quota? */
+static int
+over_quota(const struct rx *r, uint64_t size)
+{
+	return r->host.quota != 0 &&
+	    used(r) + vault_quota_charge(size) > r->host.quota;
+}
+
 static int
 on_hello(struct rx *r, uint32_t len)
 {
@@ -117,8 +135,7 @@ on_hello(struct rx *r, uint32_t len)
 	memcpy(ok, vault_key_id(r->v), PACK_KEY_ID_LEN);
 	left = VP_QUOTA_NONE;
 	if (r->host.quota != 0)
-		left = r->host.quota > r->got.total ?
-		    r->host.quota - r->got.total : 0;
+		left = r->host.quota > used(r) ? r->host.quota - used(r) : 0;
 	be_put64(ok + PACK_KEY_ID_LEN, left);
 	return vp_send(r->out, VP_OK, ok, sizeof(ok));
 }
@@ -148,7 +165,7 @@ remember(struct rx *r, const char *name, uint64_t size)
 	memcpy(r->got.names[i], name, PACK_NAME_HEX_LEN + 1);
 	r->got.sizes[i] = size;
 	r->got.n++;
-	r->got.total += size;
+	r->got.total += vault_quota_charge(size);
 	return ERR_OK;
 }
 
@@ -184,7 +201,7 @@ on_pack(struct rx *r, uint32_t len)
 		return refuse(r, "vault.pack", ERR_FORMAT,
 		    "pack refused: impossible size");
 	size = len - PACK_NAME_HEX_LEN;
-	if (r->host.quota != 0 && r->got.total + size > r->host.quota)
+	if (over_quota(r, size))
 		return refuse(r, "vault.pack", ERR_TOOBIG,
 		    "pack refused: the host's quota is used up; ask the "
 		    "vault's admin to raise it");
@@ -211,7 +228,8 @@ on_pack(struct rx *r, uint32_t len)
 		}
 		left -= step;
 	}
-	rc = vault_upload_commit(u, name, r->o->host, &existed);
+	rc = vault_upload_commit(u, name, r->o->host,
+	    vault_received_has(&r->got, name), &existed);
 	vault_upload_abort(u);
 	if (rc != ERR_OK) {
 		char msg[256];
@@ -242,6 +260,11 @@ on_snap(struct rx *r, uint32_t len)
 	if (len < MANIFEST_MIN_LEN || len > VAULT_MANIFEST_MAX)
 		return refuse(r, "vault.snapshot", ERR_FORMAT,
 		    "snapshot refused: impossible manifest size");
+	/* A snapshot record is stored too, so it counts like a pack. */
+	if (over_quota(r, (uint64_t)len + VAULT_SNAP_HEADER_LEN))
+		return refuse(r, "vault.snapshot", ERR_TOOBIG,
+		    "snapshot refused: the host's quota is used up; ask the "
+		    "vault's admin to raise it");
 	/* Grown as bytes arrive: a claimed length costs nothing unsent. */
 	size_t have = 0, cap = 0;
 	while (have < len) {
@@ -307,6 +330,8 @@ on_snap(struct rx *r, uint32_t len)
 		    "store it");
 		goto out;
 	}
+	r->snap_charges += vault_quota_charge((uint64_t)len +
+	    VAULT_SNAP_HEADER_LEN);
 	snprintf(detail, sizeof(detail), "{\"snapshot\":\"%s\",\"packs\":%zu,"
 	    "\"received\":%llu,\"client_time\":%llu}", id, m->npacks,
 	    (unsigned long long)now, (unsigned long long)m->client_time);
@@ -319,13 +344,15 @@ out:
 	return rc;
 }
 
+static int session(struct rx *r0);
+
 int
 vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
     int out, char *why, size_t whylen)
 {
 	struct rx r = { .v = v, .o = o, .in = in, .out = out, .why = why,
 	    .whylen = whylen };
-	int rc, hello = 0;
+	int rc, lock = -1;
 
 	why[0] = '\0';
 	fs_pipe_grow(in);
@@ -333,7 +360,29 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 		return refuse(&r, "vault.session", ERR_NOTFOUND,
 		    "this host is not enrolled in the vault (bulwark vault "
 		    "enroll)");
-	if ((rc = vault_received_load(v, o->host, &r.got)) != ERR_OK)
+	if ((rc = vault_host_lock(v, o->host, HOST_LOCK_WAIT_MS, &lock)) !=
+	    ERR_OK)
+		return refuse(&r, "vault.session", rc, rc == ERR_LOCKED ?
+		    "another backup of this host is being received; try again "
+		    "when it has ended" : "the vault cannot lock this host's "
+		    "records (see its log)");
+	rc = session(&r);
+	close(lock);
+	return rc;
+}
+
+/* One session, under the host's lock. */
+static int
+session(struct rx *r0)
+{
+	struct rx r = *r0;
+	const struct vault_receive_opts *o = r.o;
+	struct vault *v = r.v;
+	int in = r.in, out = r.out, rc, hello = 0;
+
+	if ((rc = vault_received_load(v, o->host, &r.got)) != ERR_OK ||
+	    (rc = vault_snapshot_charges(v, o->host, &r.snap_charges)) !=
+	    ERR_OK)
 		return refuse(&r, "vault.session", rc,
 		    "the vault cannot read its records for this host");
 	size_t swept;

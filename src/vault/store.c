@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -722,7 +723,7 @@ vault_upload_size(const struct vault_upload *u)
 
 int
 vault_upload_commit(struct vault_upload *u, const char *name,
-    const char *host, int *existed)
+    const char *host, int listed, int *existed)
 {
 	char final[4096], sub[4096];
 	int rc, made;
@@ -747,7 +748,12 @@ vault_upload_commit(struct vault_upload *u, const char *name,
 		rc = ERR_IO;
 		goto fail;
 	}
-	if (made) {
+	/*
+	 * Synced even when another receive made it: that one may not have
+	 * synced yet, and this one acknowledges on its own. Clean, it is
+	 * cheap.
+	 */
+	{
 		char *top = path_join(u->v->dir, "packs", NULL);
 		rc = top != NULL ? fs_sync_dir(top) : ERR_NOMEM;
 		free(top);
@@ -764,9 +770,11 @@ vault_upload_commit(struct vault_upload *u, const char *name,
 	}
 	unlink(u->tmp);
 	u->tmp[0] = '\0';
-	if (!*existed && (rc = fs_sync_dir(sub)) != ERR_OK)
+	/* Even if it existed: its writer may not have synced it yet. */
+	if ((rc = fs_sync_dir(sub)) != ERR_OK)
 		return rc;
-	return received_append(u->v, host, name, u->size);
+	/* Sent again: the list keeps one line per pack, however often. */
+	return listed ? ERR_OK : received_append(u->v, host, name, u->size);
 fail:
 	if (u->fd >= 0) {
 		close(u->fd);
@@ -963,7 +971,7 @@ vault_received_load(const struct vault *v, const char *host,
 			continue;
 		memcpy(out->names[out->n], ns[i].name, PACK_NAME_HEX_LEN + 1);
 		out->sizes[out->n] = ns[i].size;
-		out->total += ns[i].size;
+		out->total += vault_quota_charge(ns[i].size);
 		out->n++;
 	}
 	free(ns);
@@ -973,6 +981,80 @@ fail:
 	free(ns);
 	vault_received_free(out);
 	return rc;
+}
+
+uint64_t
+vault_quota_charge(uint64_t size)
+{
+	uint64_t b = VAULT_QUOTA_BLOCK;
+
+	return size > UINT64_MAX - b ? UINT64_MAX : (size + b - 1) / b * b;
+}
+
+int
+vault_host_lock(const struct vault *v, const char *host, int wait_ms,
+    int *fdp)
+{
+	char *top = path_join(v->dir, "locks", NULL), *path = NULL;
+	int fd = -1, rc = ERR_NOMEM, waited = 0;
+
+	*fdp = -1;
+	if (top == NULL || (path = host_path(v, "locks", host)) == NULL)
+		goto out;
+	/* Vaults made before the lock have no locks/ yet. */
+	if (mkdir(top, 0700) != 0 && errno != EEXIST) {
+		rc = ERR_IO;
+		goto out;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) < 0) {
+		rc = ERR_IO;
+		goto out;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) ||
+		    waited >= wait_ms) {
+			rc = errno == EWOULDBLOCK ? ERR_LOCKED : ERR_IO;
+			close(fd);
+			goto out;
+		}
+		usleep(100 * 1000);
+		waited += 100;
+	}
+	*fdp = fd;
+	rc = ERR_OK;
+out:
+	free(top);
+	free(path);
+	return rc;
+}
+
+int
+vault_snapshot_charges(const struct vault *v, const char *host,
+    uint64_t *bytes)
+{
+	char *dir = host_path(v, "snapshots", host);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	*bytes = 0;
+	if (dir == NULL)
+		return ERR_NOMEM;
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return errno == ENOENT ? ERR_OK : ERR_IO;
+	}
+	free(dir);
+	while ((de = readdir(d)) != NULL) {
+		/* Records and their temporary files alike take room. */
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		*bytes += vault_quota_charge((uint64_t)st.st_size);
+	}
+	closedir(d);
+	return ERR_OK;
 }
 
 int

@@ -64,8 +64,17 @@ struct vault_received {
 	char (*names)[PACK_NAME_HEX_LEN + 1];
 	uint64_t *sizes;
 	size_t n;
-	uint64_t total;
+	uint64_t total;		/* sum of vault_quota_charge(size) */
 };
+
+/*
+ * What a file of size bytes costs against a host's quota: its size
+ * rounded up to a 4 KiB block, since every file takes at least one on
+ * disk (a stream of tiny packs must not cost more disk than it is
+ * charged).
+ */
+#define VAULT_QUOTA_BLOCK	4096
+uint64_t vault_quota_charge(uint64_t size);
 
 struct vault_snapshot {
 	char host[MANIFEST_HOST_MAX + 1];
@@ -141,8 +150,9 @@ struct vault_upload;
 int vault_upload_begin(struct vault *v, struct vault_upload **out) WUR;
 int vault_upload_write(struct vault_upload *u, const void *p, size_t n) WUR;
 uint64_t vault_upload_size(const struct vault_upload *u);
+/* listed: the host's received list already names it (not appended). */
 int vault_upload_commit(struct vault_upload *u, const char *name,
-    const char *host, int *existed) WUR;
+    const char *host, int listed, int *existed) WUR;
 void vault_upload_abort(struct vault_upload *u);
 
 /*
@@ -152,11 +162,23 @@ void vault_upload_abort(struct vault_upload *u);
  */
 int vault_tmp_sweep(struct vault *v, size_t *removed) WUR;
 
+/*
+ * Holds host's receive lock in *fd (LOCK_EX on locks/HOST): one receive
+ * per host at a time, so that the quota each one reads at its start
+ * stays true and two cannot interleave appends to its list. Waits up to
+ * wait_ms, then ERR_LOCKED. Closing *fd releases it.
+ */
+int vault_host_lock(const struct vault *v, const char *host, int wait_ms,
+    int *fd) WUR;
+
 /* ---- Received lists --------------------------------------------------- */
 
 int vault_received_load(const struct vault *v, const char *host,
     struct vault_received *out) WUR;
 int vault_received_has(const struct vault_received *r, const char *name);
+/* What host's snapshot records cost against its quota (their charges). */
+int vault_snapshot_charges(const struct vault *v, const char *host,
+    uint64_t *bytes) WUR;
 void vault_received_free(struct vault_received *r);
 
 /* ---- Snapshots -------------------------------------------------------- */

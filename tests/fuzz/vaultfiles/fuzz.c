@@ -311,7 +311,7 @@ fuzz_received(const uint8_t *p, size_t n)
 			fail("vault_received_load invented a size");
 		if (!vault_received_has(&r, ref[i].name))
 			fail("vault_received_has misses a listed name");
-		total += r.sizes[k];
+		total += vault_quota_charge(r.sizes[k]);
 		k++;
 		i = j;
 	}

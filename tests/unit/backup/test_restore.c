@@ -153,7 +153,7 @@ sb_commit(struct vault *v, struct sb *b, const uint8_t root[CHUNK_ID_LEN],
 	pack_run_free(b->run);
 	assert_int_equal(vault_upload_begin(v, &u), ERR_OK);
 	assert_int_equal(vault_upload_write(u, buf, len), ERR_OK);
-	assert_int_equal(vault_upload_commit(u, packs[0], HOST, &existed),
+	assert_int_equal(vault_upload_commit(u, packs[0], HOST, 0, &existed),
 	    ERR_OK);
 	vault_upload_abort(u);
 	free(buf);

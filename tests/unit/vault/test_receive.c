@@ -27,6 +27,7 @@
 
 #include "audit/tiles.h"
 #include "audit/verify.h"
+#include "common/fsutil.h"
 #include "backup/manifest.h"
 #include "backup/pack.h"
 #include "vault/proto.h"
@@ -441,6 +442,21 @@ test_idle(void **state)
 	}
 }
 
+/* Lines in the vault's received list of host. */
+static size_t
+received_lines(const struct fx *f, const char *host)
+{
+	char path[4096], *text;
+	size_t len, n = 0;
+
+	snprintf(path, sizeof(path), "%s/received/%s", f->vdir, host);
+	assert_int_equal(fs_read_file(path, 1 << 20, &text, &len), ERR_OK);
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	free(text);
+	return n;
+}
+
 static void
 test_pack(void **state)
 {
@@ -479,6 +495,8 @@ test_pack(void **state)
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.names[0], name);
 	vault_received_free(&r);
+	/* Sent twice, listed once: resending cannot grow the list. */
+	assert_int_equal(received_lines(f, HOST), 1);
 
 	e = last_entry(f, &after);
 	assert_int_equal(after, before + 2);
@@ -586,7 +604,7 @@ test_snapshot_foreign_pack(void **state)
 	make_pack(f->vault_pk, "someone else's", &buf, &len, name);
 	assert_int_equal(vault_upload_begin(f->v, &u), ERR_OK);
 	assert_int_equal(vault_upload_write(u, buf, len), ERR_OK);
-	assert_int_equal(vault_upload_commit(u, name, OTHER, &existed), ERR_OK);
+	assert_int_equal(vault_upload_commit(u, name, OTHER, 0, &existed), ERR_OK);
 	vault_upload_abort(u);
 
 	make_manifest(f, HOST, name, 1700000000, f->host_sk, &mf, &mlen);
@@ -648,6 +666,40 @@ test_quota(void **state)
 	assert_int_equal(r.n, 0);
 	vault_received_free(&r);
 	session_free(&s);
+	free(buf);
+}
+
+/*
+ * Snapshot records count against the quota like packs, each file as whole
+ * 4 KiB blocks: with one block of quota, the first pack fits and the
+ * snapshot after it does not.
+ */
+static void
+test_quota_snapshot(void **state)
+{
+	struct fx *f = *state;
+	char name[PACK_NAME_HEX_LEN + 1];
+	uint8_t *buf, *mf;
+	size_t len, mlen;
+	struct session s;
+	uint64_t before;
+
+	enroll(f, "oneblock", f->host_pk, VAULT_QUOTA_BLOCK);
+	make_pack(f->vault_pk, "root tree", &buf, &len, name);
+	make_manifest(f, "oneblock", name, YEAR_2100, f->host_sk, &mf, &mlen);
+	memset(&s, 0, sizeof(s));
+	add_hello(&s, "oneblock");
+	add_pack(&s, name, buf, len);
+	add_frame(&s, VP_SNAP, mf, mlen, NULL, 0);
+	add_bye(&s);
+	before = log_size(f);
+	run(f, "oneblock", &s);
+	assert_int_equal(s.rc, ERR_TOOBIG);
+	assert_non_null(strstr(s.why, "quota"));
+	assert_int_equal(s.rtype[1], VP_OK);	/* the pack */
+	expect_refusal(f, &s, 2, before, 1, "oneblock", "vault.snapshot");
+	session_free(&s);
+	free(mf);
 	free(buf);
 }
 
@@ -737,6 +789,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_foreign_pack,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_snapshot, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_other_key, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_frames, setup,

@@ -140,7 +140,7 @@ upload(struct fx *f, const uint8_t *buf, size_t len, const char *name,
 	assert_int_equal(vault_upload_write(u, buf + len / 2, len - len / 2),
 	    ERR_OK);
 	assert_int_equal(vault_upload_size(u), len);
-	rc = vault_upload_commit(u, name, host, existed);
+	rc = vault_upload_commit(u, name, host, 0, existed);
 	vault_upload_abort(u);
 	return rc;
 }
@@ -365,7 +365,12 @@ test_upload(void **state)
 	assert_int_equal(r.n, 1);
 	assert_string_equal(r.names[0], name);
 	assert_int_equal(r.sizes[0], len);
-	assert_int_equal(r.total, len);
+	/* The quota counts whole 4 KiB blocks: a file takes at least one. */
+	assert_int_equal(r.total, vault_quota_charge(len));
+	assert_int_equal(vault_quota_charge(len), 4096);
+	assert_int_equal(vault_quota_charge(0), 0);
+	assert_int_equal(vault_quota_charge(4096), 4096);
+	assert_int_equal(vault_quota_charge(4097), 8192);
 	assert_true(vault_received_has(&r, name));
 	vault_received_free(&r);
 	/* Another host has received nothing. */
@@ -385,7 +390,7 @@ test_upload(void **state)
 	assert_int_equal(tmp_entries(f), 0);
 	assert_int_equal(vault_received_load(f->v, HOST, &r), ERR_OK);
 	assert_int_equal(r.n, 1);
-	assert_int_equal(r.total, len);
+	assert_int_equal(r.total, vault_quota_charge(len));
 	vault_received_free(&r);
 
 	/* Another host sending it gets it listed for itself. */
@@ -450,7 +455,7 @@ test_upload_sizes(void **state)
 			    ERR_OK);
 			off += n;
 		}
-		assert_int_equal(vault_upload_commit(u, name, HOST, &existed),
+		assert_int_equal(vault_upload_commit(u, name, HOST, 0, &existed),
 		    ERR_OK);
 		vault_upload_abort(u);
 		assert_int_equal(existed, 0);
@@ -579,7 +584,7 @@ test_received_torn(void **state)
 	write_file(p, text);
 	assert_int_equal(vault_received_load(f->v, HOST, &r), ERR_OK);
 	assert_int_equal(r.n, 2);
-	assert_int_equal(r.total, 300);
+	assert_int_equal(r.total, 2 * VAULT_QUOTA_BLOCK);
 	assert_true(vault_received_has(&r, a));
 	assert_true(vault_received_has(&r, b));
 	vault_received_free(&r);
@@ -635,7 +640,8 @@ test_received_torn_then_append(void **state)
 	assert_true(vault_received_has(&r, a));
 	assert_true(vault_received_has(&r, name));
 	assert_int_equal(r.n, 2);
-	assert_int_equal(r.total, 100 + len);
+	assert_int_equal(r.total, vault_quota_charge(100) +
+	    vault_quota_charge(len));
 	vault_received_free(&r);
 }
 
@@ -772,6 +778,28 @@ test_snapshot_tmp_left(void **state)
 	assert_int_equal(removed, 1);
 	assert_int_not_equal(access(path, F_OK), 0);
 	assert_int_equal(access(live, F_OK), 0);	/* its writer lives */
+}
+
+/*
+ * One receive per host at a time: a second lock of the same host waits,
+ * then gives up with ERR_LOCKED; another host's is free; released with
+ * the descriptor.
+ */
+static void
+test_host_lock(void **state)
+{
+	struct fx *f = *state;
+	int a, b, c;
+
+	assert_int_equal(vault_host_lock(f->v, HOST, 0, &a), ERR_OK);
+	assert_int_equal(vault_host_lock(f->v, HOST, 300, &b), ERR_LOCKED);
+	assert_int_equal(b, -1);
+	assert_int_equal(vault_host_lock(f->v, "other", 0, &c), ERR_OK);
+	close(c);
+	assert_int_equal(vault_host_lock(f->v, "../x", 0, &c), ERR_NOMEM);
+	close(a);
+	assert_int_equal(vault_host_lock(f->v, HOST, 0, &b), ERR_OK);
+	close(b);
 }
 
 /*
@@ -1029,6 +1057,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_received_malformed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_put_twice, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_host_lock, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_refused, setup,
 		    teardown),
