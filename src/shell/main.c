@@ -120,6 +120,12 @@ harden(void)
 {
 	/* Nothing it starts may gain privileges (setuid ssh-keysign). */
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	/*
+	 * No core dump and no ptrace by another process of the same user:
+	 * the shell holds the session's certificate and decides what is
+	 * recorded. (ssh, exec'd later, is dumpable again and guards itself.)
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(077);
 }
 
