@@ -257,6 +257,15 @@ serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 	cfg.arg = d;
 	cfg.idle_timeout_ms = 0;	/* sessions stay connected for hours */
 	cfg.max_clients = max_clients();
+	/*
+	 * A gateway user holds one connection per open session: a quarter
+	 * of the table is thousands of sessions, yet one local account
+	 * cannot lock out the rest; sshd's PAM step (root) and its keys
+	 * command keep slots of their own.
+	 */
+	cfg.per_uid_max = cfg.max_clients / 4 > 16 ? cfg.max_clients / 4 : 16;
+	cfg.reserved = cfg.max_clients / 16 > 4 ? cfg.max_clients / 16 : 4;
+	cfg.trusted_uid = kuid;
 	cfg.log = rpc_log;
 	if ((r = rpc_server_new(&cfg, &d->srv)) != ERR_OK) {
 		bd_log("cannot listen on %s: %s%s", socket_path, err_str(r),

@@ -63,6 +63,8 @@ struct rpc_server {
 	unsigned *pconn;	/* pfds[2 + i] serves conns[pconn[i]] */
 	struct wire_builder *resp;
 	int64_t accept_paused_until;
+	int64_t refused_logged;	/* ms of the last "refused" log line */
+	unsigned refused;	/* refusals since then, not logged yet */
 };
 
 /*
@@ -496,6 +498,52 @@ poll_timeout(const struct rpc_server *srv, int64_t now)
 	return next - now > 60000 ? 60000 : (int)(next - now);
 }
 
+/* Connections held by uid now. */
+static unsigned
+uid_conns(const struct rpc_server *srv, uid_t uid)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < srv->cfg.max_clients; i++)
+		n += srv->conns[i].fd >= 0 && srv->conns[i].peer.uid == uid;
+	return n;
+}
+
+/*
+ * Whether a new client of cred may take a slot. Refusals are logged at
+ * most once a second, with their count: a client refused in a loop must
+ * not fill the log either.
+ */
+static int
+admit(struct rpc_server *srv, const struct ucred *cred)
+{
+	int trusted = cred->uid == 0 || cred->uid == srv->cfg.trusted_uid;
+	unsigned cap = srv->cfg.max_clients;
+	const char *why = NULL;
+	int64_t now;
+
+	if (!trusted)
+		cap = srv->cfg.reserved < cap ? cap - srv->cfg.reserved : 0;
+	if (srv->nconns >= cap)
+		why = "too many clients";
+	else if (!trusted && srv->cfg.per_uid_max != 0 &&
+	    uid_conns(srv, cred->uid) >= srv->cfg.per_uid_max)
+		why = "too many clients of this uid";
+	if (why == NULL)
+		return 1;
+	srv->refused++;
+	now = clock_mono_ms();
+	if (srv->refused_logged == 0 || now - srv->refused_logged >= 1000) {
+		srv_log(srv, "rpc: client uid %lu pid %ld: refused: %s (%u of "
+		    "%u slots in use; %u refused in all since the last "
+		    "line)", (unsigned long)cred->uid, (long)cred->pid, why,
+		    srv->nconns, srv->cfg.max_clients, srv->refused);
+		srv->refused_logged = now;
+		srv->refused = 0;
+	}
+	return 0;
+}
+
 static void
 srv_accept(struct rpc_server *srv)
 {
@@ -527,10 +575,7 @@ srv_accept(struct rpc_server *srv)
 			close(fd);
 			continue;
 		}
-		if (srv->nconns >= srv->cfg.max_clients) {
-			srv_log(srv, "rpc: client uid %lu pid %ld: refused: "
-			    "too many clients (%u)", (unsigned long)cred.uid,
-			    (long)cred.pid, srv->cfg.max_clients);
+		if (!admit(srv, &cred)) {
 			close(fd);
 			continue;
 		}

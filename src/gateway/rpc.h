@@ -97,6 +97,14 @@ struct rpc_server_config {
 	size_t ntable;
 	void *arg;		/* for handlers: rpc_conn_arg() */
 	unsigned max_clients;	/* 0: RPC_DEFAULT_MAX_CLIENTS */
+	/*
+	 * So that no local user can take every slot: a uid other than root
+	 * and trusted_uid holds at most per_uid_max connections (0: no such
+	 * limit), and the last reserved slots are for those two alone.
+	 */
+	unsigned per_uid_max;
+	unsigned reserved;
+	uid_t trusted_uid;	/* 0 or (uid_t)-1: root alone */
 	int io_timeout_ms;	/* 0: RPC_DEFAULT_IO_TIMEOUT_MS */
 	int idle_timeout_ms;	/* 0: idle connections stay */
 	/* One line, no newline; NULL logs to stderr. */

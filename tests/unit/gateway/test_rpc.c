@@ -198,6 +198,8 @@ log_to_file(void *arg, const char *line)
 	fflush(child_log);
 }
 
+static unsigned fx_per_uid, fx_reserved;	/* for the next fx_start */
+
 static void
 fx_start(struct fx *fx, mode_t mode, unsigned max_clients, int io_timeout)
 {
@@ -221,6 +223,8 @@ fx_start(struct fx *fx, mode_t mode, unsigned max_clients, int io_timeout)
 		cfg.table = table;
 		cfg.ntable = NTABLE;
 		cfg.max_clients = max_clients;
+		cfg.per_uid_max = fx_per_uid;
+		cfg.reserved = fx_reserved;
 		cfg.io_timeout_ms = io_timeout;
 		cfg.log = log_to_file;
 		if (rpc_server_new(&cfg, &child_srv) != ERR_OK)
@@ -1187,6 +1191,79 @@ test_max_clients(void **state)
 	fx_stop(fx);
 }
 
+/* As nobody: 2 connections served, a third refused, while holding them. */
+static int
+nobody_fills(const struct fx *fx)
+{
+	struct rpc_client *c[3] = { NULL };
+	struct rpc_response *resp = NULL;
+	int i, r;
+
+	for (i = 0; i < 2; i++) {
+		if (rpc_client_connect(fx->path, 2000, &c[i]) != ERR_OK ||
+		    call_simple(c[i], T_WHOAMI, &resp) != ERR_OK)
+			return 1;
+		rpc_response_free(resp);
+	}
+	if (rpc_client_connect(fx->path, 2000, &c[2]) != ERR_OK)
+		return 2;
+	r = call_simple(c[2], T_WHOAMI, &resp);
+	rpc_response_free(resp);
+	for (i = 0; i < 3; i++)
+		rpc_client_free(c[i]);
+	return r == ERR_NETWORK ? 0 : 3;
+}
+
+/*
+ * One uid cannot take every slot: nobody gets 2 (per_uid_max) and is
+ * refused the third, and root still gets the reserved slots when the
+ * others are full.
+ */
+static void
+test_per_uid_max(void **state)
+{
+	struct fx *fx = *state;
+	struct rpc_client *c[4] = { NULL }, *extra = NULL;
+	struct rpc_response *resp = NULL;
+	int i;
+
+	fx_per_uid = 2;
+	fx_reserved = 1;
+	fx_start(fx, 0666, 4, 0);
+	fx_per_uid = fx_reserved = 0;
+	run_as_nobody(fx, nobody_fills);
+	if (geteuid() == 0)
+		assert_true(log_has(fx, "too many clients of this uid"));
+	/* Root is not limited per uid and may take the reserved slot. */
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(rpc_client_connect(fx->path, 2000, &c[i]),
+		    ERR_OK);
+		assert_int_equal(call_simple(c[i], T_WHOAMI, &resp), ERR_OK);
+		rpc_response_free(resp);
+	}
+	assert_int_equal(rpc_client_connect(fx->path, 2000, &extra), ERR_OK);
+	assert_int_equal(call_simple(extra, T_WHOAMI, &resp), ERR_NETWORK);
+	rpc_client_free(extra);
+	for (i = 0; i < 4; i++)
+		rpc_client_free(c[i]);
+	/* Served again once the server has seen the closes. */
+	for (i = 0; i < 100; i++) {
+		int r;
+
+		assert_int_equal(rpc_client_connect(fx->path, 2000, &extra),
+		    ERR_OK);
+		r = call_simple(extra, T_WHOAMI, &resp);
+		rpc_client_free(extra);
+		rpc_response_free(resp);
+		resp = NULL;
+		if (r == ERR_OK)
+			break;
+		usleep(20 * 1000);
+	}
+	assert_true(i < 100);
+	fx_stop(fx);
+}
+
 static void
 test_close_mid_response(void **state)
 {
@@ -1284,6 +1361,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_many_clients, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_max_clients, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_per_uid_max, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_close_mid_response, setup,
 		    teardown),
