@@ -398,6 +398,9 @@ bd_h_session_end(struct rpc_conn *conn, const struct wire_msg *req,
 		return ERR_FORMAT;
 	if (bd_str(req, P_REASON, reason, sizeof(reason)) != ERR_OK)
 		reason[0] = '\0';
+	/* SQLite and the audit log take signed 64-bit counts. */
+	if (in > INT64_MAX || out > INT64_MAX)
+		return ERR_RANGE;
 	r = finish(s, status > 255 ? 255 : (int)status, in, out, reason);
 	if (rpc_conn_set_state(conn, PROTO_ST_ENDED) != ERR_OK)
 		return ERR_INTERNAL;

@@ -468,6 +468,36 @@ for payload in [b'\xff\xff\xff\xff', struct.pack('>IH', 2, 20),
     except Exception: pass
     s.close()
 EOF
+# A session ended with byte counts past what SQLite and the log hold is
+# refused, not half recorded: the session is then ended as abandoned.
+runuser -u "$ALICE" -- python3 - "$GW_SOCK" "$LOGIN" <<'EOF' || fail "session end with huge counts"
+import socket, struct, sys
+path, login = sys.argv[1:3]
+def field(tag, data): return struct.pack('>HI', tag, len(data)) + data
+def frame(typ, *fields):
+    body = struct.pack('>H', typ) + b''.join(fields)
+    return struct.pack('>I', len(body)) + body
+def call(s, msg):
+    s.sendall(msg)
+    n = struct.unpack('>I', s.recv(4, socket.MSG_WAITALL))[0]
+    body = s.recv(n, socket.MSG_WAITALL)
+    i, status = 2, None
+    while i < len(body):
+        tag, ln = struct.unpack('>HI', body[i:i + 6])
+        if tag == 0:
+            status = struct.unpack('>i', body[i + 6:i + 6 + ln].rjust(4, b'\0'))[0]
+        i += 6 + ln
+    return status
+s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(5)
+st = call(s, frame(6, field(6, b'web1'), field(7, login.encode()), field(8, b'exec'),
+                   field(9, b'true'), field(10, b'\0')))
+if st != 0: sys.exit('session open: status %r' % st)
+st = call(s, frame(9, field(17, struct.pack('>I', 0)), field(18, struct.pack('>Q', 1 << 63)),
+                   field(19, struct.pack('>Q', 5))))
+if st in (0, None): sys.exit('session end with 2^63 bytes in: status %r' % st)
+s.close()
+EOF
+gw_wait_ended || fail "the session with huge counts was left open"
 cm 127.0.0.1 "$LOGIN@web1" true || fail "bulwarkd stopped answering after hostile clients"
 kill -0 "$GW_BULWARKD_PID" || fail "bulwarkd died"
 ok
