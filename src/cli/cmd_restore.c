@@ -336,9 +336,11 @@ cmd_restore(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "include", required_argument, NULL, 'i' },
 		{ "numeric-owner", no_argument, NULL, 'n' },
+		{ "host", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *key = NULL, *passfile = NULL, *to = NULL;
+	const char *host = NULL;
 	const char **inc = NULL;
 	struct vault_snapshot *s = NULL;
 	struct vault *v = NULL;
@@ -364,6 +366,7 @@ cmd_restore(int argc, char **argv)
 		case 't': to = optarg; break;
 		case 'i': inc[ninc++] = optarg; break;
 		case 'n': numeric = 1; break;
+		case 'H': host = optarg; break;
 		default: goto usage;
 		}
 	}
@@ -383,13 +386,17 @@ cmd_restore(int argc, char **argv)
 		    strerror(errno));
 		goto out;
 	}
-	if ((i = vault_snapshot_find(s, n, prefix)) == ERR_CONFLICT) {
-		cli_error("'%s' matches several snapshots; give more digits",
-		    prefix);
+	if ((i = vault_snapshot_find_host(s, n, host, prefix)) ==
+	    ERR_CONFLICT) {
+		cli_error("'%s' matches several snapshots%s; give more digits, "
+		    "or the host with --host HOST ('bulwark snapshots --vault "
+		    "%s' lists both)", prefix, host != NULL ? " of that host" :
+		    "", dir);
 		goto out;
 	} else if (i < 0) {
-		cli_error("no snapshot '%s' in %s; 'bulwark snapshots --vault "
-		    "%s' lists them", prefix, dir, dir);
+		cli_error("no snapshot '%s'%s%s in %s; 'bulwark snapshots "
+		    "--vault %s' lists them", prefix, host != NULL ? " of " : "",
+		    host != NULL ? host : "", dir, dir);
 		goto out;
 	}
 	if (target_ok(to) != 0)
@@ -447,7 +454,7 @@ cmd_restore(int argc, char **argv)
 usage:
 	cli_error("usage: bulwark restore SNAPSHOT --vault DIR --key FILE "
 	    "[--passphrase-file FILE] --to DIR [--include PATTERN]... "
-	    "[--numeric-owner]");
+	    "[--numeric-owner] [--host HOST]");
 	free(inc);
 	return 2;
 }

@@ -1282,13 +1282,21 @@ int
 vault_snapshot_find(const struct vault_snapshot *list, size_t n,
     const char *prefix)
 {
+	return vault_snapshot_find_host(list, n, NULL, prefix);
+}
+
+int
+vault_snapshot_find_host(const struct vault_snapshot *list, size_t n,
+    const char *host, const char *prefix)
+{
 	size_t pl = strlen(prefix);
 	int found = ERR_NOTFOUND;
 
 	if (pl < 4 || pl > MANIFEST_ID_HEX_LEN)
 		return ERR_NOTFOUND;
 	for (size_t i = 0; i < n; i++) {
-		if (strncmp(list[i].id, prefix, pl) != 0)
+		if (strncmp(list[i].id, prefix, pl) != 0 ||
+		    (host != NULL && strcmp(list[i].host, host) != 0))
 			continue;
 		if (found >= 0)
 			return ERR_CONFLICT;

@@ -208,6 +208,13 @@ void vault_snapshots_free(struct vault_snapshot *s, size_t n);
  */
 int vault_snapshot_find(const struct vault_snapshot *list, size_t n,
     const char *prefix);
+/*
+ * The same among host's snapshots only (host NULL: all). IDs are chosen
+ * by the hosts, so one host can send another's ID to make it ambiguous;
+ * naming the host settles it.
+ */
+int vault_snapshot_find_host(const struct vault_snapshot *list, size_t n,
+    const char *host, const char *prefix);
 
 /* ---- Audit ------------------------------------------------------------ */
 

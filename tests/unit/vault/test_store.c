@@ -886,6 +886,11 @@ test_snapshot_find(void **state)
 	assert_int_equal(vault_snapshot_find(s, n,
 	    "ef0000000000000000000000000000012"), ERR_NOTFOUND);
 	assert_int_equal(vault_snapshot_find(s, 0, "abcd1"), ERR_NOTFOUND);
+	/* Limited to one host: another host's equal ID does not count. */
+	assert_int_equal(vault_snapshot_find_host(s, n, s[0].host, ids[2]),
+	    vault_snapshot_find(s, n, ids[2]));
+	assert_int_equal(vault_snapshot_find_host(s, n, "elsewhere", ids[2]),
+	    ERR_NOTFOUND);
 	vault_snapshots_free(s, n);
 }
 
