@@ -600,6 +600,7 @@ struct rdir {
 	struct rdir *parent;
 	const struct tree_entry *e;	/* in parent->tree; NULL: the root */
 	struct tree *tree;		/* its node; NULL if unreadable */
+	size_t node_bytes;		/* counted in rctx.tree_bytes */
 	char *path;			/* "/a/b"; "" for the root */
 	int fd;				/* -1: not created; -2: failed */
 	uint32_t uid, gid;
@@ -650,6 +651,7 @@ struct hltab {
 
 struct rctx {
 	const struct restore_opts *o;
+	atomic_size_t tree_bytes;	/* of the nodes held (rdir.node_bytes) */
 	struct packset ps;
 	struct reporter rep;
 	int am_root;
@@ -916,6 +918,7 @@ dir_release(struct rctx *x, struct rdir *d)
 			close(d->fd);
 		}
 		tree_free(d->tree);
+		atomic_fetch_sub(&x->tree_bytes, d->node_bytes);
 		free(d->path);
 		free(d);
 		d = p;
@@ -1506,28 +1509,42 @@ leaf_restore(struct rctx *x, struct rdir *d, const struct tree_entry *e,
 
 /* Reads and parses the tree node id; reports and returns NULL if not. */
 static struct tree *
-node_load(struct rctx *x, const uint8_t id[CHUNK_ID_LEN], const char *path)
+node_load(struct rctx *x, const uint8_t id[CHUNK_ID_LEN], const char *path,
+    size_t *bytes)
 {
 	struct tree *t = NULL;
 	uint8_t *buf;
-	size_t n;
+	size_t n, max = x->o->max_tree_bytes ? x->o->max_tree_bytes :
+	    RESTORE_MAX_TREE_BYTES;
 	char hex[17];
 	int rc;
 
+	*bytes = 0;
 	if ((rc = fetch(&x->cache, id, NULL, &buf, &n)) != ERR_OK) {
 		rep_error(&x->rep, rc, "%s: the directory's contents are "
 		    "lost: tree node %s cannot be read: %s", *path ? path : "/",
 		    id_short(id, hex), fetch_why(rc));
 		return NULL;
 	}
+	if (atomic_fetch_add(&x->tree_bytes, n) + n > max) {
+		atomic_fetch_sub(&x->tree_bytes, n);
+		free(buf);
+		rep_error(&x->rep, ERR_TOOBIG, "%s: not restored: with the "
+		    "directories above it, its tree node would hold more than "
+		    "%zu MiB in memory (a hostile snapshot?)", *path ? path :
+		    "/", max >> 20);
+		return NULL;
+	}
 	rc = tree_parse(buf, n, &t);
 	free(buf);
 	if (rc != ERR_OK) {
+		atomic_fetch_sub(&x->tree_bytes, n);
 		rep_error(&x->rep, rc, "%s: the directory's contents are "
 		    "lost: tree node %s does not parse: %s", *path ? path : "/",
 		    id_short(id, hex), err_str(rc));
 		return NULL;
 	}
+	*bytes = n;
 	return t;
 }
 
@@ -1579,10 +1596,14 @@ walk(struct rctx *x, struct rdir *d, struct pathbuf *pb, int inc,
 			rep_error(&x->rep, ERR_TOOBIG, "%s: deeper than %d "
 			    "levels; not restored", pb->p, RESTORE_MAX_DEPTH);
 		} else if (e->type == TREE_DIR) {
-			struct tree *t = node_load(x, e->subtree, pb->p);
+			size_t nb;
+			struct tree *t = node_load(x, e->subtree, pb->p, &nb);
 			struct rdir *c = dir_new(d, e, t, pb->p);
 
+			if (c != NULL)
+				c->node_bytes = nb;
 			if (c == NULL) {
+				atomic_fetch_sub(&x->tree_bytes, nb);
 				tree_free(t);
 				rep_error(&x->rep, ERR_NOMEM, "out of memory");
 				atomic_store(&x->stop, 1);
@@ -1812,8 +1833,9 @@ restore_run(struct rctx *x, const struct manifest *m, char *why,
 	struct rdir *root;
 	struct tree *t;
 	int nthreads = x->o->threads > 0 ? x->o->threads : RESTORE_THREADS;
+	size_t nb;
 
-	if ((t = node_load(x, m->root_id, "")) == NULL) {
+	if ((t = node_load(x, m->root_id, "", &nb)) == NULL) {
 		err_why(why, whylen, "%s", x->rep.first_msg);
 		return x->rep.first;
 	}
@@ -1821,6 +1843,7 @@ restore_run(struct rctx *x, const struct manifest *m, char *why,
 		tree_free(t);
 		return ERR_NOMEM;
 	}
+	root->node_bytes = nb;
 	/* The root owns the target's descriptor now; x->rootfd borrows it. */
 	root->fd = x->rootfd;
 	if ((pb.p = calloc(1, 256)) == NULL) {

@@ -75,6 +75,14 @@
 
 /* Tree depth beyond which a snapshot is refused as hostile. */
 #define RESTORE_MAX_DEPTH	4096
+/*
+ * Tree nodes held at once (the directories being walked and those whose
+ * files are still being written), in bytes of node: past it a directory
+ * is refused as hostile (a chain of huge nodes would exhaust memory, each
+ * parsed node taking about five times its size). Real trees hold a few
+ * MiB.
+ */
+#define RESTORE_MAX_TREE_BYTES	((size_t)256 << 20)
 /* Worker threads when the caller says 0. */
 #define RESTORE_THREADS		2
 #define RESTORE_THREADS_MAX	64
@@ -103,6 +111,7 @@ struct restore_opts {
 	size_t nincludes;
 	int numeric_owner;		/* owners by number, ignoring names */
 	int threads;			/* 0: RESTORE_THREADS */
+	size_t max_tree_bytes;		/* 0: RESTORE_MAX_TREE_BYTES */
 	/*
 	 * Both optional. progress is called from the calling thread about
 	 * four times a second and once at the end. report gets each error
@@ -127,7 +136,8 @@ struct restore_opts {
  *			not this vault's
  *	ERR_SIGNATURE	a pack does not open with the key (altered bytes)
  *	ERR_FORMAT	a damaged pack or tree node
- *	ERR_TOOBIG	a tree deeper than RESTORE_MAX_DEPTH
+ *	ERR_TOOBIG	a tree deeper than RESTORE_MAX_DEPTH, or holding
+ *			more than max_tree_bytes of nodes at once
  *	ERR_IO		writing the target failed (errno in why)
  *	ERR_NOMEM, ERR_INVAL, ERR_CRYPTO
  * st, when not NULL, gets the counts in any case.

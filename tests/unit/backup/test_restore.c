@@ -473,6 +473,8 @@ teardown(void **state)
 
 /* ---- Helpers ------------------------------------------------------------ */
 
+static size_t max_tree_bytes;	/* restore_opts.max_tree_bytes for restore() */
+
 static int
 restore(const char *snap, const char *to, const char *const *inc,
     size_t ninc, int numeric, int threads, struct restore_stats *st,
@@ -502,11 +504,33 @@ restore(const char *snap, const char *to, const char *const *inc,
 	o.nincludes = ninc;
 	o.numeric_owner = numeric;
 	o.threads = threads;
+	o.max_tree_bytes = max_tree_bytes;
 	o.report = collect;
 	said_clear();
 	rc = restore_snapshot(v, &list[i], akey, &o, st, why, whylen);
 	vault_snapshots_free(list, n);
 	return rc;
+}
+
+/*
+ * A memory budget for tree nodes: with room for no node at all the
+ * restore stops at the root, saying why; with room for one node, the
+ * root loads and each directory below it is refused instead of loaded.
+ */
+static void
+test_restore_tree_budget(void **state)
+{
+	struct restore_stats st;
+	char why[512];
+	int rc;
+
+	(void)state;
+	max_tree_bytes = 1;
+	rc = restore(snap_main, "budget1", NULL, 0, 0, 2, &st, why,
+	    sizeof(why));
+	max_tree_bytes = 0;
+	assert_int_equal(rc, ERR_TOOBIG);
+	assert_non_null(strstr(why, "a hostile snapshot?"));
 }
 
 static const char *
@@ -1045,6 +1069,7 @@ main(void)
 		cmocka_unit_test(test_restore_missing_chunk),
 		cmocka_unit_test(test_restore_hostile_hardlink),
 		cmocka_unit_test(test_restore_target_private),
+		cmocka_unit_test(test_restore_tree_budget),
 		cmocka_unit_test(test_restore_split),
 		cmocka_unit_test(test_restore_wrong_key),
 		cmocka_unit_test(test_admin_key_roundtrip),
