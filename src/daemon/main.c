@@ -222,7 +222,8 @@ keys_uid(const char *name, uid_t *uid)
 /*
  * Each session's shell keeps its connection for the whole session, so the
  * number of connections is the number of sessions: as many as the file
- * descriptor limit allows, raised to its hard maximum.
+ * descriptor limit allows, raised to its hard maximum. A recorded session
+ * also holds its recording open: two descriptors per connection.
  */
 static unsigned
 max_clients(void)
@@ -237,10 +238,11 @@ max_clients(void)
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 			return RPC_DEFAULT_MAX_CLIENTS;
 	}
-	if (rl.rlim_cur <= RPC_DEFAULT_MAX_CLIENTS + 64)
+	/* Room for files and SQLite, then two per client. */
+	if (rl.rlim_cur <= 2 * RPC_DEFAULT_MAX_CLIENTS + 64)
 		return RPC_DEFAULT_MAX_CLIENTS;
-	return rl.rlim_cur - 64 > BD_MAX_CLIENTS ? BD_MAX_CLIENTS :
-	    (unsigned)(rl.rlim_cur - 64);	/* room for files and SQLite */
+	return (rl.rlim_cur - 64) / 2 > BD_MAX_CLIENTS ? BD_MAX_CLIENTS :
+	    (unsigned)((rl.rlim_cur - 64) / 2);
 }
 
 static int
