@@ -45,17 +45,25 @@ say(struct rx *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* JSON string contents: what we put in details is hex, digits, words. */
-static void
+/*
+ * JSON string contents: what we put in details is hex, digits, words.
+ * ERR_IO when the event could not be written: an acceptance is then not
+ * acknowledged (the caller refuses), so that nothing the vault took goes
+ * unlogged; what was stored stays and a later session finds it.
+ */
+static int
 audit(struct rx *r, const char *action, const char *decision,
     const char *detail)
 {
 	if (r->o->no_audit)
-		return;
+		return ERR_OK;
 	if (vault_audit(r->v, r->o->host, r->o->source, action, decision,
-	    "vault", detail) != ERR_OK)
+	    "vault", detail) != ERR_OK) {
 		fprintf(stderr, "bulwark: vault receive: cannot write the "
 		    "audit log event %s\n", action);
+		return ERR_IO;
+	}
+	return ERR_OK;
 }
 
 /* Refuses: logs, tells the agent, ends the session. */
@@ -65,7 +73,7 @@ refuse(struct rx *r, const char *action, int rc, const char *reason)
 	char detail[1024];
 	/* Reasons are fixed texts of this file plus hex names and numbers. */
 	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", reason);
-	audit(r, action, "deny", detail);
+	(void)audit(r, action, "deny", detail);
 	say(r, "%s", reason);
 	if (vp_send(r->out, VP_ERR, reason, strlen(reason)) != ERR_OK)
 		return rc;	/* the agent is gone; the reason is logged */
@@ -242,7 +250,10 @@ on_pack(struct rx *r, uint32_t len)
 	snprintf(detail, sizeof(detail), "{\"pack\":\"%s\",\"size\":%llu,"
 	    "\"existed\":%s}", name, (unsigned long long)size,
 	    existed ? "true" : "false");
-	audit(r, "vault.pack", "allow", detail);
+	if (audit(r, "vault.pack", "allow", detail) != ERR_OK)
+		return refuse(r, "vault.pack", ERR_IO, "the vault cannot write "
+		    "its audit log; the pack is kept but not acknowledged (see "
+		    "the vault's log)");
 	uint8_t e = existed ? 1 : 0;
 	return vp_send(r->out, VP_OK, &e, 1);
 }
@@ -335,7 +346,12 @@ on_snap(struct rx *r, uint32_t len)
 	snprintf(detail, sizeof(detail), "{\"snapshot\":\"%s\",\"packs\":%zu,"
 	    "\"received\":%llu,\"client_time\":%llu}", id, m->npacks,
 	    (unsigned long long)now, (unsigned long long)m->client_time);
-	audit(r, "vault.snapshot", "allow", detail);
+	if (audit(r, "vault.snapshot", "allow", detail) != ERR_OK) {
+		rc = refuse(r, "vault.snapshot", ERR_IO, "the vault cannot "
+		    "write its audit log; the snapshot is kept but not "
+		    "acknowledged (see the vault's log)");
+		goto out;
+	}
 	be_put64(ok, now);
 	rc = vp_send(r->out, VP_OK, ok, sizeof(ok));
 out:
@@ -389,7 +405,7 @@ session(struct rx *r0)
 	if (!o->no_audit && vault_tmp_sweep(v, &swept) == ERR_OK && swept > 0) {
 		char detail[64];
 		snprintf(detail, sizeof(detail), "{\"removed\":%zu}", swept);
-		audit(&r, "vault.tmp.sweep", "allow", detail);
+		(void)audit(&r, "vault.tmp.sweep", "allow", detail);
 	}
 	if ((r.buf = malloc(READ_STEP)) == NULL ||
 	    inpipe_new(in, 0, &r.inp) != ERR_OK) {

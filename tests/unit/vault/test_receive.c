@@ -6,6 +6,7 @@
  * host name, a wrong pack name), every one of which must end the session
  * with an ERR frame and leave a "deny" event in the vault's audit log.
  */
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -509,6 +510,44 @@ test_pack(void **state)
 	free(buf);
 }
 
+/*
+ * The audit log cannot be written: the pack is kept, but not acknowledged
+ * (nothing the vault took goes unlogged); the agent hears why.
+ */
+static void
+test_pack_unlogged(void **state)
+{
+	struct fx *f = *state;
+	char name[PACK_NAME_HEX_LEN + 1], log[4096], moved[4200];
+	uint8_t *buf;
+	size_t len;
+	struct session s;
+	int fd;
+
+	make_pack(f->vault_pk, "a chunk nobody may log", &buf, &len, name);
+	snprintf(log, sizeof(log), "%s/log", f->vdir);
+	snprintf(moved, sizeof(moved), "%s/log.away", f->vdir);
+	assert_int_equal(rename(log, moved), 0);
+	assert_true((fd = open(log, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	memset(&s, 0, sizeof(s));
+	add_hello(&s, HOST);
+	add_pack(&s, name, buf, len);
+	add_bye(&s);
+	run(f, HOST, &s);
+	assert_int_equal(unlink(log), 0);
+	assert_int_equal(rename(moved, log), 0);
+	assert_int_equal(s.rc, ERR_IO);
+	assert_int_equal(s.nreplies, 2);
+	assert_int_equal(s.rtype[1], VP_ERR);
+	assert_non_null(strstr((const char *)s.reply[1], "audit log"));
+	fd = vault_pack_open(f->v, name);
+	assert_true(fd >= 0);
+	close(fd);
+	session_free(&s);
+	free(buf);
+}
+
 /* A pack whose bytes do not hash to its name. */
 static void
 test_pack_wrong_name(void **state)
@@ -788,6 +827,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_foreign_pack,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_unlogged, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_snapshot, setup,
 		    teardown),
