@@ -24,6 +24,12 @@
 
 #define BD_DEFAULT_STATE	"/var/lib/bulwark"
 #define BD_DEFAULT_REC_CAP	(64ULL * 1024 * 1024)
+/*
+ * Without a terminal: enough for the commands of a script or a shell fed
+ * on stdin and what they print, while a bulk copy (rsync, scp, a pipe)
+ * is not stored again as escaped text beside its target.
+ */
+#define BD_DEFAULT_REC_CAP_NOTTY	(8ULL * 1024 * 1024)
 #define BD_MAX_CLIENTS		16384	/* connections: about one per session */
 
 struct bulwarkd {
@@ -32,7 +38,8 @@ struct bulwarkd {
 	char *rec_dir;		/* state_dir/rec: recordings in progress */
 	char *source_address;	/* the certificates' source-address */
 	unsigned cert_validity;	/* seconds */
-	uint64_t rec_cap;	/* bytes per recording */
+	uint64_t rec_cap;	/* bytes per recording, with a terminal */
+	uint64_t rec_cap_notty;	/* and without one */
 	struct db *db;
 	struct audit_log *log;
 	struct sshkey *ca;

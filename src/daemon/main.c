@@ -4,7 +4,7 @@
  *
  *   bulwarkd [--init] [--user NAME] [--state DIR] [--socket PATH]
  *            [--source-address ADDR] [--cert-validity SECONDS]
- *            [--recording-cap BYTES]
+ *            [--recording-cap BYTES] [--recording-cap-notty BYTES]
  *
  * Started as root with --user, it makes the socket's directory, hands it
  * and the state directory to NAME and drops to NAME (groups, gid, uid)
@@ -44,7 +44,7 @@ struct options {
 	const char *source_address;
 	const char *keys_user;
 	unsigned cert_validity;
-	uint64_t rec_cap;
+	uint64_t rec_cap, rec_cap_notty;
 };
 
 static struct rpc_server *the_server;
@@ -70,7 +70,7 @@ usage(void)
 	fputs("usage: bulwarkd [--init] [--user NAME] [--state DIR] "
 	    "[--socket PATH]\n"
 	    "                [--source-address ADDR] [--cert-validity SECONDS]"
-	    " [--recording-cap BYTES]\n"
+	    " [--recording-cap BYTES] [--recording-cap-notty BYTES]\n"
 	    "                [--keys-user NAME]\n", stderr);
 }
 
@@ -97,6 +97,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "source-address", required_argument, NULL, 'a' },
 		{ "cert-validity", required_argument, NULL, 'v' },
 		{ "recording-cap", required_argument, NULL, 'c' },
+		{ "recording-cap-notty", required_argument, NULL, 'C' },
 		{ "keys-user", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -110,6 +111,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->source_address = "127.0.0.1";
 	o->cert_validity = SSHCERT_DEFAULT_VALIDITY;
 	o->rec_cap = BD_DEFAULT_REC_CAP;
+	o->rec_cap_notty = BD_DEFAULT_REC_CAP_NOTTY;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->init = 1; break;
@@ -129,6 +131,12 @@ parse_options(int argc, char **argv, struct options *o)
 			    1ULL << 34, &v) != 0)
 				return 2;
 			o->rec_cap = v;
+			break;
+		case 'C':
+			if (parse_u64_opt("recording-cap-notty", optarg, 4096,
+			    1ULL << 34, &v) != 0)
+				return 2;
+			o->rec_cap_notty = v;
 			break;
 		case 'h': usage(); return 1;
 		default: usage(); return 2;
@@ -318,6 +326,7 @@ main(int argc, char **argv)
 	d.source_address = strdup(o.source_address);
 	d.cert_validity = o.cert_validity;
 	d.rec_cap = o.rec_cap;
+	d.rec_cap_notty = o.rec_cap_notty;
 	if (d.state_dir == NULL || d.log_dir == NULL || d.rec_dir == NULL ||
 	    d.source_address == NULL) {
 		bd_state_close(&d);

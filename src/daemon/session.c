@@ -38,6 +38,7 @@ struct sess {
 	int pty;
 	int rec_fd;		/* -1 when nothing is recorded */
 	uint64_t rec_bytes;
+	uint64_t rec_cap;	/* of this session: with a terminal or not */
 	int ended;
 	/*
 	 * session.start, logged with cert.issue in one durable write: the
@@ -119,7 +120,7 @@ start_recording(struct sess *s)
 }
 
 static int
-answer_allow(struct bulwarkd *d, struct sess *s,
+answer_allow(struct sess *s,
     const struct policy_decision *pd, const struct db_hostkey *hk,
     struct wire_builder *resp)
 {
@@ -131,8 +132,8 @@ answer_allow(struct bulwarkd *d, struct sess *s,
 	r |= wire_put_str(resp, P_HOST, pd->target.host);
 	r |= wire_put_u32(resp, P_PORT, pd->target.port);
 	r |= wire_put_str(resp, P_HOSTKEY, hk->key_line);
-	r |= wire_put_u32(resp, P_COUNT, d->rec_cap > UINT32_MAX ?
-	    UINT32_MAX : (uint32_t)d->rec_cap);
+	r |= wire_put_u32(resp, P_COUNT, s->rec_cap > UINT32_MAX ?
+	    UINT32_MAX : (uint32_t)s->rec_cap);
 	return r == ERR_OK ? ERR_OK : ERR_NOMEM;
 }
 
@@ -171,6 +172,7 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 	if (wire_get_str(req, P_COMMAND, &cmd, &cmdlen) != ERR_OK)
 		cmd = NULL;
 	s->pty = pty != 0;
+	s->rec_cap = s->pty ? d->rec_cap : d->rec_cap_notty;
 	r = db_user_get_by_uid(d->db, rpc_conn_peer(conn)->uid, &u);
 	if (r == ERR_NOTFOUND) {
 		snprintf(s->user, sizeof(s->user), "uid:%u",
@@ -218,7 +220,7 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 	 */
 	if (proto_kind_recorded(kind) && (r = start_recording(s)) != ERR_OK)
 		goto out;
-	if ((r = answer_allow(d, s, &pd, &hk, resp)) != ERR_OK ||
+	if ((r = answer_allow(s, &pd, &hk, resp)) != ERR_OK ||
 	    (r = rpc_conn_set_state(conn, PROTO_ST_OPENED)) != ERR_OK)
 		goto out;
 	rpc_conn_set_data(conn, s, bd_session_conn_free);
@@ -302,7 +304,7 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 		return ERR_CONFLICT;	/* sftp sessions are not recorded */
 	if (wire_get_bytes(req, P_DATA, &p, &n) != ERR_OK)
 		return ERR_FORMAT;
-	if (s->rec_bytes + n > s->d->rec_cap + REC_SLACK)
+	if (s->rec_bytes + n > s->rec_cap + REC_SLACK)
 		return ERR_TOOBIG;
 	if (fs_write_all(s->rec_fd, p, n) != ERR_OK) {
 		bd_log("session %llu: cannot write its recording: %s",

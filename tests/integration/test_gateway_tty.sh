@@ -118,7 +118,7 @@ ok
 # ---- a recording over the cap --------------------------------------------
 kill "$GW_BULWARKD_PID"
 wait "$GW_BULWARKD_PID" 2>/dev/null || true
-gw_bulwarkd --recording-cap 8192 || fail "bulwarkd with a recording cap"
+gw_bulwarkd --recording-cap 8192 --recording-cap-notty 8192 || fail "bulwarkd with a recording cap"
 rc=0
 drive '
 send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
