@@ -111,28 +111,25 @@ record_free(struct record *rec)
 	free(rec);
 }
 
+/* After an event: its result, and the flush clock started if need be. */
+static int
+noted(struct record *rec, int r)
+{
+	if (r == ERR_OK)
+		note_pending(rec);
+	return r;
+}
+
 int
 record_output(struct record *rec, const void *p, size_t len)
 {
-	int r;
-
-	if ((r = asciicast_output(rec->cast, elapsed_us(rec), p, len)) !=
-	    ERR_OK)
-		return r;
-	note_pending(rec);
-	return ERR_OK;
+	return noted(rec, asciicast_output(rec->cast, elapsed_us(rec), p, len));
 }
 
 int
 record_input(struct record *rec, const void *p, size_t len)
 {
-	int r;
-
-	if ((r = asciicast_input(rec->cast, elapsed_us(rec), p, len)) !=
-	    ERR_OK)
-		return r;
-	note_pending(rec);
-	return ERR_OK;
+	return noted(rec, asciicast_input(rec->cast, elapsed_us(rec), p, len));
 }
 
 int
@@ -145,14 +142,10 @@ int
 record_resize(struct record *rec)
 {
 	unsigned cols, rows;
-	int r;
 
 	term_size(&cols, &rows);
-	if ((r = asciicast_resize(rec->cast, elapsed_us(rec), cols, rows)) !=
-	    ERR_OK)
-		return r;
-	note_pending(rec);
-	return ERR_OK;
+	return noted(rec, asciicast_resize(rec->cast, elapsed_us(rec), cols,
+	    rows));
 }
 
 static int

@@ -1145,43 +1145,72 @@ test_many_clients(void **state)
 	fx_stop(fx);
 }
 
+/* Opens n clients into c, each answered. */
 static void
-test_max_clients(void **state)
+connect_n(const struct fx *fx, struct rpc_client **c, int n)
 {
-	struct fx *fx = *state;
-	struct rpc_client *c[4] = { NULL }, *extra = NULL;
 	struct rpc_response *resp = NULL;
-	int i, r = ERR_INTERNAL;
 
-	fx_start(fx, 0600, 4, 0);
-	for (i = 0; i < 4; i++) {
+	for (int i = 0; i < n; i++) {
 		assert_int_equal(rpc_client_connect(fx->path, 2000, &c[i]),
 		    ERR_OK);
 		assert_int_equal(call_simple(c[i], T_WHOAMI, &resp), ERR_OK);
 		rpc_response_free(resp);
 	}
-	/* The fifth is accepted and closed at once. */
+}
+
+/* One more client is accepted and closed at once. */
+static void
+assert_refused(const struct fx *fx)
+{
+	struct rpc_client *extra = NULL;
+	struct rpc_response *resp = NULL;
+
 	assert_int_equal(rpc_client_connect(fx->path, 2000, &extra), ERR_OK);
 	assert_int_equal(call_simple(extra, T_WHOAMI, &resp), ERR_NETWORK);
 	rpc_client_free(extra);
-	assert_true(log_has(fx, "too many clients"));
-	/*
-	 * One leaves; a newcomer gets its slot once the server has seen the
-	 * close (a connect racing the close may still be refused).
-	 */
-	rpc_client_free(c[0]);
+}
+
+/*
+ * A newcomer is served once the server has seen earlier closes (a connect
+ * racing a close may still be refused).
+ */
+static void
+assert_served_soon(const struct fx *fx)
+{
+	struct rpc_client *extra = NULL;
+	struct rpc_response *resp = NULL;
+	int i, r = ERR_INTERNAL;
+
 	for (i = 0; i < 100; i++) {
 		assert_int_equal(rpc_client_connect(fx->path, 2000, &extra),
 		    ERR_OK);
 		r = call_simple(extra, T_WHOAMI, &resp);
 		rpc_client_free(extra);
+		rpc_response_free(resp);
+		resp = NULL;
 		if (r == ERR_OK)
 			break;
 		assert_int_equal(r, ERR_NETWORK);
 		usleep(20 * 1000);
 	}
 	assert_int_equal(r, ERR_OK);
-	rpc_response_free(resp);
+}
+
+static void
+test_max_clients(void **state)
+{
+	struct fx *fx = *state;
+	struct rpc_client *c[4] = { NULL };
+	struct rpc_response *resp = NULL;
+	int i;
+
+	fx_start(fx, 0600, 4, 0);
+	connect_n(fx, c, 4);
+	assert_refused(fx);
+	assert_true(log_has(fx, "too many clients"));
+	rpc_client_free(c[0]);		/* one leaves: its slot is free again */
+	assert_served_soon(fx);
 	assert_serving(fx);
 	for (i = 1; i < 4; i++) {
 		assert_int_equal(call_simple(c[i], T_WHOAMI, &resp), ERR_OK);
@@ -1223,8 +1252,7 @@ static void
 test_per_uid_max(void **state)
 {
 	struct fx *fx = *state;
-	struct rpc_client *c[4] = { NULL }, *extra = NULL;
-	struct rpc_response *resp = NULL;
+	struct rpc_client *c[4] = { NULL };
 	int i;
 
 	fx_per_uid = 2;
@@ -1235,32 +1263,11 @@ test_per_uid_max(void **state)
 	if (geteuid() == 0)
 		assert_true(log_has(fx, "too many clients of this uid"));
 	/* Root is not limited per uid and may take the reserved slot. */
-	for (i = 0; i < 4; i++) {
-		assert_int_equal(rpc_client_connect(fx->path, 2000, &c[i]),
-		    ERR_OK);
-		assert_int_equal(call_simple(c[i], T_WHOAMI, &resp), ERR_OK);
-		rpc_response_free(resp);
-	}
-	assert_int_equal(rpc_client_connect(fx->path, 2000, &extra), ERR_OK);
-	assert_int_equal(call_simple(extra, T_WHOAMI, &resp), ERR_NETWORK);
-	rpc_client_free(extra);
+	connect_n(fx, c, 4);
+	assert_refused(fx);
 	for (i = 0; i < 4; i++)
 		rpc_client_free(c[i]);
-	/* Served again once the server has seen the closes. */
-	for (i = 0; i < 100; i++) {
-		int r;
-
-		assert_int_equal(rpc_client_connect(fx->path, 2000, &extra),
-		    ERR_OK);
-		r = call_simple(extra, T_WHOAMI, &resp);
-		rpc_client_free(extra);
-		rpc_response_free(resp);
-		resp = NULL;
-		if (r == ERR_OK)
-			break;
-		usleep(20 * 1000);
-	}
-	assert_true(i < 100);
+	assert_served_soon(fx);
 	fx_stop(fx);
 }
 

@@ -217,6 +217,18 @@ add_bye(struct session *s)
 	add_frame(s, VP_BYE, NULL, 0, NULL, 0);
 }
 
+/* A whole session: hello, one pack, a snapshot, bye. */
+static void
+pack_and_snapshot(struct session *s, const char *host, const char *name,
+    const uint8_t *buf, size_t len, const uint8_t *mf, size_t mlen)
+{
+	memset(s, 0, sizeof(*s));
+	add_hello(s, host);
+	add_pack(s, name, buf, len);
+	add_frame(s, VP_SNAP, mf, mlen, NULL, 0);
+	add_bye(s);
+}
+
 /* The agent: each frame, then its reply; an ERR or a closed stream ends
  * it. A write may fail when the vault has already hung up. */
 static void *
@@ -586,11 +598,7 @@ test_snapshot(void **state)
 
 	make_pack(f->vault_pk, "root tree", &buf, &len, name);
 	make_manifest(f, HOST, name, YEAR_2100, f->host_sk, &mf, &mlen);
-	memset(&s, 0, sizeof(s));
-	add_hello(&s, HOST);
-	add_pack(&s, name, buf, len);
-	add_frame(&s, VP_SNAP, mf, mlen, NULL, 0);
-	add_bye(&s);
+	pack_and_snapshot(&s, HOST, name, buf, len, mf, mlen);
 	t0 = (uint64_t)time(NULL);
 	run(f, HOST, &s);
 	t1 = (uint64_t)time(NULL);
@@ -726,11 +734,7 @@ test_quota_snapshot(void **state)
 	enroll(f, "oneblock", f->host_pk, VAULT_QUOTA_BLOCK);
 	make_pack(f->vault_pk, "root tree", &buf, &len, name);
 	make_manifest(f, "oneblock", name, YEAR_2100, f->host_sk, &mf, &mlen);
-	memset(&s, 0, sizeof(s));
-	add_hello(&s, "oneblock");
-	add_pack(&s, name, buf, len);
-	add_frame(&s, VP_SNAP, mf, mlen, NULL, 0);
-	add_bye(&s);
+	pack_and_snapshot(&s, "oneblock", name, buf, len, mf, mlen);
 	before = log_size(f);
 	run(f, "oneblock", &s);
 	assert_int_equal(s.rc, ERR_TOOBIG);
@@ -755,11 +759,7 @@ test_snapshot_other_key(void **state)
 
 	make_pack(f->vault_pk, "signed elsewhere", &buf, &len, name);
 	make_manifest(f, HOST, name, 1700000000, f->other_sk, &mf, &mlen);
-	memset(&s, 0, sizeof(s));
-	add_hello(&s, HOST);
-	add_pack(&s, name, buf, len);
-	add_frame(&s, VP_SNAP, mf, mlen, NULL, 0);
-	add_bye(&s);
+	pack_and_snapshot(&s, HOST, name, buf, len, mf, mlen);
 	run(f, HOST, &s);
 	assert_int_equal(s.rc, ERR_SIGNATURE);
 	/* One allow for the pack, then the deny. */
