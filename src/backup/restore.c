@@ -1635,9 +1635,12 @@ walk(struct rctx *x, struct rdir *d, struct pathbuf *pb, int inc,
  * back with their owners, modes, set-user-ID bits, capabilities and
  * device numbers, and a directory others can enter would let them use a
  * restored setuid binary or a device node before the restore is done.
+ * Ours and open to others (mkdir's 0755): made 0700, which only narrows
+ * it; since it is empty, nobody holds anything inside it.
  */
 static int
-target_private(int fd, const char *to, char *why, size_t whylen)
+target_private(struct rctx *x, int fd, const char *to, char *why,
+    size_t whylen)
 {
 	struct stat st;
 
@@ -1651,12 +1654,16 @@ target_private(int fd, const char *to, char *why, size_t whylen)
 		return ERR_DENIED;
 	}
 	if ((st.st_mode & 077) != 0) {
-		err_why(why, whylen, "%s is open to other users (mode %04o); "
-		    "the restored files keep their owners, modes and "
-		    "set-user-ID bits, so run 'chmod 700 %s' first or restore "
-		    "into a new directory", to, (unsigned)(st.st_mode & 07777),
-		    to);
-		return ERR_DENIED;
+		if (fchmod(fd, 0700) != 0) {
+			err_why(why, whylen, "%s is open to other users (mode "
+			    "%04o) and cannot be made 0700: %s", to,
+			    (unsigned)(st.st_mode & 07777), strerror(errno));
+			return ERR_DENIED;
+		}
+		rep_warn(&x->rep, "%s was mode %04o: made 0700 for the "
+		    "restore, since the files keep their owners and "
+		    "set-user-ID bits; open it once you have checked them", to,
+		    (unsigned)(st.st_mode & 07777));
 	}
 	return ERR_OK;
 }
@@ -1667,7 +1674,8 @@ target_private(int fd, const char *to, char *why, size_t whylen)
  * last component (its parents are the caller's to choose).
  */
 static int
-target_open(const char *to, int *fdp, char *why, size_t whylen)
+target_open(struct rctx *x, const char *to, int *fdp, char *why,
+    size_t whylen)
 {
 	const int oflags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
 	struct dirent *de;
@@ -1700,7 +1708,7 @@ target_open(const char *to, int *fdp, char *why, size_t whylen)
 			    "new or empty directory" : strerror(err));
 		return err == ENOTDIR || err == ELOOP ? ERR_EXISTS : ERR_IO;
 	}
-	if ((r = target_private(fd, to, why, whylen)) != ERR_OK) {
+	if ((r = target_private(x, fd, to, why, whylen)) != ERR_OK) {
 		close(fd);
 		return r;
 	}
@@ -1894,7 +1902,7 @@ restore_snapshot(const struct vault *v, const struct vault_snapshot *s,
 	    s->m->npacks)) != ERR_OK)
 		goto out;
 	rcache_init(&x->cache, &x->ps);
-	if ((rc = target_open(o->to, &x->rootfd, why, whylen)) != ERR_OK)
+	if ((rc = target_open(x, o->to, &x->rootfd, why, whylen)) != ERR_OK)
 		goto out;
 	if (fstat(x->rootfd, &sb) == 0 && !(sb.st_mode & S_ISGID))
 		x->new_known = 1;

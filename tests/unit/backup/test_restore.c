@@ -800,9 +800,10 @@ test_restore_hostile_hardlink(void **state)
 }
 
 /*
- * An existing target must be an empty directory of ours that nobody else
- * can enter, not a symbolic link: restored setuid files and device nodes
- * must not be reachable by other users while the restore runs.
+ * An existing target must be an empty directory of ours, not a symbolic
+ * link, and is made 0700 if others could enter it: restored setuid files
+ * and device nodes must not be reachable by other users while the
+ * restore runs.
  */
 static void
 test_restore_target_private(void **state)
@@ -813,13 +814,6 @@ test_restore_target_private(void **state)
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s/open", tmp);
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(chmod(dir, 0755), 0);
-	assert_int_equal(restore(snap_hostile, "open", NULL, 0, 0, 2, &st,
-	    why, sizeof(why)), ERR_DENIED);
-	assert_non_null(strstr(why, "open to other users (mode 0755)"));
-	assert_non_null(strstr(why, "chmod 700"));
-	assert_missing(at("open", "b"));
-
 	assert_int_equal(chown(dir, 4321, 4321), 0);
 	assert_int_equal(chmod(dir, 0700), 0);
 	assert_int_equal(restore(snap_hostile, "open", NULL, 0, 0, 2, &st,
@@ -834,10 +828,18 @@ test_restore_target_private(void **state)
 	assert_non_null(strstr(why, "is a symbolic link"));
 	assert_missing(at("open", "b"));
 
-	/* Ours, 0700 and empty: taken as it is. */
+	/* Ours, empty, open to others (mkdir's 0755): made 0700, said so. */
+	assert_int_equal(chmod(dir, 0755), 0);
 	assert_int_equal(restore(snap_hostile, "open", NULL, 0, 0, 2, &st,
 	    why, sizeof(why)), ERR_OK);
 	assert_file(at("open", "b"), "written here\n", 13);
+	assert_non_null(strstr(said, "was mode 0755: made 0700"));
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(dir, &sb), 0);
+		assert_int_equal(sb.st_mode & 07777, 0700);
+	}
 }
 
 static void
