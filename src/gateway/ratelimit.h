@@ -47,5 +47,12 @@ int ratelimit_check(const struct ratelimit *rl, const char *addr, time_t now,
 uint32_t ratelimit_fail(struct ratelimit *rl, const char *addr, time_t now);
 /* Forgets addr's failures. */
 void ratelimit_ok(struct ratelimit *rl, const char *addr);
+/*
+ * The key addr is counted under: an IPv6 address as its /64 ("2001:db8::/64"),
+ * an IPv4-mapped one as its IPv4 address, anything else as written (cut
+ * to RATELIMIT_SOURCE_MAX bytes).
+ */
+void ratelimit_source_key(const char *addr,
+    char key[RATELIMIT_SOURCE_MAX + 1]);
 
 #endif

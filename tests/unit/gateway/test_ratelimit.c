@@ -34,6 +34,46 @@ test_delay_grows_and_caps(void **state)
 	assert_int_equal(ratelimit_delay(UINT32_MAX), RATELIMIT_MAX_DELAY);
 }
 
+/*
+ * An IPv6 source counts as its /64 (one guesser holds a whole /64), an
+ * IPv4-mapped one as its IPv4 address.
+ */
+static void
+test_source_keys(void **state)
+{
+	struct ratelimit *rl = calloc(1, sizeof(*rl));
+	char key[RATELIMIT_SOURCE_MAX + 1];
+	unsigned wait;
+	int i;
+
+	(void)state;
+	assert_non_null(rl);
+	ratelimit_source_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", key);
+	assert_string_equal(key, "2001:db8:1:2::/64");
+	ratelimit_source_key("::ffff:192.0.2.9", key);
+	assert_string_equal(key, "192.0.2.9");
+	ratelimit_source_key("192.0.2.9", key);
+	assert_string_equal(key, "192.0.2.9");
+	ratelimit_source_key("gw.example", key);
+	assert_string_equal(key, "gw.example");
+	for (i = 0; i < RATELIMIT_FREE; i++) {
+		char a[64];
+
+		snprintf(a, sizeof(a), "2001:db8:1:2::%x", i + 1);
+		ratelimit_fail(rl, a, 1000);
+	}
+	assert_int_equal(ratelimit_check(rl, "2001:db8:1:2:ffff::9", 1000,
+	    &wait), ERR_LOCKED);
+	assert_int_equal(ratelimit_check(rl, "2001:db8:1:3::1", 1000, &wait),
+	    ERR_OK);
+	for (i = 0; i < RATELIMIT_FREE; i++)
+		ratelimit_fail(rl, i % 2 ? "::ffff:192.0.2.9" : "192.0.2.9",
+		    1000);
+	assert_int_equal(ratelimit_check(rl, "192.0.2.9", 1000, &wait),
+	    ERR_LOCKED);
+	free(rl);
+}
+
 static void
 test_source_lock_and_reset(void **state)
 {
@@ -97,6 +137,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delay_grows_and_caps),
 		cmocka_unit_test(test_source_lock_and_reset),
+		cmocka_unit_test(test_source_keys),
 		cmocka_unit_test(test_table_full_evicts_oldest),
 	};
 
