@@ -3,7 +3,8 @@
  *
  * With BULWARK_FAULT_INJECTION compiled in, the environment variable
  * BULWARK_FAULT="OP:N" makes the N-th call (counting from 1) of OP fail
- * with EIO, where OP is write, fsync or rename. Tests walk N upwards to fail
+ * with EIO, where OP is write, fsync or rename (which also stands for the
+ * link() that publishes a never-replaced file). Tests walk N upwards to fail
  * each call in turn and check that nothing acknowledged is lost. OP
  * "direct" refuses the N-th O_DIRECT write of a vault upload with EINVAL,
  * as a file system without direct I/O does. In other

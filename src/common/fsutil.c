@@ -189,6 +189,11 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		 * the access() above only spares the work, and two writers
 		 * racing for one name cannot replace each other's file.
 		 */
+		if (fault_hit("rename")) {	/* the step that publishes */
+			errno = EIO;
+			r = ERR_IO;
+			goto out;
+		}
 		if (link(tmp, path) != 0) {
 			r = errno == EEXIST ? ERR_EXISTS : ERR_IO;
 			goto out;
