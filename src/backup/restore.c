@@ -884,7 +884,7 @@ meta_at(struct rctx *x, int dirfd, const char *name,
 
 static struct rdir *
 dir_new(struct rdir *parent, const struct tree_entry *e, struct tree *t,
-    const char *path)
+    size_t node_bytes, const char *path)
 {
 	struct rdir *d = calloc(1, sizeof(*d));
 
@@ -895,6 +895,7 @@ dir_new(struct rdir *parent, const struct tree_entry *e, struct tree *t,
 	d->parent = parent;
 	d->e = e;
 	d->tree = t;
+	d->node_bytes = node_bytes;
 	d->fd = -1;
 	atomic_init(&d->refs, 1);
 	if (parent != NULL)
@@ -1598,10 +1599,8 @@ walk(struct rctx *x, struct rdir *d, struct pathbuf *pb, int inc,
 		} else if (e->type == TREE_DIR) {
 			size_t nb;
 			struct tree *t = node_load(x, e->subtree, pb->p, &nb);
-			struct rdir *c = dir_new(d, e, t, pb->p);
+			struct rdir *c = dir_new(d, e, t, nb, pb->p);
 
-			if (c != NULL)
-				c->node_bytes = nb;
 			if (c == NULL) {
 				atomic_fetch_sub(&x->tree_bytes, nb);
 				tree_free(t);
@@ -1847,11 +1846,10 @@ restore_run(struct rctx *x, const struct manifest *m, char *why,
 		err_why(why, whylen, "%s", x->rep.first_msg);
 		return x->rep.first;
 	}
-	if ((root = dir_new(NULL, NULL, t, "")) == NULL) {
+	if ((root = dir_new(NULL, NULL, t, nb, "")) == NULL) {
 		tree_free(t);
 		return ERR_NOMEM;
 	}
-	root->node_bytes = nb;
 	/* The root owns the target's descriptor now; x->rootfd borrows it. */
 	root->fd = x->rootfd;
 	if ((pb.p = calloc(1, 256)) == NULL) {

@@ -96,6 +96,24 @@ fs_rename(const char *from, const char *to)
 	return ERR_OK;
 }
 
+/*
+ * Publishes from under the name to, which must not exist: link() fails at
+ * the moment it is made if it does, so two writers racing for one name
+ * cannot replace each other's file (rename would). The "rename" fault
+ * stands for it too: it is the publishing step.
+ */
+static int
+link_new(const char *from, const char *to)
+{
+	if (fault_hit("rename")) {
+		errno = EIO;
+		return ERR_IO;
+	}
+	if (link(from, to) != 0)
+		return errno == EEXIST ? ERR_EXISTS : ERR_IO;
+	return ERR_OK;
+}
+
 int
 fs_sync_dir(const char *dir)
 {
@@ -183,25 +201,11 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		goto out;
 	}
 	fd = -1;
-	if (flags & FS_EXCL) {
-		/*
-		 * link() fails if path exists, at the moment it is made:
-		 * the access() above only spares the work, and two writers
-		 * racing for one name cannot replace each other's file.
-		 */
-		if (fault_hit("rename")) {	/* the step that publishes */
-			errno = EIO;
-			r = ERR_IO;
-			goto out;
-		}
-		if (link(tmp, path) != 0) {
-			r = errno == EEXIST ? ERR_EXISTS : ERR_IO;
-			goto out;
-		}
-		unlink(tmp);
-	} else if ((r = fs_rename(tmp, path)) != ERR_OK) {
+	r = (flags & FS_EXCL) ? link_new(tmp, path) : fs_rename(tmp, path);
+	if (r != ERR_OK)
 		goto out;
-	}
+	if (flags & FS_EXCL)
+		unlink(tmp);	/* linked: path holds the file now */
 	if (!(flags & FS_NOSYNC) && (r = fs_sync_dir(dir)) != ERR_OK)
 		return r;	/* renamed: the temp name is gone */
 	return ERR_OK;

@@ -285,9 +285,10 @@ restore_flags(struct relay *r)
 	}
 }
 
+/* The channels, and the recording of every session but sftp. */
 static void
-relay_init(struct relay *r, const struct shell *sh, struct sshrun *run,
-    struct relay_result *res)
+relay_init(struct relay *r, const struct shell *sh, const struct session *s,
+    struct sshrun *run, struct relay_result *res)
 {
 	int pty = sh->cmd.want_pty;
 	int rec = proto_kind_recorded(shellcmd_kind_name(sh->cmd.kind));
@@ -320,6 +321,9 @@ relay_init(struct relay *r, const struct shell *sh, struct sshrun *run,
 		set_nonblock(r, STDIN_FILENO);
 		set_nonblock(r, STDOUT_FILENO);
 	}
+	if (rec && record_start(&r->rec, sh->rpc, s->record_cap, sh->term) !=
+	    ERR_OK)
+		record_failed(r);
 }
 
 static void
@@ -434,11 +438,8 @@ relay_run(const struct shell *sh, const struct session *s,
 	struct relay r;
 	int i;
 
-	relay_init(&r, sh, run, res);
+	relay_init(&r, sh, s, run, res);
 	r.ack = ack;
-	if (proto_kind_recorded(shellcmd_kind_name(sh->cmd.kind)) &&
-	    record_start(&r.rec, sh->rpc, s->record_cap, sh->term) != ERR_OK)
-		record_failed(&r);
 	while (!relay_done(&r)) {
 		relay_poll(&r);
 		relay_tick(&r);

@@ -360,7 +360,84 @@ out:
 	return rc;
 }
 
-static int session(struct rx *r0);
+/* One session, under the host's lock. */
+static int
+session(struct rx *r)
+{
+	const struct vault_receive_opts *o = r->o;
+	int rc, hello = 0;
+
+	if ((rc = vault_received_load(r->v, o->host, &r->got)) != ERR_OK ||
+	    (rc = vault_snapshot_charges(r->v, o->host, &r->snap_charges)) !=
+	    ERR_OK)
+		return refuse(r, "vault.session", rc,
+		    "the vault cannot read its records for this host");
+	size_t swept;
+	if (!o->no_audit && vault_tmp_sweep(r->v, &swept) == ERR_OK && swept > 0) {
+		char detail[64];
+		snprintf(detail, sizeof(detail), "{\"removed\":%zu}", swept);
+		(void)audit(r, "vault.tmp.sweep", "allow", detail);
+	}
+	if ((r->buf = malloc(READ_STEP)) == NULL ||
+	    inpipe_new(r->in, 0, &r->inp) != ERR_OK) {
+		free(r->buf);
+		vault_received_free(&r->got);
+		return ERR_NOMEM;
+	}
+	for (;;) {
+		uint8_t type;
+		uint32_t len;
+
+		rc = read_head(r, &type, &len);
+		if (rc == ERR_NETWORK) {
+			rc = refuse(r, "vault.session", ERR_NETWORK,
+			    "idle for too long");
+			break;
+		}
+		if (rc == ERR_NOTFOUND) {
+			say(r, "the agent left without saying goodbye");
+			rc = ERR_NETWORK;
+			break;
+		}
+		if (rc != ERR_OK) {
+			rc = refuse(r, "vault.session", ERR_FORMAT,
+			    "malformed frame");
+			break;
+		}
+		if (!hello && type != VP_HELLO) {
+			rc = refuse(r, "vault.session", ERR_FORMAT,
+			    "the first message must be hello");
+			break;
+		}
+		if (type == VP_HELLO && hello) {
+			rc = refuse(r, "vault.session", ERR_FORMAT,
+			    "hello twice");
+			break;
+		}
+		if (type == VP_HELLO) {
+			hello = 1;
+			rc = on_hello(r, len);
+		} else if (type == VP_PACK) {
+			rc = on_pack(r, len);
+		} else if (type == VP_SNAP) {
+			rc = on_snap(r, len);
+		} else if (type == VP_BYE && len == 0) {
+			rc = vp_send(r->out, VP_OK, NULL, 0);
+			break;
+		} else {
+			rc = refuse(r, "vault.session", ERR_FORMAT,
+			    "unknown message; this vault only takes packs and "
+			    "snapshots");
+		}
+		if (rc != ERR_OK)
+			break;
+	}
+	inpipe_free(r->inp);
+	free(r->buf);
+	vault_received_free(&r->got);
+	return rc;
+}
+
 
 int
 vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
@@ -384,85 +461,5 @@ vault_receive(struct vault *v, const struct vault_receive_opts *o, int in,
 		    "records (see its log)");
 	rc = session(&r);
 	close(lock);
-	return rc;
-}
-
-/* One session, under the host's lock. */
-static int
-session(struct rx *r0)
-{
-	struct rx r = *r0;
-	const struct vault_receive_opts *o = r.o;
-	struct vault *v = r.v;
-	int in = r.in, out = r.out, rc, hello = 0;
-
-	if ((rc = vault_received_load(v, o->host, &r.got)) != ERR_OK ||
-	    (rc = vault_snapshot_charges(v, o->host, &r.snap_charges)) !=
-	    ERR_OK)
-		return refuse(&r, "vault.session", rc,
-		    "the vault cannot read its records for this host");
-	size_t swept;
-	if (!o->no_audit && vault_tmp_sweep(v, &swept) == ERR_OK && swept > 0) {
-		char detail[64];
-		snprintf(detail, sizeof(detail), "{\"removed\":%zu}", swept);
-		(void)audit(&r, "vault.tmp.sweep", "allow", detail);
-	}
-	if ((r.buf = malloc(READ_STEP)) == NULL ||
-	    inpipe_new(in, 0, &r.inp) != ERR_OK) {
-		free(r.buf);
-		vault_received_free(&r.got);
-		return ERR_NOMEM;
-	}
-	for (;;) {
-		uint8_t type;
-		uint32_t len;
-
-		rc = read_head(&r, &type, &len);
-		if (rc == ERR_NETWORK) {
-			rc = refuse(&r, "vault.session", ERR_NETWORK,
-			    "idle for too long");
-			break;
-		}
-		if (rc == ERR_NOTFOUND) {
-			say(&r, "the agent left without saying goodbye");
-			rc = ERR_NETWORK;
-			break;
-		}
-		if (rc != ERR_OK) {
-			rc = refuse(&r, "vault.session", ERR_FORMAT,
-			    "malformed frame");
-			break;
-		}
-		if (!hello && type != VP_HELLO) {
-			rc = refuse(&r, "vault.session", ERR_FORMAT,
-			    "the first message must be hello");
-			break;
-		}
-		if (type == VP_HELLO && hello) {
-			rc = refuse(&r, "vault.session", ERR_FORMAT,
-			    "hello twice");
-			break;
-		}
-		if (type == VP_HELLO) {
-			hello = 1;
-			rc = on_hello(&r, len);
-		} else if (type == VP_PACK) {
-			rc = on_pack(&r, len);
-		} else if (type == VP_SNAP) {
-			rc = on_snap(&r, len);
-		} else if (type == VP_BYE && len == 0) {
-			rc = vp_send(out, VP_OK, NULL, 0);
-			break;
-		} else {
-			rc = refuse(&r, "vault.session", ERR_FORMAT,
-			    "unknown message; this vault only takes packs and "
-			    "snapshots");
-		}
-		if (rc != ERR_OK)
-			break;
-	}
-	inpipe_free(r.inp);
-	free(r.buf);
-	vault_received_free(&r.got);
 	return rc;
 }

@@ -725,8 +725,8 @@ int
 vault_upload_commit(struct vault_upload *u, const char *name,
     const char *host, int listed, int *existed)
 {
-	char final[4096], sub[4096];
-	int rc, made;
+	char final[4096], sub[4096], top[4096];
+	int rc;
 
 	*existed = 0;
 	if (u->fd < 0)
@@ -742,24 +742,22 @@ vault_upload_commit(struct vault_upload *u, const char *name,
 	u->fd = -1;
 	if ((rc = vault_pack_path(u->v, name, final, sizeof(final))) != ERR_OK)
 		goto fail;
-	snprintf(sub, sizeof(sub), "%s/packs/%.2s", u->v->dir, name);
-	made = mkdir(sub, 0755) == 0;
-	if (!made && errno != EEXIST) {
+	/* final is DIR/packs/XX/NAME: sub is its directory, top sub's. */
+	memcpy(sub, final, sizeof(sub));
+	*strrchr(sub, '/') = '\0';
+	memcpy(top, sub, sizeof(top));
+	*strrchr(top, '/') = '\0';
+	if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
 		rc = ERR_IO;
 		goto fail;
 	}
 	/*
-	 * Synced even when another receive made it: that one may not have
+	 * Synced even when another receive made sub: that one may not have
 	 * synced yet, and this one acknowledges on its own. Clean, it is
 	 * cheap.
 	 */
-	{
-		char *top = path_join(u->v->dir, "packs", NULL);
-		rc = top != NULL ? fs_sync_dir(top) : ERR_NOMEM;
-		free(top);
-		if (rc != ERR_OK)
-			goto fail;
-	}
+	if ((rc = fs_sync_dir(top)) != ERR_OK)
+		goto fail;
 	/* link() never replaces: what is in the vault stays as it is. */
 	if (link(u->tmp, final) != 0) {
 		if (errno != EEXIST) {

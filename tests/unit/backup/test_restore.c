@@ -514,8 +514,7 @@ restore(const char *snap, const char *to, const char *const *inc,
 
 /*
  * A memory budget for tree nodes: with room for no node at all the
- * restore stops at the root, saying why; with room for one node, the
- * root loads and each directory below it is refused instead of loaded.
+ * restore stops at the root, saying why.
  */
 static void
 test_restore_tree_budget(void **state)
