@@ -366,11 +366,13 @@ step_pam(const struct setup *s)
 		return -1;
 	add(&t, "# Bulwark gateway sshd (%s/%s), written by `bulwark gateway "
 	    "setup`;\n# rerun it rather than editing. The key is checked by "
-	    "AuthorizedKeysCommand,\n# the TOTP code here, by bulwarkd.\n",
+	    "AuthorizedKeysCommand,\n# the TOTP code here, by bulwarkd; the "
+	    "session step records the\n# login, which alone lets its shells "
+	    "open sessions.\n",
 	    s->etc, s->pam);
 	add(&t, "auth required %s socket=%s\n", s->pamso, s->sock);
 	add(&t, "account required %s socket=%s\n", s->pamso, s->sock);
-	add(&t, "session required pam_permit.so\n");
+	add(&t, "session required %s socket=%s\n", s->pamso, s->sock);
 	add(&t, "password required pam_deny.so\n");
 	r = put_file(path, &t, 0644);
 	free(t.p);

@@ -11,5 +11,7 @@
 int64_t clock_mono_ms(void);
 /* CLOCK_MONOTONIC in microseconds. */
 int64_t clock_mono_us(void);
+/* CLOCK_BOOTTIME in nanoseconds: what process start times count from. */
+int64_t clock_boot_ns(void);
 
 #endif

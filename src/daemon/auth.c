@@ -51,14 +51,17 @@ bd_h_keys(struct rpc_conn *conn, const struct wire_msg *req,
 	if (bd_str(req, P_USER, user, sizeof(user)) != ERR_OK ||
 	    bd_str(req, P_KEY, key, sizeof(key)) != ERR_OK)
 		return ERR_FORMAT;
+	/* Anyone who can reach sshd repeats these at will: coalesced. */
 	if (sshkey_line_any(key, strlen(key), type, fp, &canon) != ERR_OK) {
-		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
+		bd_refusal_coalesced(d, user, "auth.publickey",
+		    "key type or encoding not accepted", NULL,
 		    why("key type or encoding not accepted"));
 		return ERR_NOTFOUND;
 	}
 	r = db_key_find_by_fingerprint(d->db, fp, &k);
 	if (r == ERR_NOTFOUND || (r == ERR_OK && strcmp(k.user, user) != 0)) {
-		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
+		bd_refusal_coalesced(d, user, "auth.publickey",
+		    "key not registered for this user", fp,
 		    json_pack("{s:s,s:s}", "reason", "key not registered for "
 		    "this user", "fingerprint", fp));
 		r = ERR_NOTFOUND;
@@ -69,8 +72,8 @@ bd_h_keys(struct rpc_conn *conn, const struct wire_msg *req,
 	if ((r = db_user_get(d->db, user, &u)) != ERR_OK)
 		goto out;
 	if (u.state != DB_USER_ACTIVE) {
-		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
-		    why("account disabled"));
+		bd_refusal_coalesced(d, user, "auth.publickey",
+		    "account disabled", fp, why("account disabled"));
 		r = ERR_NOTFOUND;
 		goto out;
 	}

@@ -17,6 +17,8 @@
 #include <jansson.h>
 
 #include "audit/log.h"
+#include "common/proc.h"
+#include "gateway/coalesce.h"
 #include "auth/sshkey.h"
 #include "gateway/ratelimit.h"
 #include "gateway/rpc.h"
@@ -46,6 +48,8 @@ struct bulwarkd {
 	char *ca_pub;		/* "ssh-ed25519 AAAA... bulwark-user-ca" */
 	struct ratelimit rl;
 	struct rpc_server *srv;
+	char boot_id[PROC_BOOT_ID_LEN + 1];	/* of this boot, for logins */
+	struct coalesce *refusals;	/* repeated refusals, counted */
 };
 
 /* state.c: the state directory. dirs and options are set by the caller. */
@@ -101,6 +105,23 @@ void bd_refusal(struct bulwarkd *d, const char *actor, const char *source,
     const char *target, const char *action, const char *decision,
     uint64_t session, json_t *detail);
 
+/*
+ * bd_refusal for refusals anyone on the network can repeat at will (an
+ * unknown key offered to sshd): the first of a kind (actor, action,
+ * reason) in a window is logged in full, the rest are counted and logged
+ * as one entry when the window ends (gateway/coalesce.h). last (may be
+ * NULL) goes into that entry as the latest detail.
+ */
+void bd_refusal_coalesced(struct bulwarkd *d, const char *actor,
+    const char *action, const char *reason, const char *last,
+    json_t *detail);
+/*
+ * The daemon's timers, for rpc_server_config.tick: logs the windows of
+ * refusals that are over. Returns ms until it is due again, or -1. With
+ * all, closes every window (at exit).
+ */
+int64_t bd_tick(struct bulwarkd *d, int all);
+
 /* "bulwarkd: " + message on stderr (journald keeps it). */
 void bd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -114,6 +135,20 @@ int bd_str(const struct wire_msg *req, uint16_t tag, char *buf,
 /* Closes the sessions a previous run left open (it crashed or was
  * killed), storing their recordings; run before serving. */
 int bd_sessions_recover(struct bulwarkd *d) WUR;
+
+/*
+ * login.c: ends the logins whose sshd is gone (run before serving, and
+ * from LOGIN_OPEN).
+ */
+int bd_logins_sweep(struct bulwarkd *d);
+/*
+ * ERR_OK with *login_id when the caller is a shell that sshd started for
+ * a live login of user (login.c says how that is known); ERR_DENIED with
+ * *reason for the user and *why for the log (both static) when not.
+ */
+int bd_login_of_caller(struct bulwarkd *d, const struct rpc_conn *conn,
+    const char *user, uint64_t *login_id, const char **reason,
+    const char **why) WUR;
 
 /* Finishes sessions whose shell vanished without SESSION_END. */
 void bd_session_conn_free(void *data);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "audit/entry.h"
+#include "common/clock.h"
 #include "daemon/bulwarkd.h"
 #include "common/banned.h"
 
@@ -137,6 +138,41 @@ bd_refusal(struct bulwarkd *d, const char *actor, const char *source,
 	if (bd_event(d, actor, source, target, action, decision, session,
 	    detail) != ERR_OK)
 		return;	/* reported; the refusal stands */
+}
+
+void
+bd_refusal_coalesced(struct bulwarkd *d, const char *actor,
+    const char *action, const char *reason, const char *last,
+    json_t *detail)
+{
+	if (d->refusals == NULL || coalesce_note(d->refusals, actor, action,
+	    reason, last, clock_mono_ms()) == 1)
+		bd_refusal(d, actor, NULL, NULL, action, "deny", 0, detail);
+	else
+		json_decref(detail);
+}
+
+/* A window of repeated refusals is over: one entry with the count. */
+static void
+log_repeats(void *arg, const struct coalesce_kind *k)
+{
+	struct bulwarkd *d = arg;
+
+	bd_refusal(d, k->actor, NULL, NULL, k->action, "deny", 0,
+	    json_pack("{s:s,s:I,s:s,s:I}", "reason", k->reason, "repeats",
+	    (json_int_t)k->count, "last", k->last, "over_ms",
+	    (json_int_t)(k->last_ms - k->first_ms)));
+}
+
+int64_t
+bd_tick(struct bulwarkd *d, int all)
+{
+	int64_t now = clock_mono_ms();
+
+	if (d->refusals == NULL)
+		return -1;
+	coalesce_expire(d->refusals, now, all, log_repeats, d);
+	return coalesce_next(d->refusals, now);
 }
 
 void

@@ -253,6 +253,12 @@ max_clients(void)
 	    (unsigned)((rl.rlim_cur - 64) / 2);
 }
 
+static int64_t
+tick(void *arg)
+{
+	return bd_tick(arg, 0);
+}
+
 static int
 serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 {
@@ -277,6 +283,7 @@ serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 	cfg.reserved = cfg.max_clients / 16 > 4 ? cfg.max_clients / 16 : 4;
 	cfg.trusted_uid = kuid;
 	cfg.log = rpc_log;
+	cfg.tick = tick;
 	if ((r = rpc_server_new(&cfg, &d->srv)) != ERR_OK) {
 		bd_log("cannot listen on %s: %s%s", socket_path, err_str(r),
 		    r == ERR_LOCKED ? " (another bulwarkd is running there)" :
@@ -292,10 +299,12 @@ serve(struct bulwarkd *d, const char *socket_path, uid_t kuid)
 	    "%u clients at most)", socket_path, d->state_dir,
 	    d->source_address, d->cert_validity, cfg.max_clients);
 	if (bd_event(d, "bulwarkd", NULL, NULL, "daemon.start", NULL, 0,
-	    NULL) != ERR_OK || bd_sessions_recover(d) != ERR_OK)
+	    NULL) != ERR_OK || bd_sessions_recover(d) != ERR_OK ||
+	    bd_logins_sweep(d) != ERR_OK)
 		return -1;
 	r = rpc_server_run(d->srv);
 	the_server = NULL;
+	(void)bd_tick(d, 1);	/* the counts of open windows */
 	if (bd_event(d, "bulwarkd", NULL, NULL, "daemon.stop", NULL, 0,
 	    NULL) != ERR_OK)
 		return -1;

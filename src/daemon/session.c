@@ -31,6 +31,7 @@
 struct sess {
 	struct bulwarkd *d;
 	uint64_t id;
+	uint64_t login_id;	/* the gateway login it belongs to */
 	char user[PROTO_STR_MAX + 1];
 	char target[PROTO_STR_MAX + 1];
 	char login[PROTO_STR_MAX + 1];
@@ -143,7 +144,7 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 {
 	struct bulwarkd *d = rpc_conn_arg(conn);
 	char kind[PROTO_STR_MAX + 1], tgt[2 * PROTO_STR_MAX + 2];
-	const char *cmd = NULL;
+	const char *cmd = NULL, *reason, *why;
 	size_t cmdlen = 0;
 	struct policy_decision pd;
 	struct db_hostkey hk;
@@ -184,6 +185,16 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 	if (r != ERR_OK)
 		goto out;
 	snprintf(s->user, sizeof(s->user), "%s", u.name);
+	if ((r = bd_login_of_caller(d, conn, u.name, &s->login_id, &reason,
+	    &why)) != ERR_OK) {
+		if (r != ERR_DENIED)
+			goto out;
+		bd_log("uid %u pid %ld: no session: %s",
+		    (unsigned)rpc_conn_peer(conn)->uid,
+		    (long)rpc_conn_peer(conn)->pid, why);
+		r = answer_deny(d, s, reason, kind, resp);
+		goto out;
+	}
 	if ((r = policy_session(d->db, &u, s->target, s->login, kind, &pd)) !=
 	    ERR_OK)
 		goto out;
@@ -202,10 +213,10 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 		goto out;
 	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
 	if (bd_batch_add(&s->pending, s->user, s->rhost, tgt, "session.start",
-	    "allow", s->id, json_pack("{s:s,s:s%,s:b,s:b,s:s}", "kind", kind,
-	    "command", cmd != NULL ? cmd : "", cmd != NULL ? cmdlen : 0, "pty",
-	    s->pty, "recorded", proto_kind_recorded(kind), "reason",
-	    pd.reason)) != ERR_OK) {
+	    "allow", s->id, json_pack("{s:s,s:s%,s:b,s:b,s:s,s:I}", "kind",
+	    kind, "command", cmd != NULL ? cmd : "", cmd != NULL ? cmdlen : 0,
+	    "pty", s->pty, "recorded", proto_kind_recorded(kind), "reason",
+	    pd.reason, "login", (json_int_t)s->login_id)) != ERR_OK) {
 		s->ended = 1;
 		if (db_session_end(d->db, s->id, (int64_t)time(NULL), -1, 0,
 		    0, NULL) != ERR_OK)

@@ -156,6 +156,13 @@ bd_state_open(struct bulwarkd *d)
 	if (sshkey_pub_format(&pub, "bulwark-user-ca", &d->ca_pub) != ERR_OK)
 		goto out;
 	d->ca_pub[strcspn(d->ca_pub, "\n")] = '\0';
+	if ((d->refusals = calloc(1, sizeof(*d->refusals))) == NULL)
+		goto out;
+	if ((r = proc_boot_id(d->boot_id)) != ERR_OK) {
+		bd_log("cannot read this boot's id from /proc (%s); bulwarkd "
+		    "needs /proc to tell live logins", err_str(r));
+		goto out;
+	}
 	why[0] = '\0';
 	if ((r = audit_log_open(d->log_dir, &d->log, why, sizeof(why))) !=
 	    ERR_OK) {
@@ -174,6 +181,7 @@ void
 bd_state_close(struct bulwarkd *d)
 {
 	rpc_server_free(d->srv);
+	free(d->refusals);
 	audit_log_close(d->log);
 	sshkey_free(d->ca);
 	db_close(d->db);

@@ -13,7 +13,7 @@
 #define H(name) int bd_h_##name(struct rpc_conn *, const struct wire_msg *, \
     struct wire_builder *)
 H(keys); H(pam_start); H(pam_totp); H(account); H(targets);
-H(session_open); H(session_cert); H(session_data); H(session_end);
+H(login_open); H(login_close); H(session_open); H(session_cert); H(session_data); H(session_end);
 H(ca_key); H(user_add); H(user_key_add); H(user_keys); H(user_key_del);
 H(user_list); H(user_state);
 H(one_name); H(mfa_enroll); H(target_add); H(target_list);
@@ -37,6 +37,9 @@ static struct rpc_request rows[] = {
 	ROW(PROTO_PAM_START, pam_start, ROOT, ST(NEW)),
 	ROW(PROTO_PAM_TOTP, pam_totp, ROOT, ST(PAM)),
 	ROW(PROTO_ACCOUNT, account, ROOT, ST(NEW)),
+	/* pam_bulwark's session step, in sshd's monitor. */
+	ROW(PROTO_LOGIN_OPEN, login_open, ROOT, ST(NEW)),
+	ROW(PROTO_LOGIN_CLOSE, login_close, ROOT, ST(NEW)),
 	ROW(PROTO_TARGETS, targets, ANY, ST(NEW)),
 	ROW(PROTO_SESSION_OPEN, session_open, ANY, ST(NEW)),
 	ROW(PROTO_SESSION_CERT, session_cert, ANY, ST(OPENED)),

@@ -23,6 +23,10 @@ static const struct wire_field_spec f_pam_start[] = {
 static const struct wire_field_spec f_account[] = {
 	STR(P_USER, R), STR(P_RHOST, 0), U8(P_FACTORS, 0),
 };
+static const struct wire_field_spec f_login_open[] = {
+	STR(P_USER, R), STR(P_RHOST, 0),
+};
+static const struct wire_field_spec f_login_close[] = { U64(P_LOGIN_ID, R) };
 static const struct wire_field_spec f_pam_totp[] = { STR(P_CODE, R) };
 static const struct wire_field_spec f_user[] = { STR(P_USER, R) };
 static const struct wire_field_spec f_user_opt[] = { STR(P_USER, 0) };
@@ -85,6 +89,8 @@ static const struct {
 	SPEC(PROTO_SESSION_CERT, f_key),
 	SPEC(PROTO_SESSION_DATA, f_data),
 	SPEC(PROTO_SESSION_END, f_session_end),
+	SPEC(PROTO_LOGIN_OPEN, f_login_open),
+	SPEC(PROTO_LOGIN_CLOSE, f_login_close),
 	SPEC(PROTO_USER_ADD, f_user_add),
 	SPEC(PROTO_USER_KEY_ADD, f_user_key),
 	SPEC(PROTO_USER_LIST, f_user_opt),

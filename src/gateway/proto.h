@@ -35,11 +35,22 @@
  *                    the FIDO2 group), which is two factors only when
  *                    every key of the user is a FIDO2 key (sshd checked
  *                    verify-required): then logged here, else refused
+ *  LOGIN_OPEN     root          USER R, RHOST o
+ *                 -> LOGIN_ID: pam_bulwark's session step, in sshd's
+ *                    monitor process, which lives as long as the SSH
+ *                    connection; bulwarkd records that process (pid,
+ *                    start time, boot) as a live login of USER. ERR_DENIED
+ *                    for an unknown or inactive user
+ *  LOGIN_CLOSE    root          LOGIN_ID R: the session step's end; a
+ *                    login whose monitor process is gone ends by itself
  *  TARGETS        any           USER o (root only: whose targets)
  *                 -> TEXT: "LOGIN@TARGET\tGROUP\tSENS\n" each, for the
  *                    caller's user (a gateway user) or USER (root)
  *  SESSION_OPEN   any, st 0     TARGET R, LOGIN R, KIND R, COMMAND o,
  *                               PTY o (u8), RHOST o
+ *                 (denied unless the caller is a child of the sshd
+ *                 process that a live login of the same user started
+ *                 its shells from: daemon/login.c)
  *                 -> DECISION ("allow" | "deny"), REASON (for the user),
  *                    and with allow: SESSION, HOST, PORT, HOSTKEY
  *                    (the pinned "TYPE BASE64" line) and COUNT (the
@@ -97,6 +108,8 @@ enum proto_type {
 	PROTO_SESSION_CERT = 7,
 	PROTO_SESSION_DATA = 8,
 	PROTO_SESSION_END = 9,
+	PROTO_LOGIN_OPEN = 10,
+	PROTO_LOGIN_CLOSE = 11,
 
 	PROTO_USER_ADD = 20,
 	PROTO_USER_KEY_ADD = 21,
@@ -153,6 +166,7 @@ enum proto_tag {
 	P_COUNT = 30,		/* u32 */
 	P_FACTORS = 31,		/* u8, 1: pam_bulwark's auth stage passed */
 	P_FP = 32,		/* str, a key fingerprint "SHA256:..." */
+	P_LOGIN_ID = 33,	/* u64, a gateway login (LOGIN_OPEN) */
 };
 
 /* Connection states of the session and PAM exchanges. */

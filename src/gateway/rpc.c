@@ -63,6 +63,7 @@ struct rpc_server {
 	unsigned *pconn;	/* pfds[2 + i] serves conns[pconn[i]] */
 	struct wire_builder *resp;
 	int64_t accept_paused_until;
+	int64_t next_tick;	/* cfg.tick is due then (0: not due) */
 	int64_t refused_logged;	/* ms of the last "refused" log line */
 	unsigned refused;	/* refusals since then, not logged yet */
 };
@@ -477,6 +478,8 @@ poll_timeout(const struct rpc_server *srv, int64_t now)
 
 	if (srv->accept_paused_until != 0)
 		next = srv->accept_paused_until;
+	if (srv->next_tick != 0 && srv->next_tick < next)
+		next = srv->next_tick;
 	for (i = 0; i < srv->cfg.max_clients; i++) {
 		const struct rpc_conn *c = &srv->conns[i];
 
@@ -596,9 +599,26 @@ srv_accept(struct rpc_server *srv)
 		c->peer.pid = cred.pid;
 		c->peer.uid = cred.uid;
 		c->peer.gid = cred.gid;
+		c->peer.accepted_boot_ns = clock_boot_ns();
 		c->idle_since = clock_mono_ms();
 		srv->nconns++;
 	}
+}
+
+/*
+ * The owner's timers: after any event (a request may have armed one), or
+ * when the time it asked for has come.
+ */
+static void
+run_tick(struct rpc_server *srv, int events)
+{
+	int64_t now = clock_mono_ms(), wait;
+
+	if (srv->cfg.tick == NULL ||
+	    (!events && (srv->next_tick == 0 || now < srv->next_tick)))
+		return;
+	wait = srv->cfg.tick(srv->cfg.arg);
+	srv->next_tick = wait < 0 ? 0 : now + wait;
 }
 
 int
@@ -663,6 +683,7 @@ rpc_server_run(struct rpc_server *srv)
 		now = clock_mono_ms();
 		for (i = 0; i < srv->cfg.max_clients; i++)
 			conn_check_timeouts(&srv->conns[i], now);
+		run_tick(srv, pr > 0);
 	}
 }
 

@@ -60,9 +60,14 @@
 
 /* The caller, as the kernel saw it when it connected. */
 struct rpc_peer {
-	pid_t pid;	/* informative only: the process may be gone */
+	pid_t pid;	/* the process may be gone, its pid reused */
 	uid_t uid;
 	gid_t gid;
+	/*
+	 * CLOCK_BOOTTIME at accept: a process at pid that started later is
+	 * not the one that connected (proc.h).
+	 */
+	int64_t accepted_boot_ns;
 };
 
 struct rpc_conn;
@@ -107,6 +112,12 @@ struct rpc_server_config {
 	uid_t trusted_uid;	/* 0 or (uid_t)-1: root alone */
 	int io_timeout_ms;	/* 0: RPC_DEFAULT_IO_TIMEOUT_MS */
 	int idle_timeout_ms;	/* 0: idle connections stay */
+	/*
+	 * The owner's timers (may be NULL): called from the loop, between
+	 * requests, as often as it asks. It returns the milliseconds until
+	 * it wants to run again, or -1 for not until after the next request.
+	 */
+	int64_t (*tick)(void *arg);
 	/* One line, no newline; NULL logs to stderr. */
 	void (*log)(void *log_arg, const char *line);
 	void *log_arg;

@@ -633,15 +633,98 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return req_account(pamh, &a, user);
 }
 
-/* Sessions are bulwark-shell's business (it reports to bulwarkd itself). */
+/*
+ * The session step marks the start and end of the SSH connection: sshd
+ * runs it in its monitor, the process that lives as long as the
+ * connection. bulwarkd records that process as a live login
+ * (LOGIN_OPEN) and lets only shells that sshd starts under it open
+ * sessions (daemon/login.c). The login's id stays in the PAM handle for
+ * close_session; a login whose monitor dies without it ends by itself.
+ */
+#define LOGIN_KEY	"pam_bulwark_login"
+
+static void
+login_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+/* LOGIN_OPEN or LOGIN_CLOSE on a fresh connection; *id in and out. */
+static int
+req_login(pam_handle_t *pamh, const struct pamb_args *a, unsigned type,
+    const char *user, uint64_t *id)
+{
+	const char *name = type == PROTO_LOGIN_OPEN ? "LOGIN_OPEN" :
+	    "LOGIN_CLOSE";
+	struct rpc_client *c = NULL;
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	int r, pr = PAM_SESSION_ERR;
+
+	if (daemon_connect(pamh, a, &c) != PAM_SUCCESS)
+		goto out;
+	if ((r = wire_builder_new((uint16_t)type, &b)) != ERR_OK ||
+	    (type == PROTO_LOGIN_OPEN &&
+	    ((r = wire_put_str(b, P_USER, user)) != ERR_OK ||
+	    (r = put_rhost(pamh, a, b)) != ERR_OK)) ||
+	    (type == PROTO_LOGIN_CLOSE &&
+	    (r = wire_put_u64(b, P_LOGIN_ID, *id)) != ERR_OK)) {
+		pam_syslog(pamh, LOG_ERR, "cannot build %s: %s", name,
+		    err_str(r));
+		pr = r == ERR_NOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+		goto out;
+	}
+	if ((r = rpc_client_call(c, b, &resp)) != ERR_OK) {
+		if (r == ERR_DENIED)
+			pam_syslog(pamh, LOG_NOTICE, "bulwarkd does not let "
+			    "user '%s' log in now", log_safe(user));
+		else
+			log_daemon_trouble(pamh, a, name, r);
+		goto out;
+	}
+	if (type == PROTO_LOGIN_OPEN &&
+	    wire_get_u64(&resp->msg, P_LOGIN_ID, id) != ERR_OK) {
+		log_daemon_trouble(pamh, a, name, ERR_FORMAT);
+		goto out;
+	}
+	pr = PAM_SUCCESS;
+ out:
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	rpc_client_free(c);
+	return pr;
+}
+
 PAMB_EXPORT int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
+	struct pamb_args a;
+	const char *user = NULL;
+	uint64_t *id;
+	int pr;
+
+	if ((pr = args_parse(pamh, flags, argc, argv, &a)) != PAM_SUCCESS)
+		return pr;
+	if ((pr = user_get(pamh, &user)) != PAM_SUCCESS)
+		return pr;
+	if ((id = calloc(1, sizeof(*id))) == NULL)
+		return PAM_BUF_ERR;
+	/* Without a recorded login no shell could open a session. */
+	if ((pr = req_login(pamh, &a, PROTO_LOGIN_OPEN, user, id)) !=
+	    PAM_SUCCESS) {
+		free(id);
+		return pr;
+	}
+	if (pam_set_data(pamh, LOGIN_KEY, id, login_cleanup) != PAM_SUCCESS) {
+		free(id);
+		return PAM_BUF_ERR;
+	}
+	if (a.debug)
+		pam_syslog(pamh, LOG_DEBUG, "user '%s': login %llu opened",
+		    log_safe(user), (unsigned long long)*id);
 	return PAM_SUCCESS;
 }
 
@@ -649,9 +732,21 @@ PAMB_EXPORT int
 pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
     const char **argv)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
+	struct pamb_args a;
+	const void *v = NULL;
+	uint64_t id;
+	int pr;
+
+	if ((pr = args_parse(pamh, flags, argc, argv, &a)) != PAM_SUCCESS)
+		return pr;
+	if (pam_get_data(pamh, LOGIN_KEY, &v) != PAM_SUCCESS || v == NULL)
+		return PAM_SUCCESS;	/* opened elsewhere, or never */
+	id = *(const uint64_t *)v;
+	/*
+	 * A failure here is logged and does not fail the logout: bulwarkd
+	 * ends the login by itself once this process is gone.
+	 */
+	if (req_login(pamh, &a, PROTO_LOGIN_CLOSE, NULL, &id) == PAM_SUCCESS)
+		(void)pam_set_data(pamh, LOGIN_KEY, NULL, NULL);
 	return PAM_SUCCESS;
 }

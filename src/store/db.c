@@ -105,6 +105,22 @@ static const char *const migrations[] = {
 	") STRICT;"
 	"CREATE INDEX sessions_user ON sessions(user, id);"
 	"PRAGMA user_version = 1;",
+	/*
+	 * 1 -> 2: live gateway logins, each the sshd process that holds the
+	 * SSH connection, named for good by boot, pid and start time.
+	 */
+	"CREATE TABLE logins ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  boot TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL CHECK (pid BETWEEN 1 AND 2147483647),"
+	"  pid_start INTEGER NOT NULL CHECK (pid_start >= 0),"
+	"  rhost TEXT NOT NULL,"
+	"  opened INTEGER NOT NULL,"
+	"  UNIQUE (boot, pid, pid_start)"
+	") STRICT;"
+	"CREATE INDEX logins_user ON logins(user_id);"
+	"PRAGMA user_version = 2;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(NMIGRATIONS == DB_SCHEMA_VERSION,
@@ -1479,4 +1495,113 @@ db_session_list(struct db *db, const char *user, size_t max,
 	return query(db, Q_ALL, &session_rows, out, n, "SELECT " SESSION_COLS
 	    " FROM sessions WHERE ?1 IS NULL OR user = ?1 ORDER BY id DESC "
 	    "LIMIT ?2", "ti", user, limit);
+}
+
+/* ---- Logins ------------------------------------------------------------- */
+
+#define LOGIN_COLS "l.id, u.name, l.boot, l.pid, l.pid_start, l.rhost, " \
+    "l.opened FROM logins l JOIN users u ON u.id = l.user_id"
+
+static const struct col login_cols[] = {
+	COL(struct db_login, id, COL_U64),
+	COL(struct db_login, user, COL_STR),
+	COL(struct db_login, boot, COL_STR),
+	COL(struct db_login, pid, COL_I64),
+	COL(struct db_login, pid_start, COL_I64),
+	COL(struct db_login, rhost, COL_STR),
+	COL(struct db_login, opened, COL_I64),
+};
+static const struct rowtype login_rows =
+    ROWTYPE(struct db_login, login_cols);
+
+void
+db_login_release(struct db_login *l)
+{
+	row_release(l, &login_rows);
+}
+
+void
+db_login_array_free(struct db_login *a, size_t n)
+{
+	array_free(a, n, &login_rows);
+}
+
+int
+db_login_add(struct db *db, const char *user, const char *boot, int64_t pid,
+    int64_t pid_start, const char *rhost, int64_t opened, uint64_t *idp)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (idp != NULL)
+		*idp = 0;
+	if (db == NULL || idp == NULL || !name_ok(user) || !name_ok(boot) ||
+	    rhost == NULL || strnlen(rhost, DB_NAME_MAX + 1) > DB_NAME_MAX ||
+	    pid < 1 ||
+	    pid > INT32_MAX || pid_start < 0)
+		return ERR_INVAL;
+	/* INSERT ... SELECT: no row when the user does not exist. */
+	if ((r = stmt(db, &st, "INSERT INTO logins (user_id, boot, pid, "
+	    "pid_start, rhost, opened) SELECT id, ?2, ?3, ?4, ?5, ?6 FROM "
+	    "users WHERE name = ?1 RETURNING id", "ttiiti", user, boot, pid,
+	    pid_start, rhost, opened)) != ERR_OK)
+		return r;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = run(db, st);	/* the error, if there was one */
+		if (r == ERR_OK)
+			r = ERR_NOTFOUND;
+		goto out;
+	}
+	*idp = (uint64_t)sqlite3_column_int64(st, 0);
+	if ((r = run(db, st)) != ERR_OK)
+		*idp = 0;
+ out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+db_login_find(struct db *db, const char *boot, int64_t pid,
+    int64_t pid_start, struct db_login *out)
+{
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (db == NULL || out == NULL || !name_ok(boot))
+		return ERR_INVAL;
+	return query(db, Q_ONE, &login_rows, out, NULL, "SELECT " LOGIN_COLS
+	    " WHERE l.boot = ?1 AND l.pid = ?2 AND l.pid_start = ?3", "tii",
+	    boot, pid, pid_start);
+}
+
+int
+db_login_get(struct db *db, uint64_t id, struct db_login *out)
+{
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (db == NULL || out == NULL || id == 0)
+		return ERR_INVAL;
+	if (id > INT64_MAX)
+		return ERR_NOTFOUND;
+	return query(db, Q_ONE, &login_rows, out, NULL, "SELECT " LOGIN_COLS
+	    " WHERE l.id = ?1", "i", (int64_t)id);
+}
+
+int
+db_login_list(struct db *db, struct db_login **out, size_t *n)
+{
+	if (!list_out_ok((void **)out, n) || db == NULL)
+		return ERR_INVAL;
+	return query(db, Q_ALL, &login_rows, out, n, "SELECT " LOGIN_COLS
+	    " ORDER BY l.id", "");
+}
+
+int
+db_login_del(struct db *db, uint64_t id)
+{
+	if (db == NULL || id == 0)
+		return ERR_INVAL;
+	if (id > INT64_MAX)
+		return ERR_NOTFOUND;
+	return query(db, Q_CHANGED, NULL, NULL, NULL,
+	    "DELETE FROM logins WHERE id = ?1", "i", (int64_t)id);
 }

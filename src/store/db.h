@@ -51,7 +51,7 @@
 
 #include "common/err.h"
 
-#define DB_SCHEMA_VERSION	1	/* what db_open migrates to */
+#define DB_SCHEMA_VERSION	2	/* what db_open migrates to */
 #define DB_BUSY_TIMEOUT_MS	5000
 
 /* Longest strings accepted, in bytes without the NUL (else ERR_INVAL). */
@@ -327,5 +327,41 @@ int db_session_list(struct db *db, const char *user, size_t max,
     struct db_session **out, size_t *n) WUR;
 void db_session_release(struct db_session *s);
 void db_session_array_free(struct db_session *a, size_t n);
+
+/* ---- Logins ------------------------------------------------------------ */
+
+/*
+ * A live login to the gateway: the sshd process that holds one user's SSH
+ * connection (its monitor), named for good by this boot's id, its pid and
+ * its start time in clock ticks after boot (common/proc.h). Deleting the
+ * user deletes their logins.
+ */
+struct db_login {
+	uint64_t id;		/* never reused */
+	char *user;
+	char *boot;
+	int64_t pid;
+	int64_t pid_start;
+	char *rhost;		/* "" when sshd did not say */
+	int64_t opened;		/* Unix seconds */
+};
+
+/*
+ * Records a login of user; *idp gets its id. ERR_NOTFOUND for an unknown
+ * user, ERR_EXISTS when the same process already has one.
+ */
+int db_login_add(struct db *db, const char *user, const char *boot,
+    int64_t pid, int64_t pid_start, const char *rhost, int64_t opened,
+    uint64_t *idp) WUR;
+/* The login of the process (boot, pid, pid_start), or ERR_NOTFOUND. */
+int db_login_find(struct db *db, const char *boot, int64_t pid,
+    int64_t pid_start, struct db_login *out) WUR;
+int db_login_get(struct db *db, uint64_t id, struct db_login *out) WUR;
+/* Every recorded login, oldest first (db_login_array_free). */
+int db_login_list(struct db *db, struct db_login **out, size_t *n) WUR;
+/* ERR_NOTFOUND when there is no login id (ended already). */
+int db_login_del(struct db *db, uint64_t id) WUR;
+void db_login_release(struct db_login *l);
+void db_login_array_free(struct db_login *a, size_t n);
 
 #endif

@@ -290,6 +290,23 @@ expect_fail "unregistered key" "Permission denied" \
 	ssh -F /dev/null -p "$GWPORT" -i "$T/stranger" -o IdentitiesOnly=yes -o BatchMode=yes \
 	-o UserKnownHostsFile="$GW_DIR/known_hosts" -l "$ALICE" 127.0.0.1 true
 expect_event auth.publickey deny "$n"
+# A flood of unknown keys (5 per connection, 20 connections) is counted,
+# not written one entry each (gateway/coalesce.h): checked at the end,
+# once the window is over.
+for i in 1 2 3 4 5; do ssh-keygen -q -t ed25519 -N '' -f "$T/flood$i"; done
+flood_one() {
+	ssh -F /dev/null -p "$GWPORT" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-i "$T/flood1" -i "$T/flood2" -i "$T/flood3" -i "$T/flood4" -i "$T/flood5" \
+		-o UserKnownHostsFile="$GW_DIR/known_hosts" -l "$ALICE" 127.0.0.1 true 2>/dev/null && return 1
+	return 0
+}
+for i in $(seq 5); do
+	pids=()
+	for j in 1 2 3 4; do flood_one & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" || fail "a key of the flood was accepted"; done
+done
+FLOOD_END=$(date +%s)
+ok
 
 n=$(events auth.totp deny)
 printf '#!/bin/sh\necho 000000\n' >"$T/wrong.askpass"; chmod 0700 "$T/wrong.askpass"
@@ -469,8 +486,10 @@ for payload in [b'\xff\xff\xff\xff', struct.pack('>IH', 2, 20),
     s.close()
 EOF
 # A session ended with byte counts past what SQLite and the log hold is
-# refused, not half recorded: the session is then ended as abandoned.
-runuser -u "$ALICE" -- python3 - "$GW_SOCK" "$LOGIN" <<'EOF' || fail "session end with huge counts"
+# refused, not half recorded: the session is then ended as abandoned. The
+# client runs as a shell of a live login of $ALICE (gwlogin.py).
+python3 "$SRC_DIR/tests/integration/gwlogin.py" "$GW_SOCK" "$ALICE" "$(id -u "$ALICE")" "$(id -g "$ALICE")" -- \
+	python3 - "$GW_SOCK" "$LOGIN" <<'EOF' || fail "session end with huge counts"
 import socket, struct, sys
 path, login = sys.argv[1:3]
 def field(tag, data): return struct.pack('>HI', tag, len(data)) + data
@@ -481,25 +500,69 @@ def call(s, msg):
     s.sendall(msg)
     n = struct.unpack('>I', s.recv(4, socket.MSG_WAITALL))[0]
     body = s.recv(n, socket.MSG_WAITALL)
-    i, status = 2, None
+    i, f = 2, {}
     while i < len(body):
         tag, ln = struct.unpack('>HI', body[i:i + 6])
-        if tag == 0:
-            status = struct.unpack('>i', body[i + 6:i + 6 + ln].rjust(4, b'\0'))[0]
+        f[tag] = body[i + 6:i + 6 + ln]
         i += 6 + ln
-    return status
+    return struct.unpack('>i', f[0].rjust(4, b'\0'))[0], f
 s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(5)
-st = call(s, frame(6, field(6, b'web1'), field(7, login.encode()), field(8, b'exec'),
-                   field(9, b'true'), field(10, b'\0')))
-if st != 0: sys.exit('session open: status %r' % st)
-st = call(s, frame(9, field(17, struct.pack('>I', 0)), field(18, struct.pack('>Q', 1 << 63)),
-                   field(19, struct.pack('>Q', 5))))
+st, f = call(s, frame(6, field(6, b'web1'), field(7, login.encode()), field(8, b'exec'),
+                      field(9, b'true'), field(10, b'\0')))
+if st != 0 or f.get(29) != b'allow': sys.exit('session open: status %r, %r' % (st, f.get(28)))
+st, f = call(s, frame(9, field(17, struct.pack('>I', 0)), field(18, struct.pack('>Q', 1 << 63)),
+                      field(19, struct.pack('>Q', 5))))
 if st in (0, None): sys.exit('session end with 2^63 bytes in: status %r' % st)
 s.close()
 EOF
 gw_wait_ended || fail "the session with huge counts was left open"
 cm 127.0.0.1 "$LOGIN@web1" true || fail "bulwarkd stopped answering after hostile clients"
 kill -0 "$GW_BULWARKD_PID" || fail "bulwarkd died"
+ok
+
+# ---- only a shell of a live gateway login opens sessions ---------------
+# A process of $ALICE that sshd did not start for a login (a job left
+# behind, cron, su) gets no session and no certificate: login.c. Each
+# case runs the same client; "allow" only as a direct shell of a live
+# login of $ALICE.
+cat >"$T/open.py" <<'EOF'
+import socket, struct, sys
+path, login = sys.argv[1:3]
+def field(tag, data): return struct.pack('>HI', tag, len(data)) + data
+body = struct.pack('>H', 6) + field(6, b'web1') + field(7, login.encode()) + field(8, b'exec') + field(9, b'id')
+s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(5)
+s.sendall(struct.pack('>I', len(body)) + body)
+n = struct.unpack('>I', s.recv(4, socket.MSG_WAITALL))[0]
+body = s.recv(n, socket.MSG_WAITALL)
+i, f = 2, {}
+while i < len(body):
+    tag, ln = struct.unpack('>HI', body[i:i + 6]); f[tag] = body[i + 6:i + 6 + ln]; i += 6 + ln
+print(f.get(29, b'?').decode(), f.get(28, b'').decode())
+EOF
+chmod 0644 "$T/open.py"
+gwl() { python3 "$SRC_DIR/tests/integration/gwlogin.py" "$GW_SOCK" "$@"; }
+UA=$(id -u "$ALICE"); GA=$(id -g "$ALICE")
+opener() { echo python3 "$T/open.py" "$GW_SOCK" "$LOGIN"; }
+n0=$(events session.authorize deny)
+runuser -u "$ALICE" -- $(opener) >"$T/o1" || fail "client outside a login"
+grepq "^deny this process is not part of a gateway login" <"$T/o1" || fail "outside a login: $(cat "$T/o1")"
+expect_event session.authorize deny "$n0"
+gwl "$ALICE" "$UA" "$GA" -- $(opener) >"$T/o2" || fail "client in a login"
+grepq "^allow" <"$T/o2" || fail "a shell of a live login was refused: $(cat "$T/o2")"
+gwl --close-first "$ALICE" "$UA" "$GA" -- $(opener) >"$T/o3" 2>&1 || fail "client after logout: $(cat "$T/o3")"
+grepq "^deny" <"$T/o3" || fail "a login that ended still opens sessions: $(cat "$T/o3")"
+gwl "$BOB" "$UA" "$GA" -- $(opener) >"$T/o4" || fail "client in another user's login"
+grepq "^deny" <"$T/o4" || fail "$ALICE opened a session in $BOB's login: $(cat "$T/o4")"
+# One level further down (a process the shell started) is not the shell.
+gwl "$ALICE" "$UA" "$GA" -- sh -c "$(opener); true" >"$T/o5" || fail "client under the shell"
+grepq "^deny" <"$T/o5" || fail "a grandchild of the login's sshd opened a session: $(cat "$T/o5")"
+grep -q "no session: no live login started the caller" "$GW_DIR/bulwarkd.log" ||
+	fail "bulwarkd's log does not say why"
+[ "$("$B" log show --dir "$GW_STATE/log" --json | grep -c '"action":"login.open"')" -ge 5 ] ||
+	fail "logins are not in the audit log"
+# Every login of the real sshd ended with its connection (the shared
+# ControlMaster one is still open).
+gw_wait_ended || fail "sessions of these logins left open"
 ok
 
 # ---- a target whose host key changed is refused -------------------------
@@ -526,5 +589,16 @@ expect_event session.hostkey deny "$n"
 
 # ---- the audit log verifies ---------------------------------------------
 "$B" log verify --dir "$GW_STATE/log" >/dev/null || fail "audit log does not verify"
+ok
+
+# ---- the flood of unknown keys, counted ---------------------------------
+sleep $(( FLOOD_END + 11 - $(date +%s) > 0 ? FLOOD_END + 11 - $(date +%s) : 0 ))
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"auth.publickey"' |
+	grep "\"actor\":\"$ALICE\"" | grep '"key not registered for this user"' >"$T/flood.json"
+full=$(grep -vc '"repeats"' "$T/flood.json" || true)
+repeats=$(sed -n 's/.*"repeats":\([0-9]*\).*/\1/p' "$T/flood.json" | awk '{ n += $1 } END { print n + 0 }')
+[ "${repeats:-0}" -ge 90 ] || fail "the flood's refusals were not counted (repeats ${repeats:-0}): $(cat "$T/flood.json")"
+[ $((full + ${repeats:-0})) -ge 101 ] || fail "refusals lost: $full entries + $repeats repeats < 101"
+[ "$(wc -l <"$T/flood.json")" -le 8 ] || fail "the flood wrote $(wc -l <"$T/flood.json") entries"
 ok
 done_checks

@@ -27,8 +27,8 @@ PAMFILE=/etc/pam.d/$SVC
 # refuses to touch one that is already there, before our trap could
 # remove it.
 write_service() {
-	printf 'auth     required  %s %s\naccount  required  %s %s\n' \
-		"$MOD" "$1" "$MOD" "$1" > "$PAMFILE"
+	printf 'auth     required  %s %s\naccount  required  %s %s\nsession  required  %s %s\n' \
+		"$MOD" "$1" "$MOD" "$1" "$MOD" "$1" > "$PAMFILE"
 }
 (set -C; write_service "socket=$SOCK") 2>/dev/null || fail "$PAMFILE already exists"
 pam_cleanup() {
@@ -212,6 +212,32 @@ grepq "$(ssh-keygen -lf "$T/key_gus.pub" | awk '{print $2}')" <"$T/gus.json" ||
 	fail "the FIDO2 login does not name the key"
 ok
 
+# --- the session step records a live login (daemon/login.c): opened
+# by pamtester's process, ended by close_session, or by itself once
+# that process is gone. A disabled or unknown user gets none.
+events() { $B log show --dir "$T/state/log" --json | grep "\"action\":\"$1\"" || true; }
+pamtester -I rhost=127.0.0.9 "$SVC" alice open_session close_session > "$T/pt.out" 2>&1 ||
+	{ cat "$T/pt.out" >&2; fail "open_session close_session"; }
+events login.open | tail -n 1 | grep '"actor":"alice"' | grep '"source":"127.0.0.9"' |
+	grepq '"decision":"allow"' || fail "no login.open for alice: $(events login.open)"
+LID=$(events login.open | tail -n 1 | sed -n 's/.*"login":\([0-9]*\).*/\1/p')
+[ -n "$LID" ] || fail "login.open has no login id"
+events login.close | tail -n 1 | grep "\"login\":$LID[,}]" | grepq '"how":"logout"' ||
+	fail "no login.close (logout) for login $LID: $(events login.close)"
+# open only: the process exits without close_session.
+pamtester "$SVC" alice open_session > "$T/pt.out" 2>&1 || { cat "$T/pt.out" >&2; fail "open_session"; }
+LID2=$(events login.open | tail -n 1 | sed -n 's/.*"login":\([0-9]*\).*/\1/p')
+[ "$LID2" -gt "$LID" ] || fail "second login id $LID2 not after $LID"
+events login.close | grep -q "\"login\":$LID2[,}]" && fail "login $LID2 closed while nobody closed it"
+pamtester "$SVC" bob open_session close_session > "$T/pt.out" 2>&1 || { cat "$T/pt.out" >&2; fail "bob open_session"; }
+events login.close | grep "\"login\":$LID2[,}]" | grepq '"how":"sshd gone"' ||
+	fail "login $LID2 of a vanished process not ended: $(events login.close)"
+if pamtester "$SVC" carol open_session > "$T/pt.out" 2>&1; then fail "disabled carol got a login"; fi
+events login.open | tail -n 1 | grep '"actor":"carol"' | grepq '"decision":"deny"' ||
+	fail "no login.open refusal for carol"
+if pamtester "$SVC" nosuchuser open_session > "$T/pt.out" 2>&1; then fail "unknown user got a login"; fi
+ok
+
 # --- bad module arguments fail closed
 write_service "socket=$SOCK timeout=soon"
 if auth alice 127.0.0.1 "$(oathtool --totp -b "$SA")"; then fail "bad timeout= accepted"; fi
@@ -230,6 +256,7 @@ shows "cannot retrieve authentication info" "daemon down (authenticate)"
 if grep -q "Verification code" "$T/pt.out"; then fail "asked for a code with bulwarkd down"; fi
 if acct alice; then fail "acct_mgmt accepted with bulwarkd down"; fi
 shows "cannot retrieve authentication info" "daemon down (acct_mgmt)"
+if pamtester "$SVC" alice open_session > "$T/pt.out" 2>&1; then fail "open_session accepted with bulwarkd down"; fi
 ok
 
 # --- the code typed is in no log

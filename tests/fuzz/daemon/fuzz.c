@@ -24,6 +24,8 @@
 #include <sodium.h>
 
 #include "auth/sshkey.h"
+#include "common/clock.h"
+#include "common/proc.h"
 #include "common/wire.h"
 #include "daemon/bulwarkd.h"
 #include "gateway/proto.h"
@@ -85,6 +87,33 @@ seed_state(void)
 	sshkey_free(k);
 }
 
+/*
+ * A live login of alice whose shells are this process: its grandparent
+ * stands for sshd's monitor (daemon/login.c). Added again whenever an
+ * input ended it (LOGIN_CLOSE), so that later inputs reach the session
+ * requests. Without a grandparent (pid 1) sessions are refused, which
+ * is fuzzed too.
+ */
+static void
+seed_login(void)
+{
+	struct proc_info parent, gp;
+	struct db_login l;
+	uint64_t id;
+
+	if (proc_info_get(getppid(), &parent) != ERR_OK || parent.ppid <= 1 ||
+	    proc_info_get(parent.ppid, &gp) != ERR_OK)
+		return;
+	if (db_login_find(d.db, d.boot_id, parent.ppid, (int64_t)gp.start,
+	    &l) == ERR_OK) {
+		db_login_release(&l);
+		return;
+	}
+	if (db_login_add(d.db, "alice", d.boot_id, parent.ppid,
+	    (int64_t)gp.start, "", 0, &id) != ERR_OK)
+		abort();
+}
+
 static void
 setup(void)
 {
@@ -113,8 +142,9 @@ caller(uint8_t b)
 	static const uid_t uids[] = { 0, ALICE_UID, SELF_UID, 2000 };
 	struct rpc_peer p;
 
-	p.pid = 1;
+	p.pid = getpid();
 	p.uid = p.gid = uids[b % 4];
+	p.accepted_boot_ns = clock_boot_ns();
 	return p;
 }
 
@@ -154,6 +184,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
+	seed_login();
 	peer = caller(data[0]);
 	if ((conn = rpc_conn_detached_new(&peer, &d)) == NULL)
 		abort();

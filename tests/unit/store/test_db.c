@@ -854,6 +854,95 @@ test_sessions(void **state)
 
 /* ---- Hostile strings ---------------------------------------------------- */
 
+/* ---- Logins ------------------------------------------------------------- */
+
+static void
+test_logins(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path);
+	struct db_login l, *all = NULL;
+	uint64_t a = 0, b = 0, c = 0;
+	size_t n = 0;
+
+	assert_int_equal(db_user_add(db, "alice", 1001, "admin"), ERR_OK);
+	assert_int_equal(db_user_add(db, "bob", 1002, "admin"), ERR_OK);
+	assert_int_equal(db_login_add(db, "alice", "boot-1", 4000, 123,
+	    "192.0.2.7", 1700000000, &a), ERR_OK);
+	assert_true(a >= 1);
+	assert_int_equal(db_login_add(db, "bob", "boot-1", 4001, 124, "",
+	    1700000001, &b), ERR_OK);
+	assert_true(b > a);
+	/* One process is one login; unknown users have none. */
+	assert_int_equal(db_login_add(db, "bob", "boot-1", 4000, 123, "", 1,
+	    &c), ERR_EXISTS);
+	assert_int_equal(c, 0);
+	assert_int_equal(db_login_add(db, "nobody", "boot-1", 4002, 1, "", 1,
+	    &c), ERR_NOTFOUND);
+	assert_int_equal(db_login_add(db, "alice", "boot-1", 0, 1, "", 1, &c),
+	    ERR_INVAL);
+	assert_int_equal(db_login_add(db, "alice", "boot-1", 5, -1, "", 1,
+	    &c), ERR_INVAL);
+
+	/* Found by the whole name of the process only. */
+	assert_int_equal(db_login_find(db, "boot-1", 4000, 123, &l), ERR_OK);
+	assert_int_equal(l.id, a);
+	assert_string_equal(l.user, "alice");
+	assert_string_equal(l.rhost, "192.0.2.7");
+	assert_int_equal(l.opened, 1700000000);
+	db_login_release(&l);
+	assert_int_equal(db_login_find(db, "boot-1", 4000, 124, &l),
+	    ERR_NOTFOUND);
+	assert_int_equal(db_login_find(db, "boot-2", 4000, 123, &l),
+	    ERR_NOTFOUND);
+	assert_int_equal(db_login_get(db, b, &l), ERR_OK);
+	assert_string_equal(l.user, "bob");
+	assert_int_equal(l.pid, 4001);
+	assert_int_equal(l.pid_start, 124);
+	assert_string_equal(l.boot, "boot-1");
+	db_login_release(&l);
+
+	assert_int_equal(db_login_list(db, &all, &n), ERR_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(all[0].id, a);
+	assert_int_equal(all[1].id, b);
+	db_login_array_free(all, n);
+
+	/* Ending one twice; deleting a user ends theirs. */
+	assert_int_equal(db_login_del(db, a), ERR_OK);
+	assert_int_equal(db_login_del(db, a), ERR_NOTFOUND);
+	assert_int_equal(db_user_del(db, "bob"), ERR_OK);
+	assert_int_equal(db_login_get(db, b, &l), ERR_NOTFOUND);
+	/* Ids are never reused. */
+	assert_int_equal(db_login_add(db, "alice", "boot-1", 4000, 123, "", 2,
+	    &c), ERR_OK);
+	assert_true(c > b);
+	db_close(db);
+}
+
+/* A file from before logins existed (schema 1) is brought up to date. */
+static void
+test_migrate_from_1(void **state)
+{
+	struct fixture *fx = *state;
+	struct db *db = open_ok(fx->path);
+	struct db_user u;
+	uint64_t id = 0;
+	char buf[64];
+
+	assert_int_equal(db_user_add(db, "alice", 1001, "admin"), ERR_OK);
+	db_close(db);
+	raw_exec(fx->path, "DROP TABLE logins; PRAGMA user_version = 1");
+	db = open_ok(fx->path);
+	raw_query(fx->path, "PRAGMA user_version", buf, sizeof(buf));
+	assert_int_equal(strtol(buf, NULL, 10), DB_SCHEMA_VERSION);
+	assert_int_equal(db_user_get(db, "alice", &u), ERR_OK);
+	db_user_release(&u);
+	assert_int_equal(db_login_add(db, "alice", "b", 7, 8, "", 9, &id),
+	    ERR_OK);
+	db_close(db);
+}
+
 static void
 test_sql_injection_stored_literally(void **state)
 {
@@ -1048,6 +1137,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostkeys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_1, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sql_injection_stored_literally, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_sigkill, setup,
