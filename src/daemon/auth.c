@@ -283,7 +283,6 @@ bd_h_pam_totp(struct rpc_conn *conn, const struct wire_msg *req,
 	/* The compare-and-set decides between two logins racing one code. */
 	if (r == ERR_OK && (r = db_totp_record_success(d->db, pc->user,
 	    step)) == ERR_OK) {
-		ratelimit_ok(&d->rl, pc->rhost);
 		if (bd_event(d, pc->user, pc->rhost, NULL, "auth.totp", "allow",
 		    0, NULL) != ERR_OK)
 			return ERR_IO;

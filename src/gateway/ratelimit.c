@@ -115,19 +115,12 @@ ratelimit_fail(struct ratelimit *rl, const char *addr, time_t now)
 		s = slot(rl);
 		memset(s, 0, sizeof(*s));
 		ratelimit_source_key(addr, s->addr);
+	} else if (now - s->last >= RATELIMIT_FORGET) {
+		s->failures = 0;	/* quiet long enough: a fresh start */
 	}
 	if (s->failures < UINT32_MAX)
 		s->failures++;
 	s->last = now;
 	s->until = now + (time_t)ratelimit_delay(s->failures);
 	return s->failures;
-}
-
-void
-ratelimit_ok(struct ratelimit *rl, const char *addr)
-{
-	struct ratelimit_source *s;
-
-	if (addr != NULL && addr[0] != '\0' && (s = find(rl, addr)) != NULL)
-		memset(s, 0, sizeof(*s));
 }

@@ -6,7 +6,11 @@
  * lives in the state database, so a restart does not reset it) and per
  * source address (here, in memory: one address guessing many users). After
  * RATELIMIT_FREE failures in a row the next try waits ratelimit_delay(n)
- * seconds, doubling up to RATELIMIT_MAX_DELAY; a success resets the count.
+ * seconds, doubling up to RATELIMIT_MAX_DELAY. A user's success resets
+ * the user's count. A source's count is forgotten only after
+ * RATELIMIT_FORGET seconds without a failure from it, never on a success:
+ * a guesser with an account of their own could otherwise log in between
+ * guesses at other users' codes and start each round afresh.
  */
 #ifndef BULWARK_GATEWAY_RATELIMIT_H
 #define BULWARK_GATEWAY_RATELIMIT_H
@@ -19,6 +23,7 @@
 #define RATELIMIT_FREE		3	/* failures before the first delay */
 #define RATELIMIT_BASE_DELAY	5	/* seconds, doubled per failure */
 #define RATELIMIT_MAX_DELAY	900
+#define RATELIMIT_FORGET	3600	/* seconds quiet before a source is forgotten */
 #define RATELIMIT_SOURCES	1024	/* addresses tracked at once */
 #define RATELIMIT_SOURCE_MAX	63	/* longest address kept */
 
@@ -45,8 +50,6 @@ int ratelimit_check(const struct ratelimit *rl, const char *addr, time_t now,
     unsigned *wait) WUR;
 /* Counts a failure from addr at now; returns the new count. */
 uint32_t ratelimit_fail(struct ratelimit *rl, const char *addr, time_t now);
-/* Forgets addr's failures. */
-void ratelimit_ok(struct ratelimit *rl, const char *addr);
 /*
  * The key addr is counted under: an IPv6 address as its /64 ("2001:db8::/64"),
  * an IPv4-mapped one as its IPv4 address, anything else as written (cut

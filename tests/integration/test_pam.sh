@@ -166,6 +166,26 @@ shows "Too many wrong codes; wait a while" "per-source lockout message"
 auth eve 127.0.0.10 "$(oathtool --totp -b "$SE")" || { cat "$T/pt.out" >&2; fail "another address was locked out too"; }
 ok
 
+# --- a guesser's own good login does not reset the source's count: mal,
+# a user himself, guesses gil's and hal's codes from one address and logs
+# in between; the source still locks at its third wrong code.
+add_user gil $((BASE_UID + 10))
+add_user hal $((BASE_UID + 11))
+add_user mal $((BASE_UID + 12))
+SG=$(enroll gil)
+SH=$(enroll hal)
+SM=$(enroll mal)
+for c in "$(wrong_code "$SG")" "$(wrong_code "$SG")"; do
+	if auth gil 127.0.0.20 "$c"; then fail "gil's wrong code accepted"; fi
+done
+auth mal 127.0.0.20 "$(oathtool --totp -b "$SM")" || { cat "$T/pt.out" >&2; fail "mal's own code refused"; }
+if auth hal 127.0.0.20 "$(wrong_code "$SH")"; then fail "hal's wrong code accepted"; fi
+if auth hal 127.0.0.20 "$(oathtool --totp -b "$SH")"; then
+	fail "a success from the address reset its count of wrong codes"
+fi
+shows "Too many wrong codes; wait a while" "source count kept across a success"
+ok
+
 # --- unknown and disabled users: refused without a prompt, and alike,
 # so that what the client sees does not say which.
 $B user disable carol > "$T/dis.out" 2>&1 || { cat "$T/dis.out" >&2; fail "user disable carol"; }

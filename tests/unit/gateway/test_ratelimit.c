@@ -94,13 +94,20 @@ test_source_lock_and_reset(void **state)
 	assert_int_equal(ratelimit_check(rl, "192.0.2.8", 1000, &wait), ERR_OK);
 	assert_int_equal(ratelimit_check(rl, "192.0.2.7",
 	    1000 + RATELIMIT_BASE_DELAY, &wait), ERR_OK);
-	/* The next failure doubles the wait; success forgets everything. */
+	/* The next failure doubles the wait. */
 	ratelimit_fail(rl, "192.0.2.7", 2000);
 	assert_int_equal(ratelimit_check(rl, "192.0.2.7", 2000, &wait),
 	    ERR_LOCKED);
 	assert_int_equal(wait, 2 * RATELIMIT_BASE_DELAY);
-	ratelimit_ok(rl, "192.0.2.7");
-	assert_int_equal(ratelimit_check(rl, "192.0.2.7", 2000, &wait), ERR_OK);
+	/* Just short of RATELIMIT_FORGET quiet: the count goes on... */
+	assert_int_equal(ratelimit_fail(rl, "192.0.2.7",
+	    2000 + RATELIMIT_FORGET - 1), RATELIMIT_FREE + 2);
+	/* ...after it, a fresh start (no success can reset it: daemon/auth.c
+	 * has no call that would). */
+	assert_int_equal(ratelimit_fail(rl, "192.0.2.7",
+	    2000 + 2 * RATELIMIT_FORGET), 1);
+	assert_int_equal(ratelimit_check(rl, "192.0.2.7",
+	    2000 + 2 * RATELIMIT_FORGET, &wait), ERR_OK);
 	/* No address: never limited here. */
 	assert_int_equal(ratelimit_fail(rl, "", 1), 0);
 	assert_int_equal(ratelimit_check(rl, NULL, 1, &wait), ERR_OK);
