@@ -33,6 +33,15 @@
  */
 #define BD_DEFAULT_REC_CAP_NOTTY	(8ULL * 1024 * 1024)
 #define BD_MAX_CLIENTS		16384	/* connections: about one per session */
+/*
+ * Free space kept on the filesystems of the recordings and the audit log:
+ * below it no session opens and recorded ones end, so that recordings
+ * cannot fill the disk the audit log needs (a full log refuses every
+ * login: I5).
+ */
+#define BD_DEFAULT_DISK_RESERVE	(256ULL * 1024 * 1024)
+/* A session's recording looks at the free space again after this much. */
+#define BD_DISK_CHECK_BYTES	(1024 * 1024)
 
 struct bulwarkd {
 	char *state_dir;
@@ -42,6 +51,7 @@ struct bulwarkd {
 	unsigned cert_validity;	/* seconds */
 	uint64_t rec_cap;	/* bytes per recording, with a terminal */
 	uint64_t rec_cap_notty;	/* and without one */
+	uint64_t disk_reserve;	/* bytes; 0: no reserve */
 	struct db *db;
 	struct audit_log *log;
 	struct sshkey *ca;
@@ -131,6 +141,12 @@ void bd_peer_name(const struct rpc_conn *conn, char *buf, size_t len);
 /* Puts a NUL-terminated copy of field tag (a checked WIRE_STR) in buf. */
 int bd_str(const struct wire_msg *req, uint16_t tag, char *buf,
     size_t len) WUR;
+
+/*
+ * session.c: 1 when the recordings' or the audit log's filesystem has
+ * less than d->disk_reserve free (logged at most once a minute).
+ */
+int bd_disk_low(struct bulwarkd *d);
 
 /* Closes the sessions a previous run left open (it crashed or was
  * killed), storing their recordings; run before serving. */

@@ -45,6 +45,7 @@ struct options {
 	const char *keys_user;
 	unsigned cert_validity;
 	uint64_t rec_cap, rec_cap_notty;
+	uint64_t disk_reserve;
 };
 
 static struct rpc_server *the_server;
@@ -71,7 +72,8 @@ usage(void)
 	    "[--socket PATH]\n"
 	    "                [--source-address ADDR] [--cert-validity SECONDS]"
 	    " [--recording-cap BYTES] [--recording-cap-notty BYTES]\n"
-	    "                [--keys-user NAME]\n", stderr);
+	    "                [--disk-reserve BYTES] [--keys-user NAME]\n",
+	    stderr);
 }
 
 static int
@@ -98,6 +100,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "cert-validity", required_argument, NULL, 'v' },
 		{ "recording-cap", required_argument, NULL, 'c' },
 		{ "recording-cap-notty", required_argument, NULL, 'C' },
+		{ "disk-reserve", required_argument, NULL, 'r' },
 		{ "keys-user", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -112,6 +115,7 @@ parse_options(int argc, char **argv, struct options *o)
 	o->cert_validity = SSHCERT_DEFAULT_VALIDITY;
 	o->rec_cap = BD_DEFAULT_REC_CAP;
 	o->rec_cap_notty = BD_DEFAULT_REC_CAP_NOTTY;
+	o->disk_reserve = BD_DEFAULT_DISK_RESERVE;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i': o->init = 1; break;
@@ -137,6 +141,12 @@ parse_options(int argc, char **argv, struct options *o)
 			    1ULL << 34, &v) != 0)
 				return 2;
 			o->rec_cap_notty = v;
+			break;
+		case 'r':
+			if (parse_u64_opt("disk-reserve", optarg, 0,
+			    1ULL << 50, &v) != 0)
+				return 2;
+			o->disk_reserve = v;
 			break;
 		case 'h': usage(); return 1;
 		default: usage(); return 2;
@@ -336,6 +346,7 @@ main(int argc, char **argv)
 	d.cert_validity = o.cert_validity;
 	d.rec_cap = o.rec_cap;
 	d.rec_cap_notty = o.rec_cap_notty;
+	d.disk_reserve = o.disk_reserve;
 	if (d.state_dir == NULL || d.log_dir == NULL || d.rec_dir == NULL ||
 	    d.source_address == NULL) {
 		bd_state_close(&d);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ struct sess {
 	uint64_t rec_bytes;
 	uint64_t rec_cap;	/* of this session: with a terminal or not */
 	int ended;
+	uint64_t disk_check_at;	/* rec_bytes when free space is next checked */
+	const char *end_reason;	/* the gateway's, for session.end */
 	/*
 	 * session.start, logged with cert.issue in one durable write: the
 	 * decision takes effect only when a certificate exists. A session
@@ -103,6 +106,45 @@ answer_deny(struct bulwarkd *d, struct sess *s, const char *reason,
 	    wire_put_str(resp, P_REASON, reason) != ERR_OK)
 		return ERR_NOMEM;
 	return ERR_OK;
+}
+
+/* Free bytes for an unprivileged writer on path's filesystem. */
+static int
+disk_free(const char *path, uint64_t *avail)
+{
+	struct statvfs vfs;
+
+	if (statvfs(path, &vfs) != 0)
+		return ERR_IO;
+	*avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+	return ERR_OK;
+}
+
+int
+bd_disk_low(struct bulwarkd *d)
+{
+	static time_t logged;
+	const char *dirs[2] = { d->rec_dir, d->log_dir };
+	uint64_t avail;
+	size_t i;
+
+	if (d->disk_reserve == 0)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		if (disk_free(dirs[i], &avail) != ERR_OK || avail >=
+		    d->disk_reserve)
+			continue;
+		if (time(NULL) - logged >= 60) {
+			logged = time(NULL);
+			bd_log("%s has %llu MiB free, under the reserve of %llu "
+			    "MiB (--disk-reserve): no recorded session opens "
+			    "until space is freed", dirs[i],
+			    (unsigned long long)(avail >> 20),
+			    (unsigned long long)(d->disk_reserve >> 20));
+		}
+		return 1;
+	}
+	return 0;
 }
 
 static int
@@ -193,6 +235,11 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 		    (unsigned)rpc_conn_peer(conn)->uid,
 		    (long)rpc_conn_peer(conn)->pid, why);
 		r = answer_deny(d, s, reason, kind, resp);
+		goto out;
+	}
+	if (proto_kind_recorded(kind) && bd_disk_low(d)) {
+		r = answer_deny(d, s, "the gateway is short of disk space for "
+		    "recordings; ask an administrator", kind, resp);
 		goto out;
 	}
 	if ((r = policy_session(d->db, &u, s->target, s->login, kind, &pd)) !=
@@ -317,6 +364,14 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 		return ERR_FORMAT;
 	if (s->rec_bytes + n > s->rec_cap + REC_SLACK)
 		return ERR_TOOBIG;
+	/* The shell ends a session whose recording is refused. */
+	if (s->rec_bytes >= s->disk_check_at) {
+		if (bd_disk_low(s->d)) {
+			s->end_reason = "disk reserve reached";
+			return ERR_IO;
+		}
+		s->disk_check_at = s->rec_bytes + BD_DISK_CHECK_BYTES;
+	}
 	if (fs_write_all(s->rec_fd, p, n) != ERR_OK) {
 		bd_log("session %llu: cannot write its recording: %s",
 		    (unsigned long long)s->id, strerror(errno));
@@ -365,6 +420,8 @@ finish(struct sess *s, int exit_status, uint64_t in, uint64_t out,
 	int r;
 
 	s->ended = 1;
+	if (s->end_reason != NULL)
+		reason = s->end_reason;
 	(void)finish_recording(s, hex);
 	r = db_session_end(d->db, s->id, (int64_t)time(NULL), exit_status, in,
 	    out, hex[0] != '\0' ? hex : NULL);

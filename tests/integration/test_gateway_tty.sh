@@ -12,7 +12,9 @@ GW_DIR=$T/gw
 chmod 0711 "$T"
 GW_BUILD=$BUILD_DIR
 source "$SRC_DIR/scripts/gateway-env.sh"
-trap 'gw_teardown; cleanup' EXIT
+# The disk-reserve check mounts a tmpfs over the recordings' directory.
+RESERVE_MNT=
+trap '[ -z "$RESERVE_MNT" ] || umount "$RESERVE_MNT" 2>/dev/null; gw_teardown; cleanup' EXIT
 B=$GW_BIN/bulwark
 ALICE=${GW_PREFIX}a
 
@@ -147,5 +149,42 @@ sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
 size=$(stat -c %s "$T/cap2.cast")
 [ "$size" -le $((8192 + 4096)) ] || fail "recording of $size bytes passed the cap"
 tail -1 "$T/cap2.cast" | grepq '"m".*cap' || fail "no marker at the end of a capped recording without a terminal"
+ok
+
+# ---- the disk reserve: recordings cannot fill the audit log's disk -------
+# The recordings' directory on a 24 MiB tmpfs. A reserve larger than it
+# refuses recorded sessions; a 20 MiB one ends a session whose recording
+# has taken 4 MiB, with the reason in session.end.
+kill "$GW_BULWARKD_PID"
+wait "$GW_BULWARKD_PID" 2>/dev/null || true
+RESERVE_MNT=$GW_STATE/rec
+mount -t tmpfs -o size=24m,mode=0700,uid="$(id -u "$GW_SVC")",gid="$(id -g "$GW_SVC")" \
+	bwt-reserve "$RESERVE_MNT" || fail "cannot mount a tmpfs for the disk-reserve check"
+gw_bulwarkd --disk-reserve $((64 * 1024 * 1024)) || fail "bulwarkd with a large disk reserve"
+rc=0
+ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GW_PORT" 127.0.0.1 "$GW_LOGIN@web1" true \
+	2>"$T/reserve.err" || rc=$?
+[ "$rc" != 0 ] || fail "a recorded session opened under the disk reserve"
+grepq "short of disk space" <"$T/reserve.err" || fail "no reason for the user: $(cat "$T/reserve.err")"
+grepq "under the reserve of 64 MiB" <"$GW_DIR/bulwarkd.log" || fail "bulwarkd's log does not say why"
+kill "$GW_BULWARKD_PID"
+wait "$GW_BULWARKD_PID" 2>/dev/null || true
+gw_bulwarkd --disk-reserve $((20 * 1024 * 1024)) || fail "bulwarkd with a disk reserve"
+rc=0
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("head -c 12000000 /dev/zero | tr \"\\\\0\" x; echo; sleep 5\n")
+expect("the gateway did not accept its recording", 60)
+' >"$T/reserve.out" 2>&1 || rc=$?
+# drive exits 100 or 101 when the message never came.
+[ "$rc" != 100 ] && [ "$rc" != 101 ] ||
+	fail "the session was not ended at the disk reserve: $(tail -c 300 "$T/reserve.out")"
+gw_wait_ended || fail "the session ended at the reserve was left open"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' | tail -n 1 |
+	grepq '"reason":"disk reserve reached"' || fail "session.end does not say the reserve ended it"
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+"$B" session play "$sid" --raw | wc -c >"$T/reserve.size"
+[ "$(cat "$T/reserve.size")" -ge $((3 * 1024 * 1024)) ] ||
+	fail "the recording before the reserve was not kept ($(cat "$T/reserve.size") bytes)"
 ok
 done_checks
