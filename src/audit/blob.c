@@ -104,6 +104,38 @@ audit_blob_put_fd(const char *dir, int fd, char hex[BLOB_HEX_LEN + 1])
 	return r;
 }
 
+int
+audit_blob_adopt(const char *dir, int fd, const char *path,
+    const uint8_t h[SHA256_LEN], char hex[BLOB_HEX_LEN + 1])
+{
+	char bdir[PATH_MAX - 80], dst[PATH_MAX];
+	int r;
+
+	hex[0] = '\0';
+	if (snprintf(bdir, sizeof(bdir), "%s/blob/sha256", dir) >= (int)sizeof(bdir))
+		return ERR_TOOBIG;
+	if ((r = fs_mkdirs(bdir, 0755)) != ERR_OK)
+		return r;
+	sodium_bin2hex(hex, BLOB_HEX_LEN + 1, h, SHA256_LEN);
+	if (snprintf(dst, sizeof(dst), "%s/%s", bdir, hex) >= (int)sizeof(dst)) {
+		hex[0] = '\0';
+		return ERR_TOOBIG;
+	}
+	if ((r = fs_sync(fd, 1)) != ERR_OK) {
+		hex[0] = '\0';
+		return r;
+	}
+	/* link() keeps a blob that is already there: never overwritten. */
+	if (link(path, dst) != 0 && errno != EEXIST) {
+		r = errno == EXDEV ? ERR_UNSUPPORTED : ERR_IO;
+		hex[0] = '\0';
+		return r;
+	}
+	if ((r = fs_sync_dir(bdir)) != ERR_OK)
+		hex[0] = '\0';
+	return r;
+}
+
 /* Hashes the open blob and compares with hex; optionally copies it. */
 static int
 hash_file(int fd, const char *hex, int out_fd)

@@ -18,9 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "audit/blob.h"
 #include "auth/sshcert.h"
 #include "common/fsutil.h"
+#include "common/sha256.h"
 #include "daemon/bulwarkd.h"
 #include "gateway/proto.h"
 #include "policy/policy.h"
@@ -40,6 +43,13 @@ struct sess {
 	int pty;
 	int rec_fd;		/* -1 when nothing is recorded */
 	uint64_t rec_bytes;
+	/*
+	 * Of the bytes written so far, so that the recording becomes its
+	 * blob by a link, not a copy inside the daemon's loop; rec_hashed is
+	 * 0 after a failed write, whose bytes the hash may not match.
+	 */
+	struct sha256_ctx rec_hash;
+	int rec_hashed;
 	uint64_t rec_cap;	/* of this session: with a terminal or not */
 	int ended;
 	uint64_t disk_check_at;	/* rec_bytes when free space is next checked */
@@ -159,6 +169,8 @@ start_recording(struct sess *s)
 		bd_log("cannot create recording %s: %s", path, strerror(errno));
 		return ERR_IO;
 	}
+	sha256_init(&s->rec_hash);
+	s->rec_hashed = 1;
 	return ERR_OK;
 }
 
@@ -375,8 +387,11 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 	if (fs_write_all(s->rec_fd, p, n) != ERR_OK) {
 		bd_log("session %llu: cannot write its recording: %s",
 		    (unsigned long long)s->id, strerror(errno));
+		s->rec_hashed = 0;
 		return ERR_IO;
 	}
+	if (s->rec_hashed)
+		sha256_update(&s->rec_hash, p, n);
 	s->rec_bytes += n;
 	return ERR_OK;
 }
@@ -395,6 +410,21 @@ finish_recording(struct sess *s, char hex[BLOB_HEX_LEN + 1])
 	if (s->rec_fd < 0)
 		return ERR_OK;
 	rec_path(s, path, sizeof(path));
+	if (s->rec_hashed) {
+		uint8_t h[SHA256_LEN];
+
+		sha256_final(&s->rec_hash, h);
+		s->rec_hashed = 0;
+		r = audit_blob_adopt(s->d->log_dir, s->rec_fd, path, h, hex);
+		sodium_memzero(h, sizeof(h));
+		if (r == ERR_OK) {
+			close(s->rec_fd);
+			s->rec_fd = -1;
+			unlink(path);
+			return ERR_OK;
+		}
+		/* Another filesystem, or trouble: the copy below. */
+	}
 	close(s->rec_fd);
 	s->rec_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (s->rec_fd < 0)
