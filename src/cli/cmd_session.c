@@ -507,12 +507,88 @@ session_play(int argc, char **argv)
 	return rc;
 }
 
+/* The live gateway logins: who is connected now. */
+static int
+session_logins(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const cols[] = {
+		"LOGIN", "USER", "FROM", "SINCE", "SSHD-PID",
+	};
+	static const char *usage = "usage: bulwark session logins";
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	char *text = NULL, *out = NULL;
+	size_t cap, len = 0;
+	int c, st, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
+		if (c != 'S') {
+			cli_error("%s", usage);
+			return 2;
+		}
+		sockopt = optarg;
+	}
+	if (argc != optind) {
+		cli_error("%s", usage);
+		return 2;
+	}
+	if (wire_builder_new(PROTO_LOGIN_LIST, &b) != ERR_OK) {
+		cli_error("cannot build the request");
+		goto out;
+	}
+	if (gw_call(gw_socket_path(sockopt), b, &resp, &st) != 0)
+		goto out;
+	if (st != ERR_OK) {
+		gw_fail(st, "cannot list logins");
+		goto out;
+	}
+	if ((text = gw_resp_str(resp, P_TEXT)) == NULL ||
+	    (out = malloc(cap = strlen(text) * 2 + 64)) == NULL) {
+		cli_error("out of memory");
+		goto out;
+	}
+	out[0] = '\0';
+	/* The opening time, readable. */
+	for (char *line = text, *next; *line != '\0'; line = next) {
+		char *f[6], *nl = strchr(line, '\n'), tb[32];
+		size_t n;
+		int w;
+
+		next = nl ? nl + 1 : line + strlen(line);
+		if (nl)
+			*nl = '\0';
+		if ((n = gw_split_tabs(line, f, 6)) != 5)
+			continue;
+		w = snprintf(out + len, cap - len, "%s\t%s\t%s\t%s\t%s\n", f[0],
+		    f[1], f[2], when(f[3], tb, sizeof(tb)), f[4]);
+		if (w < 0 || (size_t)w >= cap - len)
+			break;
+		len += (size_t)w;
+	}
+	if (len == 0)
+		printf("no live logins\n");
+	else
+		gw_print_table(out, cols, 5, -1);
+	rc = 0;
+ out:
+	free(out);
+	free(text);
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	return rc;
+}
+
 int
 cmd_session(int argc, char **argv)
 {
 	static const struct gw_sub subs[] = {
 		{ "list", session_list }, { "show", session_show },
-		{ "play", session_play },
+		{ "play", session_play }, { "logins", session_logins },
 	};
 
 	sockopt = NULL;

@@ -638,6 +638,33 @@ bd_h_session_list(struct rpc_conn *conn, const struct wire_msg *req,
 }
 
 int
+bd_h_login_list(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	struct text t = { NULL, 0, 0 };
+	struct db_login *l = NULL;
+	char line[1024];
+	size_t n = 0, i;
+	int r;
+
+	(void)req;
+	bd_logins_sweep(d);	/* only the live ones are listed */
+	if ((r = db_login_list(d->db, &l, &n)) != ERR_OK)
+		return r;
+	r = text_add(&t, "");
+	for (i = 0; i < n && r == ERR_OK; i++) {
+		snprintf(line, sizeof(line), "%llu\t%s\t%s\t%lld\t%lld\n",
+		    (unsigned long long)l[i].id, l[i].user,
+		    l[i].rhost[0] != '\0' ? l[i].rhost : "-",
+		    (long long)l[i].opened, (long long)l[i].pid);
+		r = text_add(&t, line);
+	}
+	db_login_array_free(l, n);
+	return text_answer(&t, r, resp);
+}
+
+int
 bd_h_session_get(struct rpc_conn *conn, const struct wire_msg *req,
     struct wire_builder *resp)
 {

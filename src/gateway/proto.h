@@ -85,6 +85,9 @@
  *                 "ID\tUSER\tLOGIN@TARGET\tKIND\tSTARTED\tENDED\tEXIT\t
  *                 IN\tOUT\tRECORDING\n", RECORDING "-" for none)
  *  SESSION_GET    SESSION R -> TEXT (one such line)
+ *  LOGIN_LIST     -> TEXT ("ID\tUSER\tRHOST\tOPENED\tPID\n" per live
+ *                 gateway login, oldest first; RHOST "-" when unknown;
+ *                 logins whose sshd is gone are ended first)
  *  CA_KEY         any           -> KEY (the user CA's public key line),
  *                                  HOST (the certificates' source-address)
  */
@@ -129,6 +132,7 @@ enum proto_type {
 	PROTO_GRANT_LIST = 42,
 	PROTO_SESSION_LIST = 50,
 	PROTO_SESSION_GET = 51,
+	PROTO_LOGIN_LIST = 52,
 	PROTO_CA_KEY = 60,
 };
 

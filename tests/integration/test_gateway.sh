@@ -542,6 +542,10 @@ EOF
 chmod 0644 "$T/open.py"
 gwl() { python3 "$SRC_DIR/tests/integration/gwlogin.py" "$GW_SOCK" "$@"; }
 UA=$(id -u "$ALICE"); GA=$(id -g "$ALICE")
+# The shared ControlMaster connection is a live login, and listed.
+"$B" session logins >"$T/logins" || fail "session logins"
+head -n 1 "$T/logins" | grepq "^LOGIN *USER *FROM *SINCE *SSHD-PID" || fail "session logins header: $(cat "$T/logins")"
+grep -Eq "^[0-9]+ +$ALICE +127\.0\.0\.1 +[0-9]{4}-" "$T/logins" || fail "the ControlMaster login is not listed: $(cat "$T/logins")"
 opener() { echo python3 "$T/open.py" "$GW_SOCK" "$LOGIN"; }
 n0=$(events session.authorize deny)
 runuser -u "$ALICE" -- $(opener) >"$T/o1" || fail "client outside a login"

@@ -245,6 +245,8 @@ PYEOF
 		"$(cat "$T/eph.pub")" "$GOOD" || fail "recording session 1"
 	as_shell "$PY" "$T/sess.py" "$SOCK" ops0 root \
 		"$(cat "$T/eph.pub")" "$BAD" || fail "recording session 2"
+	# The logins gwlogin.py opened have ended with it.
+	$B session logins | grepq "^no live logins$" || fail "session logins: $($B session logins)"
 	$B session list --user "$U" > "$T/out"
 	head -1 "$T/out" | grepq "^ID *USER *LOGIN@TARGET" || fail "session list header"
 	grep -Eq "^1 +$U +root@ops0 +interactive" "$T/out" || fail "session list row"
