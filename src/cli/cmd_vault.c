@@ -519,12 +519,19 @@ bad_snapshot(const char *path, const char *why, void *arg)
 	problem(arg, "snapshot %s: %s", path, why);
 }
 
+/*
+ * Checks every pack file; names (sorted) and n keep the list for the
+ * snapshots' check.
+ */
 static int
-check_packs(struct vault *v, struct check *ck, uint64_t *bytes)
+check_packs(struct vault *v, struct check *ck, uint64_t *bytes,
+    char (**namesp)[PACK_NAME_HEX_LEN + 1], size_t *np)
 {
 	char (*names)[PACK_NAME_HEX_LEN + 1];
 	size_t n;
 
+	*namesp = NULL;
+	*np = 0;
 	if (vault_pack_list(v, &names, &n) != ERR_OK) {
 		problem(ck, "cannot list the packs");
 		return -1;
@@ -557,45 +564,82 @@ check_packs(struct vault *v, struct check *ck, uint64_t *bytes)
 	}
 	if (ck->tty && n > 0)
 		fputc('\n', stderr);
-	free(names);
 	printf("packs: %zu checked\n", n);
+	*namesp = names;
+	*np = n;
+	return 0;
+}
+
+/*
+ * The snapshots' walk: one manifest in memory at a time, each host's
+ * received list loaded once (the walk goes host by host), and pack names
+ * looked up in the sorted list check_packs made, so that a vault of
+ * years of snapshots is checked without a system call per reference.
+ */
+struct snap_check {
+	struct vault *v;
+	struct check *ck;
+	char (*names)[PACK_NAME_HEX_LEN + 1];
+	size_t npacks;
+	char host[MANIFEST_HOST_MAX + 1];	/* whose list got is */
+	struct vault_received got;
+	int got_ok;
+	size_t n;
+};
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int
+check_one_snapshot(struct vault_snapshot *s, void *arg)
+{
+	struct snap_check *sc = arg;
+
+	if (strcmp(sc->host, s->host) != 0) {
+		vault_received_free(&sc->got);
+		memset(&sc->got, 0, sizeof(sc->got));
+		snprintf(sc->host, sizeof(sc->host), "%s", s->host);
+		sc->got_ok = vault_received_load(sc->v, s->host, &sc->got) ==
+		    ERR_OK;
+		if (!sc->got_ok)
+			problem(sc->ck, "host %s: its received list is "
+			    "malformed", s->host);
+	}
+	sc->n++;
+	if (!sc->got_ok)
+		return 0;
+	for (size_t j = 0; j < s->m->npacks; j++) {
+		if (bsearch(s->m->packs[j], sc->names, sc->npacks,
+		    sizeof(*sc->names), cmp_name) == NULL)
+			problem(sc->ck, "snapshot %s (%s): pack %s is missing",
+			    s->id, s->host, s->m->packs[j]);
+		if (!vault_received_has(&sc->got, s->m->packs[j]))
+			problem(sc->ck, "snapshot %s (%s): pack %s was not "
+			    "received from that host", s->id, s->host,
+			    s->m->packs[j]);
+	}
 	return 0;
 }
 
 static void
-check_snapshots(struct vault *v, struct check *ck)
+check_snapshots(struct vault *v, struct check *ck,
+    char (*names)[PACK_NAME_HEX_LEN + 1], size_t npacks)
 {
-	struct vault_snapshot *s;
-	size_t n;
+	struct snap_check sc;
 
-	if (vault_snapshot_list(v, &s, &n, bad_snapshot, ck) != ERR_OK) {
-		problem(ck, "cannot list the snapshots");
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct vault_received got;
-		if (vault_received_load(v, s[i].host, &got) != ERR_OK) {
-			problem(ck, "host %s: its received list is malformed",
-			    s[i].host);
-			continue;
-		}
-		for (size_t j = 0; j < s[i].m->npacks; j++) {
-			int fd = vault_pack_open(v, s[i].m->packs[j]);
-			if (fd < 0)
-				problem(ck, "snapshot %s (%s): pack %s is "
-				    "missing", s[i].id, s[i].host,
-				    s[i].m->packs[j]);
-			else
-				close(fd);
-			if (!vault_received_has(&got, s[i].m->packs[j]))
-				problem(ck, "snapshot %s (%s): pack %s was "
-				    "not received from that host", s[i].id,
-				    s[i].host, s[i].m->packs[j]);
-		}
-		vault_received_free(&got);
-	}
-	printf("snapshots: %zu checked\n", n);
-	vault_snapshots_free(s, n);
+	memset(&sc, 0, sizeof(sc));
+	sc.v = v;
+	sc.ck = ck;
+	sc.names = names;
+	sc.npacks = npacks;
+	if (vault_snapshot_each(v, check_one_snapshot, &sc, bad_snapshot,
+	    ck) != ERR_OK)
+		problem(ck, "cannot walk the snapshots");
+	vault_received_free(&sc.got);
+	printf("snapshots: %zu checked\n", sc.n);
 }
 
 static void
@@ -626,6 +670,8 @@ static int
 vault_check(int argc, char **argv)
 {
 	struct check ck = { 0, isatty(STDERR_FILENO) };
+	char (*names)[PACK_NAME_HEX_LEN + 1] = NULL;
+	size_t npacks = 0;
 	struct vault *v;
 	uint64_t bytes = 0;
 
@@ -635,8 +681,9 @@ vault_check(int argc, char **argv)
 	}
 	if (cli_open_vault(argv[1], &v) != 0)
 		return 1;
-	check_packs(v, &ck, &bytes);
-	check_snapshots(v, &ck);
+	if (check_packs(v, &ck, &bytes, &names, &npacks) == 0)
+		check_snapshots(v, &ck, names, npacks);
+	free(names);
 	check_log(v, &ck);
 	vault_close(v);
 	if (ck.problems > 0) {

@@ -1189,18 +1189,15 @@ cmp_snap(const void *a, const void *b)
 }
 
 int
-vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
-    size_t *n, void (*bad)(const char *, const char *, void *), void *arg)
+vault_snapshot_each(const struct vault *v,
+    int (*fn)(struct vault_snapshot *s, void *arg), void *arg,
+    void (*bad)(const char *, const char *, void *), void *bad_arg)
 {
 	char *top = path_join(v->dir, "snapshots", NULL);
-	struct vault_snapshot *list = NULL;
-	size_t cap = 0, cnt = 0;
 	DIR *d, *hd;
 	struct dirent *e, *f;
 	int rc = ERR_OK;
 
-	*out = NULL;
-	*n = 0;
 	if (top == NULL)
 		return ERR_NOMEM;
 	if ((d = opendir(top)) == NULL) {
@@ -1215,7 +1212,8 @@ vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
 			free(hp);
 			continue;
 		}
-		while ((f = readdir(hd)) != NULL) {
+		while (rc == ERR_OK && (f = readdir(hd)) != NULL) {
+			struct vault_snapshot s;
 			const char *why;
 			/*
 			 * Records are named by their 32-hex ID; anything else
@@ -1224,28 +1222,20 @@ vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
 			 */
 			if (!is_snapshot_id(f->d_name))
 				continue;
-			if (cnt == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				void *nl = realloc(list, nc * sizeof(*list));
-				if (nl == NULL) {
-					rc = ERR_NOMEM;
-					break;
-				}
-				list = nl;
-				cap = nc;
-			}
-			int r = load_snapshot(v, e->d_name, f->d_name,
-			    &list[cnt], &why);
+			memset(&s, 0, sizeof(s));
+			int r = load_snapshot(v, e->d_name, f->d_name, &s,
+			    &why);
 			if (r == ERR_OK) {
-				cnt++;
+				rc = fn(&s, arg);
+				manifest_free(s.m);
+				free(s.raw);
 			} else if (r == ERR_NOMEM) {
 				rc = r;
-				break;
 			} else if (bad != NULL) {
 				char where[1024];
 				snprintf(where, sizeof(where),
 				    "%s/%s/%s", top, e->d_name, f->d_name);
-				bad(where, why, arg);
+				bad(where, why, bad_arg);
 			}
 		}
 		closedir(hd);
@@ -1253,14 +1243,55 @@ vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
 	}
 	closedir(d);
 	free(top);
-	if (rc != ERR_OK) {
-		vault_snapshots_free(list, cnt);
+	return rc;
+}
+
+/* Collects what vault_snapshot_each hands out: the list's own walk. */
+struct snap_list {
+	struct vault_snapshot *list;
+	size_t n, cap;
+};
+
+static int
+snap_append(struct vault_snapshot *s, void *arg)
+{
+	struct snap_list *l = arg;
+	struct vault_snapshot *c;
+
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 64;
+		void *nl = realloc(l->list, nc * sizeof(*l->list));
+
+		if (nl == NULL)
+			return ERR_NOMEM;
+		l->list = nl;
+		l->cap = nc;
+	}
+	c = &l->list[l->n++];
+	*c = *s;
+	s->m = NULL;	/* taken */
+	s->raw = NULL;
+	return ERR_OK;
+}
+
+int
+vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
+    size_t *n, void (*bad)(const char *, const char *, void *), void *arg)
+{
+	struct snap_list l = { NULL, 0, 0 };
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = vault_snapshot_each(v, snap_append, &l, bad, arg)) !=
+	    ERR_OK) {
+		vault_snapshots_free(l.list, l.n);
 		return rc;
 	}
-	if (cnt > 1)
-		qsort(list, cnt, sizeof(*list), cmp_snap);
-	*out = list;
-	*n = cnt;
+	if (l.n > 1)
+		qsort(l.list, l.n, sizeof(*l.list), cmp_snap);
+	*out = l.list;
+	*n = l.n;
 	return ERR_OK;
 }
 

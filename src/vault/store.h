@@ -200,6 +200,17 @@ int vault_snapshot_list(const struct vault *v, struct vault_snapshot **out,
     size_t *n, void (*bad)(const char *path, const char *why, void *arg),
     void *arg) WUR;
 void vault_snapshots_free(struct vault_snapshot *s, size_t n);
+/*
+ * The same one record at a time, host by host, in no particular order:
+ * a walk over a vault of any size in the memory of one manifest. fn gets
+ * each verified snapshot; what is left in s->m and s->raw when it returns
+ * is freed (fn may take them, setting them NULL). A non-zero return from
+ * fn stops the walk and is returned.
+ */
+int vault_snapshot_each(const struct vault *v,
+    int (*fn)(struct vault_snapshot *s, void *arg), void *arg,
+    void (*bad)(const char *path, const char *why, void *arg),
+    void *bad_arg) WUR;
 
 /*
  * The snapshot whose ID starts with prefix (at least 4 hex digits) in

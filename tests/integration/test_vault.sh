@@ -248,6 +248,23 @@ expect_fail "restore with a wrong passphrase" "passphrase" \
 	"$B" restore "$SNAP1" --vault "$T/vault" --key "$T/admin.key" \
 	--passphrase-file "$T/agent.pub" --to "$T/r5"
 ok
+# vault check on a damaged copy: a referenced pack gone, and a pack the
+# host's received list does not name, are each reported.
+cp -a "$T/vault" "$T/vault-damaged"
+GONE=$(find "$T/vault-damaged/packs" -type f -printf '%f\n' | sort | head -n 1)
+find "$T/vault-damaged/packs" -type f -name "$GONE" -delete
+UNLISTED=$(find "$T/vault-damaged/packs" -type f -printf '%f\n' | sort | tail -n 1)
+for f in "$T/vault-damaged"/received/*; do
+	grep -v "^$UNLISTED " "$f" > "$f.new"; mv "$f.new" "$f"
+done
+rc=0
+"$B" vault check "$T/vault-damaged" > "$T/check2.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "vault check passed a vault with a pack gone"
+grepq "pack $GONE is missing" <"$T/check2.out" || { cat "$T/check2.out"; fail "missing pack not reported"; }
+grepq "pack $UNLISTED was not received from that host" <"$T/check2.out" ||
+	{ cat "$T/check2.out"; fail "unlisted pack not reported"; }
+rm -rf "$T/vault-damaged"
+ok
 
 # ---- a new passphrase: a new export of the same key; the old file stays
 echo "another passphrase entirely" > "$T/pass2"
