@@ -184,6 +184,61 @@ say(const char *msg, void *arg)
 
 /* ---- snapshots ---------------------------------------------------------- */
 
+/*
+ * What the list shows of a snapshot: a line's worth, not its manifest, so
+ * that years of snapshots (each naming thousands of packs) list in little
+ * memory.
+ */
+struct snap_row {
+	char id[MANIFEST_ID_HEX_LEN + 1];
+	char host[MANIFEST_HOST_MAX + 1];
+	uint64_t received, client_time, files, bytes;
+};
+
+struct snap_rows {
+	struct snap_row *r;
+	size_t n, cap;
+	const char *host;	/* only this host's, or NULL */
+};
+
+static int
+snap_row_add(struct vault_snapshot *s, void *arg)
+{
+	struct snap_rows *rows = arg;
+	struct snap_row *r;
+
+	if (rows->host != NULL && strcmp(rows->host, s->host) != 0)
+		return 0;
+	if (rows->n == rows->cap) {
+		size_t nc = rows->cap ? rows->cap * 2 : 64;
+		void *p = realloc(rows->r, nc * sizeof(*rows->r));
+
+		if (p == NULL)
+			return ERR_NOMEM;
+		rows->r = p;
+		rows->cap = nc;
+	}
+	r = &rows->r[rows->n++];
+	memcpy(r->id, s->id, sizeof(r->id));
+	memcpy(r->host, s->host, sizeof(r->host));
+	r->received = s->received;
+	r->client_time = s->m->client_time;
+	r->files = s->m->files;
+	r->bytes = s->m->bytes_read;
+	return 0;
+}
+
+/* As vault_snapshot_list orders them: by receive time, then ID. */
+static int
+cmp_row(const void *a, const void *b)
+{
+	const struct snap_row *x = a, *y = b;
+
+	if (x->received != y->received)
+		return x->received < y->received ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
 int
 cmd_snapshots(int argc, char **argv)
 {
@@ -193,10 +248,9 @@ cmd_snapshots(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *host = NULL;
-	struct vault_snapshot *s = NULL;
+	struct snap_rows rows = { NULL, 0, 0, NULL };
 	struct vault *v = NULL;
 	char t1[32], t2[32], sz[32];
-	size_t n = 0, shown = 0;
 	int c, hw = 4;
 
 	optind = 1;
@@ -211,32 +265,34 @@ cmd_snapshots(int argc, char **argv)
 		goto usage;
 	if (cli_open_vault(dir, &v) != 0)
 		return 1;
-	if (vault_snapshot_list(v, &s, &n, bad_record, NULL) != ERR_OK) {
+	rows.host = host;
+	if (vault_snapshot_each(v, snap_row_add, &rows, bad_record, NULL) !=
+	    ERR_OK) {
 		cli_error("cannot read the snapshots of %s: %s", dir,
 		    strerror(errno));
+		free(rows.r);
 		vault_close(v);
 		return 1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (strlen(s[i].host) > (size_t)hw)
-			hw = (int)strlen(s[i].host);
+	if (rows.n > 1)
+		qsort(rows.r, rows.n, sizeof(*rows.r), cmp_row);
+	for (size_t i = 0; i < rows.n; i++)
+		if (strlen(rows.r[i].host) > (size_t)hw)
+			hw = (int)strlen(rows.r[i].host);
 	printf("%-*s  %-*s  %-20s  %-20s  %9s  %s\n", MANIFEST_ID_HEX_LEN, "ID",
 	    hw, "HOST", "RECEIVED(UTC)", "CLIENT-TIME", "FILES", "SIZE");
-	for (size_t i = 0; i < n; i++) {
-		const struct manifest *m = s[i].m;
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct snap_row *r = &rows.r[i];
 
-		if (host != NULL && strcmp(host, s[i].host) != 0)
-			continue;
-		printf("%s  %-*s  %-20s  %-20s  %9" PRIu64 "  %s\n", s[i].id,
-		    hw, s[i].host, fmt_time(s[i].received, t1, sizeof(t1)),
-		    fmt_time(m->client_time, t2, sizeof(t2)), m->files,
-		    fmt_size(m->bytes_read, sz, sizeof(sz)));
-		shown++;
+		printf("%s  %-*s  %-20s  %-20s  %9" PRIu64 "  %s\n", r->id,
+		    hw, r->host, fmt_time(r->received, t1, sizeof(t1)),
+		    fmt_time(r->client_time, t2, sizeof(t2)), r->files,
+		    fmt_size(r->bytes, sz, sizeof(sz)));
 	}
-	if (shown == 0)
+	if (rows.n == 0)
 		fprintf(stderr, "no snapshots%s%s in %s yet\n",
 		    host != NULL ? " of " : "", host != NULL ? host : "", dir);
-	vault_snapshots_free(s, n);
+	free(rows.r);
 	vault_close(v);
 	return 0;
 usage:
