@@ -2322,6 +2322,13 @@ snapshot_check(struct cctx *x, const struct vault_snapshot *s)
 	cmap_free(&w.seen);
 }
 
+static int
+snapshot_check_one(struct vault_snapshot *s, void *arg)
+{
+	snapshot_check(arg, s);
+	return 0;
+}
+
 static void
 bad_record(const char *path, const char *why, void *arg)
 {
@@ -2336,11 +2343,10 @@ check_read_data(const struct vault *v, const struct admin_key *k,
     void (*report)(const char *msg, void *arg), void *arg)
 {
 	char (*names)[PACK_NAME_HEX_LEN + 1] = NULL;
-	struct vault_snapshot *snaps = NULL;
 	struct repo_keys *keys = NULL;
 	struct cctx *x = NULL;
 	char why[256];
-	size_t npacks = 0, nsnaps = 0;
+	size_t npacks = 0;
 	int rc;
 
 	if (st != NULL)
@@ -2372,11 +2378,10 @@ check_read_data(const struct vault *v, const struct admin_key *k,
 	    (const char (*)[PACK_NAME_HEX_LEN + 1])names, npacks)) != ERR_OK ||
 	    (rc = check_packs(x)) != ERR_OK)
 		goto out;
-	if ((rc = vault_snapshot_list(v, &snaps, &nsnaps, bad_record, x)) !=
-	    ERR_OK)
+	/* One manifest in memory at a time, whatever the vault's age. */
+	if ((rc = vault_snapshot_each(v, snapshot_check_one, x, bad_record,
+	    x)) != ERR_OK)
 		goto out;
-	for (size_t i = 0; i < nsnaps; i++)
-		snapshot_check(x, &snaps[i]);
 	cprogress(x, 1);
 	rc = rep_count(&x->rep, 0) > 0 ? ERR_MISMATCH : ERR_OK;
  out:
@@ -2393,7 +2398,6 @@ check_read_data(const struct vault *v, const struct admin_key *k,
 		pthread_cond_destroy(&x->idle);
 		free(x);
 	}
-	vault_snapshots_free(snaps, nsnaps);
 	free(names);
 	if (keys != NULL)
 		sodium_free(keys);

@@ -398,7 +398,7 @@ cmd_restore(int argc, char **argv)
 	const char *dir = NULL, *key = NULL, *passfile = NULL, *to = NULL;
 	const char *host = NULL;
 	const char **inc = NULL;
-	struct vault_snapshot *s = NULL;
+	struct vault_snapshot snap;
 	struct vault *v = NULL;
 	struct admin_key *k = NULL;
 	struct restore_prefetch *pf = NULL;
@@ -406,9 +406,10 @@ cmd_restore(int argc, char **argv)
 	struct restore_stats st;
 	struct out o;
 	char prefix[MANIFEST_ID_HEX_LEN + 1], why[1024] = "";
-	size_t n = 0, ninc = 0;
+	size_t ninc = 0;
 	int c, i, r, numeric = 0, rc = 1;
 
+	memset(&snap, 0, sizeof(snap));
 	if ((inc = calloc((size_t)argc + 1, sizeof(*inc))) == NULL) {
 		cli_error("out of memory");
 		return 1;
@@ -437,29 +438,28 @@ cmd_restore(int argc, char **argv)
 	}
 	if (cli_open_vault(dir, &v) != 0)
 		goto out;
-	if (vault_snapshot_list(v, &s, &n, bad_record, NULL) != ERR_OK) {
-		cli_error("cannot read the snapshots of %s: %s", dir,
-		    strerror(errno));
-		goto out;
-	}
-	if ((i = vault_snapshot_find_host(s, n, host, prefix)) ==
-	    ERR_CONFLICT) {
+	if ((i = vault_snapshot_get(v, host, prefix, &snap, bad_record,
+	    NULL)) == ERR_CONFLICT) {
 		cli_error("'%s' matches several snapshots%s; give more digits, "
 		    "or the host with --host HOST ('bulwark snapshots --vault "
 		    "%s' lists both)", prefix, host != NULL ? " of that host" :
 		    "", dir);
 		goto out;
-	} else if (i < 0) {
+	} else if (i == ERR_NOTFOUND) {
 		cli_error("no snapshot '%s'%s%s in %s; 'bulwark snapshots "
 		    "--vault %s' lists them", prefix, host != NULL ? " of " : "",
 		    host != NULL ? host : "", dir, dir);
+		goto out;
+	} else if (i != ERR_OK) {
+		cli_error("cannot read the snapshots of %s: %s", dir,
+		    err_str(i));
 		goto out;
 	}
 	if (target_ok(to) != 0)
 		goto out;
 	/* The packs come off the disk while the passphrase and Argon2id
 	 * take their time (restore.h); not starting only costs that. */
-	if (restore_prefetch_start(v, s[i].m, 0, &pf) != ERR_OK)
+	if (restore_prefetch_start(v, snap.m, 0, &pf) != ERR_OK)
 		pf = NULL;
 	r = cli_admin_key_load(key, passfile, v, dir, &k);
 	(void)restore_prefetch_stop(pf);
@@ -471,7 +471,7 @@ cmd_restore(int argc, char **argv)
 		    "are not restored, and devices cannot be\n");
 	memset(&o, 0, sizeof(o));
 	o.tty = isatty(STDERR_FILENO);
-	o.m = s[i].m;
+	o.m = snap.m;
 	memset(&ro, 0, sizeof(ro));
 	ro.to = to;
 	ro.includes = inc;
@@ -481,17 +481,17 @@ cmd_restore(int argc, char **argv)
 	ro.report = say;
 	ro.arg = &o;
 	clock_gettime(CLOCK_MONOTONIC, &o.start);
-	r = restore_snapshot(v, &s[i], k, &ro, &st, why, sizeof(why));
+	r = restore_snapshot(v, &snap, k, &ro, &st, why, sizeof(why));
 	clear_line(&o);
 	if (r == ERR_EXISTS) {
 		cli_error("%s", why);
 		goto out;
 	}
 	if (r != ERR_OK && st.files + st.dirs + st.symlinks + st.others == 0) {
-		cli_error("cannot restore snapshot %s: %s", s[i].id, why);
+		cli_error("cannot restore snapshot %s: %s", snap.id, why);
 		goto out;
 	}
-	restore_summary(&s[i], to, &st, elapsed(&o.start));
+	restore_summary(&snap, to, &st, elapsed(&o.start));
 	if (r != ERR_OK) {
 		cli_error("the restore is incomplete: %s", why);
 		goto out;
@@ -503,7 +503,7 @@ cmd_restore(int argc, char **argv)
 	rc = 0;
  out:
 	admin_key_free(k);
-	vault_snapshots_free(s, n);
+	vault_snapshot_release(&snap);
 	vault_close(v);
 	free(inc);
 	return rc;

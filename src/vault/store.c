@@ -1307,32 +1307,60 @@ vault_snapshots_free(struct vault_snapshot *s, size_t n)
 	free(s);
 }
 
-int
-vault_snapshot_find(const struct vault_snapshot *list, size_t n,
-    const char *prefix)
-{
-	return vault_snapshot_find_host(list, n, NULL, prefix);
-}
+/* vault_snapshot_get's walk: the first match kept, later ones counted. */
+struct snap_get {
+	const char *host, *prefix;
+	size_t plen, matches;
+	struct vault_snapshot *out;
+};
 
-int
-vault_snapshot_find_host(const struct vault_snapshot *list, size_t n,
-    const char *host, const char *prefix)
+static int
+snap_get_one(struct vault_snapshot *s, void *arg)
 {
-	size_t pl = strlen(prefix);
-	int found = ERR_NOTFOUND;
+	struct snap_get *g = arg;
 
-	if (pl < 4 || pl > MANIFEST_ID_HEX_LEN)
-		return ERR_NOTFOUND;
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(list[i].id, prefix, pl) != 0 ||
-		    (host != NULL && strcmp(list[i].host, host) != 0))
-			continue;
-		if (found >= 0)
-			return ERR_CONFLICT;
-		found = (int)i;
+	if (strncmp(s->id, g->prefix, g->plen) != 0 ||
+	    (g->host != NULL && strcmp(s->host, g->host) != 0))
+		return 0;
+	if (g->matches++ == 0) {
+		*g->out = *s;
+		s->m = NULL;	/* taken */
+		s->raw = NULL;
 	}
-	return found;
+	return 0;
 }
+
+void
+vault_snapshot_release(struct vault_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	manifest_free(s->m);
+	free(s->raw);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+vault_snapshot_get(const struct vault *v, const char *host,
+    const char *prefix, struct vault_snapshot *out,
+    void (*bad)(const char *, const char *, void *), void *bad_arg)
+{
+	struct snap_get g = { host, prefix, strlen(prefix), 0, out };
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (g.plen < 4 || g.plen > MANIFEST_ID_HEX_LEN)
+		return ERR_NOTFOUND;
+	rc = vault_snapshot_each(v, snap_get_one, &g, bad, bad_arg);
+	if (rc == ERR_OK && g.matches == 0)
+		rc = ERR_NOTFOUND;
+	else if (rc == ERR_OK && g.matches > 1)
+		rc = ERR_CONFLICT;
+	if (rc != ERR_OK)
+		vault_snapshot_release(out);
+	return rc;
+}
+
 
 /* ---- Audit ------------------------------------------------------------ */
 

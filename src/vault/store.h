@@ -213,19 +213,18 @@ int vault_snapshot_each(const struct vault *v,
     void *bad_arg) WUR;
 
 /*
- * The snapshot whose ID starts with prefix (at least 4 hex digits) in
- * list[0..n): its index, or ERR_NOTFOUND, or ERR_CONFLICT when several
- * match.
+ * The one snapshot of host (NULL: any) whose ID starts with prefix (4 to
+ * 32 hex digits), read with vault_snapshot_each (one manifest in memory
+ * at a time) into *out (vault_snapshot_release): ERR_NOTFOUND,
+ * ERR_CONFLICT when several match (*out is then empty), or an error of
+ * the walk. IDs are chosen by the hosts, so one host can send another's
+ * ID to make it ambiguous; naming the host settles it.
  */
-int vault_snapshot_find(const struct vault_snapshot *list, size_t n,
-    const char *prefix);
-/*
- * The same among host's snapshots only (host NULL: all). IDs are chosen
- * by the hosts, so one host can send another's ID to make it ambiguous;
- * naming the host settles it.
- */
-int vault_snapshot_find_host(const struct vault_snapshot *list, size_t n,
-    const char *host, const char *prefix);
+int vault_snapshot_get(const struct vault *v, const char *host,
+    const char *prefix, struct vault_snapshot *out,
+    void (*bad)(const char *path, const char *why, void *arg),
+    void *bad_arg) WUR;
+void vault_snapshot_release(struct vault_snapshot *s);
 
 /* ---- Audit ------------------------------------------------------------ */
 

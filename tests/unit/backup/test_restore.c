@@ -480,23 +480,17 @@ restore(const char *snap, const char *to, const char *const *inc,
     size_t ninc, int numeric, int threads, struct restore_stats *st,
     char *why, size_t whylen)
 {
-	struct vault_snapshot *list;
+	struct vault_snapshot one;
 	struct vault *v = vault;
 	struct restore_opts o;
 	char path[512];
-	size_t n;
-	int i, rc;
+	int rc;
 
-	assert_int_equal(vault_snapshot_list(v, &list, &n, NULL, NULL),
-	    ERR_OK);
-	if ((i = vault_snapshot_find(list, n, snap)) < 0) {
-		vault_snapshots_free(list, n);
+	if (vault_snapshot_get(v, NULL, snap, &one, NULL, NULL) != ERR_OK) {
 		v = vault2;
-		assert_int_equal(vault_snapshot_list(v, &list, &n, NULL, NULL),
-		    ERR_OK);
-		i = vault_snapshot_find(list, n, snap);
+		assert_int_equal(vault_snapshot_get(v, NULL, snap, &one, NULL,
+		    NULL), ERR_OK);
 	}
-	assert_true(i >= 0);
 	memset(&o, 0, sizeof(o));
 	snprintf(path, sizeof(path), "%s/%s", tmp, to);
 	o.to = path;
@@ -507,8 +501,8 @@ restore(const char *snap, const char *to, const char *const *inc,
 	o.max_tree_bytes = max_tree_bytes;
 	o.report = collect;
 	said_clear();
-	rc = restore_snapshot(v, &list[i], akey, &o, st, why, whylen);
-	vault_snapshots_free(list, n);
+	rc = restore_snapshot(v, &one, akey, &o, st, why, whylen);
+	vault_snapshot_release(&one);
 	return rc;
 }
 
@@ -872,27 +866,24 @@ static void
 test_restore_wrong_key(void **state)
 {
 	struct admin_key *other;
-	struct vault_snapshot *list;
+	struct vault_snapshot one;
 	struct restore_opts o;
 	char why[512], to[512];
-	size_t n;
-	int i;
 
 	(void)state;
 	assert_int_equal(admin_key_new(&other), ERR_OK);
 	assert_int_equal(pack_vault_keypair_secret(other->vault_pk,
 	    other->vault_sk), ERR_OK);
-	assert_int_equal(vault_snapshot_list(vault, &list, &n, NULL, NULL),
-	    ERR_OK);
-	assert_true((i = vault_snapshot_find(list, n, snap_main)) >= 0);
+	assert_int_equal(vault_snapshot_get(vault, NULL, snap_main, &one, NULL,
+	    NULL), ERR_OK);
 	memset(&o, 0, sizeof(o));
 	snprintf(to, sizeof(to), "%s/wrongkey", tmp);
 	o.to = to;
-	assert_int_equal(restore_snapshot(vault, &list[i], other, &o, NULL, why,
+	assert_int_equal(restore_snapshot(vault, &one, other, &o, NULL, why,
 	    sizeof(why)), ERR_MISMATCH);
 	assert_non_null(strstr(why, "not this vault's"));
 	assert_missing(to);
-	vault_snapshots_free(list, n);
+	vault_snapshot_release(&one);
 	admin_key_free(other);
 }
 
@@ -1014,17 +1005,16 @@ static void
 test_prefetch(void **state)
 {
 	struct restore_prefetch *p;
-	struct vault_snapshot *list;
+	struct vault_snapshot one;
 	const struct manifest *m;
 	uint64_t total = 0;
-	size_t n, pages, all, k;
-	int i, fd, evicted = 1;
+	size_t pages, all, k;
+	int fd, evicted = 1;
 
 	(void)state;
-	assert_int_equal(vault_snapshot_list(vault, &list, &n, NULL, NULL),
-	    ERR_OK);
-	assert_true((i = vault_snapshot_find(list, n, snap_main)) >= 0);
-	m = list[i].m;
+	assert_int_equal(vault_snapshot_get(vault, NULL, snap_main, &one, NULL,
+	    NULL), ERR_OK);
+	m = one.m;
 	assert_true(m->npacks > 0);
 	/* Out of the cache first (where the file system can drop them). */
 	for (k = 0; k < m->npacks; k++) {
@@ -1057,7 +1047,7 @@ test_prefetch(void **state)
 		assert_int_equal(restore_prefetch_stop(p), total);
 	} else
 		assert_true(restore_prefetch_stop(p) <= total);
-	vault_snapshots_free(list, n);
+	vault_snapshot_release(&one);
 }
 
 int

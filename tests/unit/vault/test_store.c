@@ -840,6 +840,31 @@ test_fifo_refused(void **state)
 	vault_snapshots_free(s, n);
 }
 
+/*
+ * The ID vault_snapshot_get finds for prefix among host's (NULL: all), or
+ * "conflict" or "notfound"; what it hands out is released at once.
+ */
+static const char *
+got(struct fx *f, const char *host, const char *prefix)
+{
+	static char id[MANIFEST_ID_HEX_LEN + 1];
+	struct vault_snapshot one;
+	int r = vault_snapshot_get(f->v, host, prefix, &one, NULL, NULL);
+
+	if (r == ERR_CONFLICT || r == ERR_NOTFOUND) {
+		assert_null(one.m);
+		assert_null(one.raw);
+		return r == ERR_CONFLICT ? "conflict" : "notfound";
+	}
+	assert_int_equal(r, ERR_OK);
+	assert_non_null(one.m);
+	assert_int_equal(one.rawlen > 0, 1);
+	snprintf(id, sizeof(id), "%s", one.id);
+	vault_snapshot_release(&one);
+	assert_null(one.m);
+	return id;
+}
+
 static void
 test_snapshot_find(void **state)
 {
@@ -873,25 +898,24 @@ test_snapshot_find(void **state)
 	assert_string_equal(s[2].id, ids[0]);
 	assert_true(s[0].received < s[1].received);
 
-	assert_string_equal(s[vault_snapshot_find(s, n, "abcd1")].id, ids[0]);
-	assert_string_equal(s[vault_snapshot_find(s, n, "abcd2222")].id,
-	    ids[1]);
-	assert_string_equal(s[vault_snapshot_find(s, n, ids[2])].id, ids[2]);
-	assert_string_equal(s[vault_snapshot_find(s, n, "ef00")].id, ids[2]);
-	assert_int_equal(vault_snapshot_find(s, n, "abcd"), ERR_CONFLICT);
-	assert_int_equal(vault_snapshot_find(s, n, "abc"), ERR_NOTFOUND);
-	assert_int_equal(vault_snapshot_find(s, n, "ef0"), ERR_NOTFOUND);
-	assert_int_equal(vault_snapshot_find(s, n, ""), ERR_NOTFOUND);
-	assert_int_equal(vault_snapshot_find(s, n, "ffff"), ERR_NOTFOUND);
-	assert_int_equal(vault_snapshot_find(s, n,
-	    "ef0000000000000000000000000000012"), ERR_NOTFOUND);
-	assert_int_equal(vault_snapshot_find(s, 0, "abcd1"), ERR_NOTFOUND);
-	/* Limited to one host: another host's equal ID does not count. */
-	assert_int_equal(vault_snapshot_find_host(s, n, s[0].host, ids[2]),
-	    vault_snapshot_find(s, n, ids[2]));
-	assert_int_equal(vault_snapshot_find_host(s, n, "elsewhere", ids[2]),
-	    ERR_NOTFOUND);
 	vault_snapshots_free(s, n);
+
+	/* One by the start of its ID, without holding the others. */
+	assert_string_equal(got(f, NULL, "abcd1"), ids[0]);
+	assert_string_equal(got(f, NULL, "abcd2222"), ids[1]);
+	assert_string_equal(got(f, NULL, ids[2]), ids[2]);
+	assert_string_equal(got(f, NULL, "ef00"), ids[2]);
+	assert_string_equal(got(f, NULL, "abcd"), "conflict");
+	assert_string_equal(got(f, NULL, "abc"), "notfound");
+	assert_string_equal(got(f, NULL, "ef0"), "notfound");
+	assert_string_equal(got(f, NULL, ""), "notfound");
+	assert_string_equal(got(f, NULL, "ffff"), "notfound");
+	assert_string_equal(got(f, NULL, "ef0000000000000000000000000000012"),
+	    "notfound");
+	/* Limited to one host: another host's equal ID does not count. */
+	assert_string_equal(got(f, HOST, ids[2]), ids[2]);
+	assert_string_equal(got(f, "elsewhere", ids[2]), "notfound");
+	vault_snapshot_release(NULL);
 }
 
 /* A record changed after the fact is reported and left out. */
