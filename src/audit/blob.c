@@ -105,10 +105,10 @@ audit_blob_put_fd(const char *dir, int fd, char hex[BLOB_HEX_LEN + 1])
 }
 
 int
-audit_blob_adopt(const char *dir, int fd, const char *path,
-    const uint8_t h[SHA256_LEN], char hex[BLOB_HEX_LEN + 1])
+audit_blob_adopt(const char *dir, int fd, const uint8_t h[SHA256_LEN],
+    char hex[BLOB_HEX_LEN + 1])
 {
-	char bdir[PATH_MAX - 80], dst[PATH_MAX];
+	char bdir[PATH_MAX - 80], dst[PATH_MAX], src[64];
 	int r;
 
 	hex[0] = '\0';
@@ -121,12 +121,18 @@ audit_blob_adopt(const char *dir, int fd, const char *path,
 		hex[0] = '\0';
 		return ERR_TOOBIG;
 	}
+	if (fchmod(fd, 0644) != 0) {
+		hex[0] = '\0';
+		return ERR_IO;
+	}
 	if ((r = fs_sync(fd, 1)) != ERR_OK) {
 		hex[0] = '\0';
 		return r;
 	}
-	/* link() keeps a blob that is already there: never overwritten. */
-	if (link(path, dst) != 0 && errno != EEXIST) {
+	/* link keeps a blob that is already there: never overwritten. */
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) != 0 &&
+	    errno != EEXIST) {
 		r = errno == EXDEV ? ERR_UNSUPPORTED : ERR_IO;
 		hex[0] = '\0';
 		return r;

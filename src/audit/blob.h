@@ -26,15 +26,16 @@
 int audit_blob_put_fd(const char *dir, int fd, char hex[BLOB_HEX_LEN + 1]) WUR;
 
 /*
- * Takes the file at path as a blob without copying it: the caller wrote
- * it through fd (still open) and hashed every byte into h as it went.
- * fsyncs it, links it in under its name (keeping an existing copy) and
- * fsyncs the blob directory; hex gets the name. The caller then unlinks
- * path. ERR_UNSUPPORTED when path is on another filesystem than dir
- * (copy it with audit_blob_put_fd instead).
+ * Takes the file open as fd as a blob without copying it: the caller
+ * wrote it through fd and hashed every byte into h as it went. fsyncs
+ * it, makes it 0644 as copied blobs are, links the file fd names (not a
+ * path someone could swap) in under its name, keeping an existing copy,
+ * and fsyncs the blob directory; hex gets the name. The caller then
+ * unlinks its own name for it. ERR_UNSUPPORTED when the file is on
+ * another filesystem than dir (copy it with audit_blob_put_fd instead).
  */
-int audit_blob_adopt(const char *dir, int fd, const char *path,
-    const uint8_t h[32], char hex[BLOB_HEX_LEN + 1]) WUR;
+int audit_blob_adopt(const char *dir, int fd, const uint8_t h[32],
+    char hex[BLOB_HEX_LEN + 1]) WUR;
 
 /*
  * Checks that blob hex exists and that its bytes hash to its name, and

@@ -59,7 +59,15 @@ bd_h_keys(struct rpc_conn *conn, const struct wire_msg *req,
 		return ERR_NOTFOUND;
 	}
 	r = db_key_find_by_fingerprint(d->db, fp, &k);
-	if (r == ERR_NOTFOUND || (r == ERR_OK && strcmp(k.user, user) != 0)) {
+	if (r == ERR_OK && strcmp(k.user, user) != 0) {
+		/* Someone holds another user's key: never folded into a count. */
+		bd_refusal(d, user, NULL, NULL, "auth.publickey", "deny", 0,
+		    json_pack("{s:s,s:s,s:s}", "reason", "a key registered to "
+		    "another user", "fingerprint", fp, "key_owner", k.user));
+		r = ERR_NOTFOUND;
+		goto out;
+	}
+	if (r == ERR_NOTFOUND) {
 		bd_refusal_coalesced(d, user, "auth.publickey",
 		    "key not registered for this user", fp,
 		    json_pack("{s:s,s:s}", "reason", "key not registered for "

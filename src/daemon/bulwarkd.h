@@ -40,7 +40,10 @@
  * login: I5).
  */
 #define BD_DEFAULT_DISK_RESERVE	(256ULL * 1024 * 1024)
-/* A session's recording looks at the free space again after this much. */
+/*
+ * The free space is read again after this much has been recorded, by all
+ * sessions together: many sessions cannot overshoot the reserve by more.
+ */
 #define BD_DISK_CHECK_BYTES	(1024 * 1024)
 
 struct bulwarkd {
@@ -52,6 +55,7 @@ struct bulwarkd {
 	uint64_t rec_cap;	/* bytes per recording, with a terminal */
 	uint64_t rec_cap_notty;	/* and without one */
 	uint64_t disk_reserve;	/* bytes; 0: no reserve */
+	uint64_t disk_unchecked;	/* recorded since free space was read */
 	struct db *db;
 	struct audit_log *log;
 	struct sshkey *ca;

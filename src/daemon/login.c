@@ -24,13 +24,21 @@
  * cannot choose its parent.
  *
  * A pid names the caller only while it lives. The caller's pid comes from
- * SO_PEERCRED when it connected; if that process exited and the pid went
- * to another, the other started after the connection was accepted, and
- * its start time says so.
+ * SO_PEERCRED when it connected. Where the kernel gives a pidfd of that
+ * process (SO_PEERPIDFD, Linux 6.5), the process must still live after
+ * /proc was read, so the pid read was its own. On older kernels, a
+ * process that took the pid after the connection was accepted started
+ * later, and its start time says so; one that took it between connect
+ * and accept is not caught, which is why refusals here cost bulwarkd
+ * next to nothing (coalesced, not each fsync'd) and so cannot be used to
+ * hold its accept back. The three start times must also be in order:
+ * grandparent, parent, caller. The check runs again before a certificate
+ * is signed.
  *
  * A login ends with LOGIN_CLOSE (pam_close_session), or by itself when its
  * monitor is gone (sshd killed): such rows are swept at start, at each
- * LOGIN_OPEN and whenever a check finds one.
+ * LOGIN_OPEN and at each listing. A /proc that cannot be read for another
+ * reason (descriptors exhausted) ends nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +55,10 @@
 	"this process is not part of a gateway login: sessions are opened " \
 	"by logging in to the gateway with ssh"
 
-/* The process at pid, if it is the one that connected. */
+/*
+ * The process at pid, if it is the one that connected: call again after
+ * every other read of /proc, to know that what was read was its.
+ */
 static int
 caller_info(const struct rpc_peer *peer, struct proc_info *pi)
 {
@@ -57,20 +68,28 @@ caller_info(const struct rpc_peer *peer, struct proc_info *pi)
 		return r;
 	if (pi->start > proc_boot_ticks(peer->accepted_boot_ns))
 		return ERR_NOTFOUND;	/* the pid was reused */
+	if (rpc_peer_alive(peer) == 0)
+		return ERR_NOTFOUND;	/* gone, whoever has its pid now */
 	return ERR_OK;
 }
 
-/* Whether login l's monitor process still runs. */
+/*
+ * Whether login l's monitor process still runs: 1, 0, or -1 when /proc
+ * could not say (the login is then left alone).
+ */
 static int
 login_alive(const struct bulwarkd *d, const struct db_login *l)
 {
 	struct proc_info pi;
+	int r;
 
 	if (strcmp(l->boot, d->boot_id) != 0 || l->pid < 1 ||
 	    l->pid > INT32_MAX)
 		return 0;
-	if (proc_info_get((pid_t)l->pid, &pi) != ERR_OK)
+	if ((r = proc_info_get((pid_t)l->pid, &pi)) == ERR_NOTFOUND)
 		return 0;
+	if (r != ERR_OK)
+		return -1;
 	return (int64_t)pi.start == l->pid_start;
 }
 
@@ -104,7 +123,7 @@ bd_logins_sweep(struct bulwarkd *d)
 		return r;
 	}
 	for (i = 0; i < n && r == ERR_OK; i++) {
-		if (!login_alive(d, &all[i]))
+		if (login_alive(d, &all[i]) == 0)
 			r = login_end(d, &all[i], "sshd gone");
 	}
 	db_login_array_free(all, n);
@@ -185,7 +204,7 @@ bd_login_of_caller(struct bulwarkd *d, const struct rpc_conn *conn,
     const char **why)
 {
 	const struct rpc_peer *peer = rpc_conn_peer(conn);
-	struct proc_info self, parent, gp;
+	struct proc_info self, parent, gp, again;
 	struct db_login l;
 	int r;
 
@@ -200,6 +219,17 @@ bd_login_of_caller(struct bulwarkd *d, const struct rpc_conn *conn,
 	*why = "no live login started the caller";
 	if (parent.ppid <= 1 || proc_info_get(parent.ppid, &gp) != ERR_OK)
 		return ERR_DENIED;
+	/*
+	 * A parent starts before its child. And once the caller is known to
+	 * be the same process with the same parent, the parent read was its
+	 * parent (a process that exited would have left the caller to init).
+	 */
+	*why = "the process tree changed while it was read";
+	if (gp.start > parent.start || parent.start > self.start ||
+	    caller_info(peer, &again) != ERR_OK ||
+	    again.ppid != self.ppid || again.start != self.start)
+		return ERR_DENIED;
+	*why = "no live login started the caller";
 	r = db_login_find(d->db, d->boot_id, (int64_t)parent.ppid,
 	    (int64_t)gp.start, &l);
 	if (r == ERR_NOTFOUND)

@@ -241,7 +241,8 @@ keys_uid(const char *name, uid_t *uid)
  * Each session's shell keeps its connection for the whole session, so the
  * number of connections is the number of sessions: as many as the file
  * descriptor limit allows, raised to its hard maximum. A recorded session
- * also holds its recording open: two descriptors per connection.
+ * also holds its recording open, and a kernel with SO_PEERPIDFD gives a
+ * pidfd of each client: three descriptors per connection.
  */
 static unsigned
 max_clients(void)
@@ -256,11 +257,14 @@ max_clients(void)
 		if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 			return RPC_DEFAULT_MAX_CLIENTS;
 	}
-	/* Room for files and SQLite, then two per client. */
-	if (rl.rlim_cur <= 2 * RPC_DEFAULT_MAX_CLIENTS + 64)
+	/*
+	 * Room for files and SQLite, then three per client: its socket, its
+	 * pidfd and a recording.
+	 */
+	if (rl.rlim_cur <= 3 * RPC_DEFAULT_MAX_CLIENTS + 64)
 		return RPC_DEFAULT_MAX_CLIENTS;
-	return (rl.rlim_cur - 64) / 2 > BD_MAX_CLIENTS ? BD_MAX_CLIENTS :
-	    (unsigned)((rl.rlim_cur - 64) / 2);
+	return (rl.rlim_cur - 64) / 3 > BD_MAX_CLIENTS ? BD_MAX_CLIENTS :
+	    (unsigned)((rl.rlim_cur - 64) / 3);
 }
 
 static int64_t

@@ -52,7 +52,6 @@ struct sess {
 	int rec_hashed;
 	uint64_t rec_cap;	/* of this session: with a terminal or not */
 	int ended;
-	uint64_t disk_check_at;	/* rec_bytes when free space is next checked */
 	const char *end_reason;	/* the gateway's, for session.end */
 	/*
 	 * session.start, logged with cert.issue in one durable write: the
@@ -157,6 +156,23 @@ bd_disk_low(struct bulwarkd *d)
 	return 0;
 }
 
+/*
+ * A refusal any local account can repeat at will (the socket is open to
+ * all): coalesced, so that a flood of them neither grows the log nor
+ * holds bulwarkd in fsyncs while it should accept others.
+ */
+static int
+answer_deny_local(struct bulwarkd *d, struct sess *s, const char *reason,
+    const char *kind, struct wire_builder *resp)
+{
+	bd_refusal_coalesced(d, s->user, "session.authorize", reason, kind,
+	    json_pack("{s:s,s:s}", "kind", kind, "reason", reason));
+	if (wire_put_str(resp, P_DECISION, "deny") != ERR_OK ||
+	    wire_put_str(resp, P_REASON, reason) != ERR_OK)
+		return ERR_NOMEM;
+	return ERR_OK;
+}
+
 static int
 start_recording(struct sess *s)
 {
@@ -232,7 +248,7 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 	if (r == ERR_NOTFOUND) {
 		snprintf(s->user, sizeof(s->user), "uid:%u",
 		    (unsigned)rpc_conn_peer(conn)->uid);
-		r = answer_deny(d, s, "this account is not a Bulwark user",
+		r = answer_deny_local(d, s, "this account is not a Bulwark user",
 		    kind, resp);
 		goto out;
 	}
@@ -246,7 +262,7 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 		bd_log("uid %u pid %ld: no session: %s",
 		    (unsigned)rpc_conn_peer(conn)->uid,
 		    (long)rpc_conn_peer(conn)->pid, why);
-		r = answer_deny(d, s, reason, kind, resp);
+		r = answer_deny_local(d, s, reason, kind, resp);
 		goto out;
 	}
 	if (proto_kind_recorded(kind) && bd_disk_low(d)) {
@@ -317,12 +333,22 @@ bd_h_session_cert(struct rpc_conn *conn, const struct wire_msg *req,
 	const char *line, *principals[1];
 	char keyid[2 * PROTO_STR_MAX + 24], fp[SSHKEY_FP_MAX];
 	char tgt[2 * PROTO_STR_MAX + 2], *cert = NULL;
+	const char *reason, *why;
 	size_t len;
-	uint64_t now = (uint64_t)time(NULL);
+	uint64_t now = (uint64_t)time(NULL), lid;
 	int r;
 
 	if (s == NULL)
 		return ERR_INTERNAL;
+	/* Again, right before signing: still the shell of the same login. */
+	if ((r = bd_login_of_caller(d, conn, s->user, &lid, &reason, &why)) !=
+	    ERR_OK || lid != s->login_id) {
+		bd_log("uid %u pid %ld: no certificate for session %llu: %s",
+		    (unsigned)rpc_conn_peer(conn)->uid,
+		    (long)rpc_conn_peer(conn)->pid, (unsigned long long)s->id,
+		    why != NULL ? why : "another login");
+		return r == ERR_OK ? ERR_DENIED : r;
+	}
 	if (wire_get_str(req, P_KEY, &line, &len) != ERR_OK ||
 	    sshkey_pub_parse(line, len, &pub, NULL) != ERR_OK)
 		return ERR_FORMAT;
@@ -377,12 +403,13 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 	if (s->rec_bytes + n > s->rec_cap + REC_SLACK)
 		return ERR_TOOBIG;
 	/* The shell ends a session whose recording is refused. */
-	if (s->rec_bytes >= s->disk_check_at) {
+	s->d->disk_unchecked += n;
+	if (s->d->disk_unchecked >= BD_DISK_CHECK_BYTES) {
 		if (bd_disk_low(s->d)) {
 			s->end_reason = "disk reserve reached";
 			return ERR_IO;
 		}
-		s->disk_check_at = s->rec_bytes + BD_DISK_CHECK_BYTES;
+		s->d->disk_unchecked = 0;
 	}
 	if (fs_write_all(s->rec_fd, p, n) != ERR_OK) {
 		bd_log("session %llu: cannot write its recording: %s",
@@ -415,7 +442,7 @@ finish_recording(struct sess *s, char hex[BLOB_HEX_LEN + 1])
 
 		sha256_final(&s->rec_hash, h);
 		s->rec_hashed = 0;
-		r = audit_blob_adopt(s->d->log_dir, s->rec_fd, path, h, hex);
+		r = audit_blob_adopt(s->d->log_dir, s->rec_fd, h, hex);
 		sodium_memzero(h, sizeof(h));
 		if (r == ERR_OK) {
 			close(s->rec_fd);

@@ -115,8 +115,10 @@ ratelimit_fail(struct ratelimit *rl, const char *addr, time_t now)
 		s = slot(rl);
 		memset(s, 0, sizeof(*s));
 		ratelimit_source_key(addr, s->addr);
-	} else if (now - s->last >= RATELIMIT_FORGET) {
-		s->failures = 0;	/* quiet long enough: a fresh start */
+	} else if (now > s->last) {
+		time_t halves = (now - s->last) / RATELIMIT_HALF_LIFE;
+
+		s->failures = halves >= 32 ? 0 : s->failures >> halves;
 	}
 	if (s->failures < UINT32_MAX)
 		s->failures++;

@@ -7,10 +7,13 @@
  * source address (here, in memory: one address guessing many users). After
  * RATELIMIT_FREE failures in a row the next try waits ratelimit_delay(n)
  * seconds, doubling up to RATELIMIT_MAX_DELAY. A user's success resets
- * the user's count. A source's count is forgotten only after
- * RATELIMIT_FORGET seconds without a failure from it, never on a success:
- * a guesser with an account of their own could otherwise log in between
- * guesses at other users' codes and start each round afresh.
+ * the user's count. A source's count is never reset by a success (a
+ * guesser with an account of their own would log in between guesses at
+ * other users' codes and start each round afresh); it halves instead for
+ * every RATELIMIT_HALF_LIFE seconds between two failures, so that an
+ * address many people share (a NAT, a /64) heals from their occasional
+ * typos, while a guesser held at the longest delay still gets no more
+ * than about eight tries an hour.
  */
 #ifndef BULWARK_GATEWAY_RATELIMIT_H
 #define BULWARK_GATEWAY_RATELIMIT_H
@@ -23,7 +26,7 @@
 #define RATELIMIT_FREE		3	/* failures before the first delay */
 #define RATELIMIT_BASE_DELAY	5	/* seconds, doubled per failure */
 #define RATELIMIT_MAX_DELAY	900
-#define RATELIMIT_FORGET	3600	/* seconds quiet before a source is forgotten */
+#define RATELIMIT_HALF_LIFE	900	/* seconds; of a source's count */
 #define RATELIMIT_SOURCES	1024	/* addresses tracked at once */
 #define RATELIMIT_SOURCE_MAX	63	/* longest address kept */
 

@@ -10,6 +10,7 @@
  * buffer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -119,6 +121,34 @@ conn_log(const struct rpc_conn *c, const char *fmt, ...)
 	    (unsigned long)c->peer.uid, (long)c->peer.pid, msg);
 }
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77		/* Linux 6.5; older headers lack it */
+#endif
+
+/* The connecting process's pidfd, or -1 on kernels without one. */
+static int
+peer_pidfd(int fd)
+{
+	socklen_t len = sizeof(int);
+	int pidfd = -1;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0 ||
+	    len != sizeof(int) || pidfd < 0)
+		return -1;
+	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	return pidfd;
+}
+
+int
+rpc_peer_alive(const struct rpc_peer *peer)
+{
+	if (peer->pidfd < 0)
+		return -1;
+	if (syscall(SYS_pidfd_send_signal, peer->pidfd, 0, NULL, 0) == 0)
+		return 1;
+	return errno == ESRCH ? 0 : -1;
+}
+
 static void
 conn_close(struct rpc_conn *c)
 {
@@ -126,6 +156,9 @@ conn_close(struct rpc_conn *c)
 		return;
 	close(c->fd);
 	c->fd = -1;
+	if (c->peer.pidfd >= 0)
+		close(c->peer.pidfd);
+	c->peer.pidfd = -1;
 	wipe_free(c->body, c->body_len);
 	wipe_free(c->out, c->out_len);
 	if (c->data_free != NULL)
@@ -600,6 +633,7 @@ srv_accept(struct rpc_server *srv)
 		c->peer.uid = cred.uid;
 		c->peer.gid = cred.gid;
 		c->peer.accepted_boot_ns = clock_boot_ns();
+		c->peer.pidfd = peer_pidfd(fd);
 		c->idle_since = clock_mono_ms();
 		srv->nconns++;
 	}

@@ -68,7 +68,18 @@ struct rpc_peer {
 	 * not the one that connected (proc.h).
 	 */
 	int64_t accepted_boot_ns;
+	/*
+	 * A pidfd of the process that connected (SO_PEERPIDFD, Linux 6.5 and
+	 * later), or -1: while it says that process lives, pid is still its.
+	 */
+	int pidfd;
 };
+
+/*
+ * Whether the process that connected still lives: 1 yes, 0 no, -1 the
+ * kernel gave no pidfd to tell (then only the start time can).
+ */
+int rpc_peer_alive(const struct rpc_peer *peer);
 
 struct rpc_conn;
 

@@ -61,6 +61,8 @@ struct relay {
 	struct record *rec;
 	struct shellcmd_keyscan ks;
 	struct relay_result *res;
+	const struct session *sess;
+	int keys_gone;		/* the key and certificate files removed */
 	int reaped;
 	int64_t kill_at;	/* ms, CLOCK_MONOTONIC; 0: none */
 	int saved_fl[2];	/* of fds 0 and 1; -1: not changed */
@@ -297,6 +299,7 @@ relay_init(struct relay *r, const struct shell *sh, const struct session *s,
 	memset(res, 0, sizeof(*res));
 	r->run = run;
 	r->res = res;
+	r->sess = s;
 	r->saved_fl[0] = r->saved_fl[1] = -1;
 	shellcmd_keyscan_init(&r->ks);
 	chan_init(&r->ch[CH_IN], pty ? -1 : STDIN_FILENO, run->in_fd,
@@ -381,6 +384,17 @@ relay_tick(struct relay *r)
 	/* Output: the session is under way, its handshake done. */
 	if (r->res->bytes_out > 0)
 		ackwatch_stop(r->ack);
+	/*
+	 * ssh has authenticated: its key and certificate are no longer
+	 * needed on disk, where another process of the same user could copy
+	 * them for the rest of the certificate's minute. Defence in depth
+	 * only: that process could read them during the handshake, or ptrace
+	 * ssh (docs/gateway.md).
+	 */
+	if (r->res->bytes_out > 0 && !r->keys_gone && r->sess != NULL) {
+		session_drop_key(r->sess);
+		r->keys_gone = 1;
+	}
 	if (sig_terminated() && r->kill_at == 0)
 		r->kill_at = clock_mono_ms() + KILL_GRACE_MS;
 	if (r->kill_at != 0 && !r->reaped && clock_mono_ms() >= r->kill_at)

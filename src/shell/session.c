@@ -350,6 +350,18 @@ wipe_at(int dfd, const char *name, int on_disk)
 	close(fd);
 }
 
+void
+session_drop_key(const struct session *s)
+{
+	int on_disk = strncmp(s->dir, "/dev/shm/", 9) != 0;
+
+	if (s->dir[0] == '\0')
+		return;
+	wipe_at(AT_FDCWD, s->key_path, on_disk);
+	(void)unlink(s->key_path);
+	(void)unlink(s->cert_path);
+}
+
 /*
  * Removes base/name, a session directory, and everything in it (the key
  * wiped first), through descriptors: never following a symlink, and only

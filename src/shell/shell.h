@@ -115,6 +115,11 @@ int menu_run(struct shell *sh, int *exit_status) WUR;
 
 /* session.c: a whole session; returns the exit status. */
 int session_run(struct shell *sh);
+/*
+ * session.c: wipes and removes the session's key and certificate files
+ * once ssh has authenticated (the directory stays until the end).
+ */
+void session_drop_key(const struct session *s);
 
 /* dial.c: dial_start resolves and starts connecting; dial_finish waits
  * (timeout_ms per address) and leaves a connected socket with

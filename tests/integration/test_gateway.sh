@@ -306,6 +306,15 @@ for i in $(seq 5); do
 	for p in "${pids[@]}"; do wait "$p" || fail "a key of the flood was accepted"; done
 done
 FLOOD_END=$(date +%s)
+# Another user's key offered for $ALICE is never folded into a count: it
+# says someone holds that key.
+read -r btype bkey _ <"$GW_DIR/$BOB.pub"
+# (The keys command answers sshd with no line at all for a refused key.)
+runuser -u nobody -- "$GW_BIN/bulwark-keys" --socket "$GW_SOCK" "$ALICE" "$btype" "$bkey" >"$T/keys.out" 2>/dev/null || true
+[ ! -s "$T/keys.out" ] || fail "bulwark-keys accepted $BOB's key for $ALICE: $(cat "$T/keys.out")"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"a key registered to another user"' |
+	grep "\"actor\":\"$ALICE\"" | grepq "\"key_owner\":\"$BOB\"" ||
+	fail "another user's key offered for $ALICE left no full audit entry"
 ok
 
 n=$(events auth.totp deny)
@@ -518,6 +527,20 @@ EOF
 gw_wait_ended || fail "the session with huge counts was left open"
 cm 127.0.0.1 "$LOGIN@web1" true || fail "bulwarkd stopped answering after hostile clients"
 kill -0 "$GW_BULWARKD_PID" || fail "bulwarkd died"
+ok
+
+# ---- the session's key leaves the disk once ssh has authenticated ------
+cm 127.0.0.1 "$LOGIN@web1" 'echo STARTED; sleep 4' >"$T/held.out" 2>&1 &
+held=$!
+for i in $(seq 200); do grep -q STARTED "$T/held.out" && break; sleep 0.05; done
+grep -q STARTED "$T/held.out" || fail "the held session did not start"
+sleep 0.3
+[ -n "$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/null)" ] ||
+	fail "no session directory of $ALICE to look into"
+left=$(find /dev/shm /tmp -maxdepth 2 -path '*/bulwark-*/*' -user "$ALICE" \
+	\( -name id -o -name id-cert.pub \) 2>/dev/null)
+[ -z "$left" ] || fail "the session key stayed on disk after the handshake: $left"
+wait "$held" || fail "the held session failed"
 ok
 
 # ---- only a shell of a live gateway login opens sessions ---------------

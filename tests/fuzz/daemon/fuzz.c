@@ -145,6 +145,7 @@ caller(uint8_t b)
 	p.pid = getpid();
 	p.uid = p.gid = uids[b % 4];
 	p.accepted_boot_ns = clock_boot_ns();
+	p.pidfd = -1;
 	return p;
 }
 

@@ -109,8 +109,8 @@ static void
 check_msg(const uint8_t *frame, size_t frame_len, const struct wire_msg *m)
 {
 	static const struct rpc_peer peers[] = {
-		{ 1, 0, 0, 0 }, { 2, 65534, 65534, 0 }, { 3, 999, 999, 0 },
-		{ 4, 1000, 1000, 0 },
+		{ 1, 0, 0, 0, -1 }, { 2, 65534, 65534, 0, -1 }, { 3, 999, 999, 0, -1 },
+		{ 4, 1000, 1000, 0, -1 },
 	};
 	struct wire_builder *b = NULL;
 	const uint8_t *out;

@@ -85,7 +85,7 @@ test_put_and_adopt(void **state)
 	/* Adopted: the same bytes, the same name, the first copy kept. */
 	fd = draft("b", text, path, sizeof(path));
 	sha256(text, strlen(text), h);
-	assert_int_equal(audit_blob_adopt(dir, fd, path, h, hex2), ERR_OK);
+	assert_int_equal(audit_blob_adopt(dir, fd, h, hex2), ERR_OK);
 	assert_string_equal(hex, hex2);
 	close(fd);
 	unlink(path);
@@ -94,7 +94,7 @@ test_put_and_adopt(void **state)
 	/* New bytes: a new blob, by link (no second copy of the bytes). */
 	fd = draft("c", "other", path, sizeof(path));
 	sha256("other", 5, h);
-	assert_int_equal(audit_blob_adopt(dir, fd, path, h, hex2), ERR_OK);
+	assert_int_equal(audit_blob_adopt(dir, fd, h, hex2), ERR_OK);
 	close(fd);
 	{
 		char bpath[256];
@@ -104,6 +104,7 @@ test_put_and_adopt(void **state)
 		assert_int_equal(stat(path, &a), 0);
 		assert_int_equal(stat(bpath, &b), 0);
 		assert_true(a.st_ino == b.st_ino);
+		assert_int_equal(b.st_mode & 07777, 0644);	/* as copies */
 	}
 	unlink(path);
 	expect_blob(hex2, "other");
@@ -111,7 +112,7 @@ test_put_and_adopt(void **state)
 	/* A caller whose hash is wrong gets a blob that never reads back. */
 	fd = draft("d", "tampered", path, sizeof(path));
 	sha256("something else", 14, h);
-	assert_int_equal(audit_blob_adopt(dir, fd, path, h, hex2), ERR_OK);
+	assert_int_equal(audit_blob_adopt(dir, fd, h, hex2), ERR_OK);
 	close(fd);
 	assert_int_equal(audit_blob_get(dir, hex2, -1), ERR_MISMATCH);
 }
@@ -133,7 +134,7 @@ test_adopt_other_fs(void **state)
 	assert_int_equal(fstat(fd, &a), 0);
 	assert_int_equal(stat(dir, &b), 0);
 	if (a.st_dev != b.st_dev)
-		assert_int_equal(audit_blob_adopt(dir, fd, path, h, hex),
+		assert_int_equal(audit_blob_adopt(dir, fd, h, hex),
 		    ERR_UNSUPPORTED);
 	else
 		print_message("/dev/shm and %s share a filesystem: skipped\n",

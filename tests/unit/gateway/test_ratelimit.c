@@ -95,19 +95,22 @@ test_source_lock_and_reset(void **state)
 	assert_int_equal(ratelimit_check(rl, "192.0.2.7",
 	    1000 + RATELIMIT_BASE_DELAY, &wait), ERR_OK);
 	/* The next failure doubles the wait. */
-	ratelimit_fail(rl, "192.0.2.7", 2000);
-	assert_int_equal(ratelimit_check(rl, "192.0.2.7", 2000, &wait),
+	ratelimit_fail(rl, "192.0.2.7", 1100);
+	assert_int_equal(ratelimit_check(rl, "192.0.2.7", 1100, &wait),
 	    ERR_LOCKED);
 	assert_int_equal(wait, 2 * RATELIMIT_BASE_DELAY);
-	/* Just short of RATELIMIT_FORGET quiet: the count goes on... */
+	/* Short of a half-life between failures: the count goes on... */
 	assert_int_equal(ratelimit_fail(rl, "192.0.2.7",
-	    2000 + RATELIMIT_FORGET - 1), RATELIMIT_FREE + 2);
-	/* ...after it, a fresh start (no success can reset it: daemon/auth.c
-	 * has no call that would). */
+	    1100 + RATELIMIT_HALF_LIFE - 1), RATELIMIT_FREE + 2);
+	/* ...one half-life: halved, then this failure (5 -> 2 + 1)... */
 	assert_int_equal(ratelimit_fail(rl, "192.0.2.7",
-	    2000 + 2 * RATELIMIT_FORGET), 1);
+	    1100 + 2 * RATELIMIT_HALF_LIFE - 1), 3);
+	/* ...and long quiet: a fresh start. No success can reset it:
+	 * daemon/auth.c has no call that would. */
+	assert_int_equal(ratelimit_fail(rl, "192.0.2.7",
+	    1100 + 100 * RATELIMIT_HALF_LIFE), 1);
 	assert_int_equal(ratelimit_check(rl, "192.0.2.7",
-	    2000 + 2 * RATELIMIT_FORGET, &wait), ERR_OK);
+	    1100 + 100 * RATELIMIT_HALF_LIFE, &wait), ERR_OK);
 	/* No address: never limited here. */
 	assert_int_equal(ratelimit_fail(rl, "", 1), 0);
 	assert_int_equal(ratelimit_check(rl, NULL, 1, &wait), ERR_OK);

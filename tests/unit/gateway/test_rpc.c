@@ -688,8 +688,8 @@ test_wire_check(void **state)
 static void
 test_table_check(void **state)
 {
-	struct rpc_peer root = { 1, 0, 0, 0 }, nobody = { 2, NOBODY, NOBODY, 0 };
-	struct rpc_peer self = { 3, 999, 999, 0 };
+	struct rpc_peer root = { 1, 0, 0, 0, -1 }, nobody = { 2, NOBODY, NOBODY, 0, -1 };
+	struct rpc_peer self = { 3, 999, 999, 0, -1 };
 	const struct rpc_request *row = NULL;
 	const char *why = NULL;
 	struct wire_msg m;
