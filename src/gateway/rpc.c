@@ -125,16 +125,24 @@ conn_log(const struct rpc_conn *c, const char *fmt, ...)
 #define SO_PEERPIDFD 77		/* Linux 6.5; older headers lack it */
 #endif
 
-/* The connecting process's pidfd, or -1 on kernels without one. */
+/*
+ * The connecting process's pidfd; -1 on kernels without SO_PEERPIDFD;
+ * PEER_GONE when the kernel has it but the process is gone already (some
+ * kernels refuse a pidfd of a reaped peer: that must not fall back to the
+ * weaker start-time check, it is the very case the pidfd is for).
+ */
+#define PEER_GONE	(-2)
+
 static int
 peer_pidfd(int fd)
 {
 	socklen_t len = sizeof(int);
 	int pidfd = -1;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0 ||
-	    len != sizeof(int) || pidfd < 0)
-		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0)
+		return errno == ENOPROTOOPT || errno == EINVAL ? -1 : PEER_GONE;
+	if (len != sizeof(int) || pidfd < 0)
+		return PEER_GONE;
 	(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	return pidfd;
 }
@@ -633,7 +641,12 @@ srv_accept(struct rpc_server *srv)
 		c->peer.uid = cred.uid;
 		c->peer.gid = cred.gid;
 		c->peer.accepted_boot_ns = clock_boot_ns();
-		c->peer.pidfd = peer_pidfd(fd);
+		if ((c->peer.pidfd = peer_pidfd(fd)) == PEER_GONE) {
+			/* No client leaves before its answer: refused. */
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
 		c->idle_since = clock_mono_ms();
 		srv->nconns++;
 	}
