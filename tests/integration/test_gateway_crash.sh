@@ -99,6 +99,8 @@ for round in $(seq "$ROUNDS"); do
 	restart_bulwarkd
 	[ -z "$(open_sessions)" ] || fail "round $round: sessions left open: $(open_sessions)"
 	"$B" log verify --dir "$GW_STATE/log" >/dev/null 2>&1 || fail "round $round: audit log does not verify"
+	# Over the same ControlMaster connection: its login is in SQLite and
+	# outlives every restart (daemon/login.c).
 	cm 127.0.0.1 "$GW_LOGIN@web1" true || fail "round $round: no session after restart"
 	ok
 done
