@@ -555,14 +555,14 @@ session_logins(int argc, char **argv)
 	out[0] = '\0';
 	/* The opening time, readable. */
 	for (char *line = text, *next; *line != '\0'; line = next) {
-		char *f[6], *nl = strchr(line, '\n'), tb[32];
+		char *f[7], *nl = strchr(line, '\n'), tb[32];
 		size_t n;
 		int w;
 
 		next = nl ? nl + 1 : line + strlen(line);
 		if (nl)
 			*nl = '\0';
-		if ((n = gw_split_tabs(line, f, 6)) != 5)
+		if ((n = gw_split_tabs(line, f, 7)) != 6)
 			continue;
 		w = snprintf(out + len, cap - len, "%s\t%s\t%s\t%s\t%s\n", f[0],
 		    f[1], f[2], when(f[3], tb, sizeof(tb)), f[4]);

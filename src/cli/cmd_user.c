@@ -844,17 +844,53 @@ user_show(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A user who may no longer log in is cut off now, not at the next login:
+ * their live logins end, with every session on them.
+ */
+static int
+end_logins(const char *name)
+{
+	int n = gw_end_logins(gw_socket_path(sockopt), name);
+
+	if (n < 0)
+		return 1;
+	if (n > 0)
+		printf("ended %d live login%s of '%s', with their sessions\n",
+		    n, n == 1 ? "" : "s", name);
+	return 0;
+}
+
 static int
 user_state(int argc, char **argv, uint32_t state)
 {
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ "keep-logins", no_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *verb = state == DB_USER_ACTIVE ? "enable" : "disable";
-	char usage[64];
+	char usage[96];
 	const char *name;
-	int st, rc;
+	int c, st, keep = 0;
 
-	snprintf(usage, sizeof(usage), "usage: bulwark user %s NAME", verb);
-	if ((rc = gw_socket_only(&sockopt, argc, argv, 1, usage)) != 0)
-		return rc;
+	snprintf(usage, sizeof(usage), "usage: bulwark user %s NAME%s", verb,
+	    state == DB_USER_ACTIVE ? "" : " [--keep-logins]");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
+		if (c == 'S') {
+			sockopt = optarg;
+		} else if (c == 'k' && state != DB_USER_ACTIVE) {
+			keep = 1;
+		} else {
+			cli_error("%s", usage);
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		cli_error("%s", usage);
+		return 2;
+	}
 	name = argv[optind];
 	if (!gw_valid_user(name))
 		return bad_user(name);
@@ -868,6 +904,8 @@ user_state(int argc, char **argv, uint32_t state)
 	printf("%s '%s'%s\n", state == DB_USER_ACTIVE ? "enabled" : "disabled",
 	    name, state == DB_USER_ACTIVE ? "" :
 	    ": it cannot log in until 'bulwark user enable'");
+	if (state != DB_USER_ACTIVE && !keep)
+		return end_logins(name);
 	return 0;
 }
 
@@ -902,6 +940,9 @@ user_del(int argc, char **argv)
 	name = argv[optind];
 	if (!gw_valid_user(name))
 		return bad_user(name);
+	/* Before the record goes, and its logins with it. */
+	if (end_logins(name) != 0)
+		return 1;
 	if (simple(PROTO_USER_DEL, name, 0, 0, NULL, &st) != 0)
 		return 1;
 	if (st == ERR_NOTFOUND)

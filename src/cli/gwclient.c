@@ -18,12 +18,75 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/encoding.h"
+#include "common/proc.h"
 #include "cli/cli.h"
 #include "cli/gwclient.h"
 #include "gateway/proto.h"
 #include "common/banned.h"
 
 #define GW_CAPTURE_MAX	(1024 * 1024)
+
+/* One LOGIN_LIST line's monitor, if it is user's and still the same. */
+static int
+login_line_pid(char *line, const char *user, pid_t *pid)
+{
+	char *f[7];
+	uint64_t p, start;
+	struct proc_info pi;
+
+	if (gw_split_tabs(line, f, 7) != 6 || strcmp(f[1], user) != 0 ||
+	    enc_u64_parse(f[4], strlen(f[4]), &p) != ERR_OK ||
+	    enc_u64_parse(f[5], strlen(f[5]), &start) != ERR_OK ||
+	    p < 2 || p > INT32_MAX)
+		return -1;
+	/* A pid alone may be another process by now: its start says. */
+	if (proc_info_get((pid_t)p, &pi) != ERR_OK || pi.start != start)
+		return -1;
+	*pid = (pid_t)p;
+	return 0;
+}
+
+int
+gw_end_logins(const char *sock, const char *user)
+{
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	char *text = NULL, *line, *next;
+	int st, n = -1;
+	pid_t pid;
+
+	if (wire_builder_new(PROTO_LOGIN_LIST, &b) != ERR_OK) {
+		cli_error("out of memory");
+		return -1;
+	}
+	if (gw_call(sock, b, &resp, &st) != 0)
+		goto out;
+	if (st != ERR_OK) {
+		gw_fail(st, "cannot list the live logins of '%s'", user);
+		goto out;
+	}
+	if ((text = gw_resp_str(resp, P_TEXT)) == NULL) {
+		cli_error("out of memory");
+		goto out;
+	}
+	n = 0;
+	for (line = text; *line != '\0'; line = next) {
+		char *nl = strchr(line, '\n');
+
+		next = nl != NULL ? nl + 1 : line + strlen(line);
+		if (nl != NULL)
+			*nl = '\0';
+		if (login_line_pid(line, user, &pid) == 0 &&
+		    kill(pid, SIGTERM) == 0)
+			n++;
+	}
+ out:
+	free(text);
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	return n;
+}
 
 const char *
 gw_socket_path(const char *opt)

@@ -38,6 +38,14 @@ const char *gw_socket_path(const char *opt);
 int gw_connect(const char *path, struct rpc_client **out) WUR;
 
 /*
+ * Ends user's live gateway logins (root): the sshd monitor of each, if it
+ * is still the process bulwarkd recorded (same pid, same start time), gets
+ * SIGTERM, and sshd closes the connection with every session on it.
+ * Returns how many were ended, or -1 after printing why it could not ask.
+ */
+int gw_end_logins(const char *sock, const char *user);
+
+/*
  * Connects, sends req, and waits for the answer. Returns 0 when bulwarkd
  * answered: *status then holds its status, and *resp (free with
  * rpc_response_free) is set when *status is ERR_OK, NULL otherwise.

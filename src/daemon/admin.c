@@ -654,10 +654,11 @@ bd_h_login_list(struct rpc_conn *conn, const struct wire_msg *req,
 		return r;
 	r = text_add(&t, "");
 	for (i = 0; i < n && r == ERR_OK; i++) {
-		snprintf(line, sizeof(line), "%llu\t%s\t%s\t%lld\t%lld\n",
+		snprintf(line, sizeof(line), "%llu\t%s\t%s\t%lld\t%lld\t%lld\n",
 		    (unsigned long long)l[i].id, l[i].user,
 		    l[i].rhost[0] != '\0' ? l[i].rhost : "-",
-		    (long long)l[i].opened, (long long)l[i].pid);
+		    (long long)l[i].opened, (long long)l[i].pid,
+		    (long long)l[i].pid_start);
 		r = text_add(&t, line);
 	}
 	db_login_array_free(l, n);

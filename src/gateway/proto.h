@@ -85,9 +85,11 @@
  *                 "ID\tUSER\tLOGIN@TARGET\tKIND\tSTARTED\tENDED\tEXIT\t
  *                 IN\tOUT\tRECORDING\n", RECORDING "-" for none)
  *  SESSION_GET    SESSION R -> TEXT (one such line)
- *  LOGIN_LIST     -> TEXT ("ID\tUSER\tRHOST\tOPENED\tPID\n" per live
- *                 gateway login, oldest first; RHOST "-" when unknown;
- *                 logins whose sshd is gone are ended first)
+ *  LOGIN_LIST     -> TEXT ("ID\tUSER\tRHOST\tOPENED\tPID\tSTART\n" per
+ *                 live gateway login, oldest first; RHOST "-" when
+ *                 unknown; PID and START (clock ticks after boot) name
+ *                 sshd's monitor; logins whose sshd is gone are ended
+ *                 first)
  *  CA_KEY         any           -> KEY (the user CA's public key line),
  *                                  HOST (the certificates' source-address)
  */

@@ -337,8 +337,10 @@ expect_event auth.totp deny "$n"
 ok
 
 # A disabled user: refused at login, and her open connection's new
-# sessions too.
-"$B" user disable "$ALICE"
+# sessions too (--keep-logins leaves the connection up, to show that
+# bulwarkd itself refuses them; without it the connection is ended, which
+# the end of this script checks).
+"$B" user disable --keep-logins "$ALICE"
 n=$(events session.authorize deny)
 # Session directories there before (another user's with a recycled uid
 # could be) are not this session's.
@@ -627,5 +629,24 @@ repeats=$(sed -n 's/.*"repeats":\([0-9]*\).*/\1/p' "$T/flood.json" | awk '{ n +=
 [ "${repeats:-0}" -ge 90 ] || fail "the flood's refusals were not counted (repeats ${repeats:-0}): $(cat "$T/flood.json")"
 [ $((full + ${repeats:-0})) -ge 101 ] || fail "refusals lost: $full entries + $repeats repeats < 101"
 [ "$(wc -l <"$T/flood.json")" -le 8 ] || fail "the flood wrote $(wc -l <"$T/flood.json") entries"
+ok
+
+# ---- disabling a user cuts their live logins off now ---------------------
+ssh -F /dev/null -O check -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" 127.0.0.1 2>/dev/null ||
+	fail "the shared connection is not up before the disable"
+"$B" user disable "$ALICE" >"$T/disable.out" 2>&1 || fail "user disable: $(cat "$T/disable.out")"
+grepq "ended [0-9]* live login" <"$T/disable.out" || fail "user disable ended no login: $(cat "$T/disable.out")"
+for i in $(seq 100); do
+	ssh -F /dev/null -O check -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" 127.0.0.1 2>/dev/null || break
+	sleep 0.05
+done
+if ssh -F /dev/null -O check -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" 127.0.0.1 2>/dev/null; then
+	fail "the disabled user's connection is still up"
+fi
+"$B" session logins | grep -q " $ALICE " && fail "a login of the disabled user is still listed"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"login.close"' | grep "\"actor\":\"$ALICE\"" |
+	grepq '"how":"logout"' || fail "the ended login has no login.close"
+gw_wait_ended || fail "sessions of the disabled user left open"
+"$B" user enable "$ALICE" >/dev/null || fail "user enable"
 ok
 done_checks
