@@ -1,6 +1,7 @@
 /*
  * gwclient.c - helpers the admin commands share (see gwclient.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -47,6 +48,60 @@ login_line_pid(char *line, const char *user, pid_t *pid)
 	return 0;
 }
 
+#define LOGIN_CHILDREN_MAX	64
+
+/*
+ * The pids of /proc whose parent is one of parents[0..np) into out (at
+ * most max); returns how many.
+ */
+static size_t
+children_of(const pid_t *parents, size_t np, pid_t *out, size_t max)
+{
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+
+	if (d == NULL)
+		return 0;
+	while (n < max && (e = readdir(d)) != NULL) {
+		struct proc_info pi;
+		uint64_t p;
+
+		if (enc_u64_parse(e->d_name, strlen(e->d_name), &p) != ERR_OK ||
+		    p < 2 || p > INT32_MAX ||
+		    proc_info_get((pid_t)p, &pi) != ERR_OK)
+			continue;
+		for (size_t i = 0; i < np; i++) {
+			if (pi.ppid == parents[i]) {
+				out[n++] = (pid_t)p;
+				break;
+			}
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Ends one login: first its shells (children of the connection's sshd
+ * process, the monitor's child), which end their sessions as when the
+ * user leaves, recorded; then the monitor, which closes the connection.
+ * sshd alone would leave a session without a terminal running until its
+ * command ends.
+ */
+static int
+end_login(pid_t monitor)
+{
+	pid_t net[LOGIN_CHILDREN_MAX], shells[LOGIN_CHILDREN_MAX];
+	size_t nn, ns;
+
+	nn = children_of(&monitor, 1, net, LOGIN_CHILDREN_MAX);
+	ns = children_of(net, nn, shells, LOGIN_CHILDREN_MAX);
+	for (size_t i = 0; i < ns; i++)
+		(void)kill(shells[i], SIGTERM);
+	return kill(monitor, SIGTERM);
+}
+
 int
 gw_end_logins(const char *sock, const char *user)
 {
@@ -78,7 +133,7 @@ gw_end_logins(const char *sock, const char *user)
 		if (nl != NULL)
 			*nl = '\0';
 		if (login_line_pid(line, user, &pid) == 0 &&
-		    kill(pid, SIGTERM) == 0)
+		    end_login(pid) == 0)
 			n++;
 	}
  out:

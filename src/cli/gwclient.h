@@ -38,10 +38,11 @@ const char *gw_socket_path(const char *opt);
 int gw_connect(const char *path, struct rpc_client **out) WUR;
 
 /*
- * Ends user's live gateway logins (root): the sshd monitor of each, if it
- * is still the process bulwarkd recorded (same pid, same start time), gets
- * SIGTERM, and sshd closes the connection with every session on it.
- * Returns how many were ended, or -1 after printing why it could not ask.
+ * Ends user's live gateway logins (root). For each whose sshd monitor is
+ * still the process bulwarkd recorded (same pid, same start time): the
+ * shells sshd started for it get SIGTERM (their sessions end, recorded),
+ * then the monitor, which closes the connection. Returns how many were
+ * ended, or -1 after printing why it could not ask.
  */
 int gw_end_logins(const char *sock, const char *user);
 

@@ -634,7 +634,18 @@ ok
 # ---- disabling a user cuts their live logins off now ---------------------
 ssh -F /dev/null -O check -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" 127.0.0.1 2>/dev/null ||
 	fail "the shared connection is not up before the disable"
+# A session running on it, which must end, recorded (web1's new host key
+# pinned first: the host-key test above left it changed).
+"$B" target rekey web1 --host-key "$GW_DIR/target-web1/host_key.pub" >/dev/null ||
+	fail "target rekey web1"
+cm 127.0.0.1 "$LOGIN@web1" 'echo RUNNING; sleep 60' >"$T/cut.out" 2>&1 &
+cut=$!
+for i in $(seq 200); do grep -q RUNNING "$T/cut.out" && break; sleep 0.05; done
+grep -q RUNNING "$T/cut.out" || fail "the session to be cut off did not start: $(cat "$T/cut.out")"
 "$B" user disable "$ALICE" >"$T/disable.out" 2>&1 || fail "user disable: $(cat "$T/disable.out")"
+for i in $(seq 100); do kill -0 "$cut" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$cut" 2>/dev/null; then fail "a session of the disabled user went on"; fi
+wait "$cut" 2>/dev/null || true
 grepq "ended [0-9]* live login" <"$T/disable.out" || fail "user disable ended no login: $(cat "$T/disable.out")"
 for i in $(seq 100); do
 	ssh -F /dev/null -O check -o ControlPath="$CM" -l "$ALICE" -p "$GWPORT" 127.0.0.1 2>/dev/null || break
@@ -647,6 +658,8 @@ fi
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"login.close"' | grep "\"actor\":\"$ALICE\"" |
 	grepq '"how":"logout"' || fail "the ended login has no login.close"
 gw_wait_ended || fail "sessions of the disabled user left open"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.end"' | tail -n 1 |
+	grepq '"recording":"' || fail "the cut-off session's end has no recording"
 "$B" user enable "$ALICE" >/dev/null || fail "user enable"
 ok
 done_checks
