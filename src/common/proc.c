@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/encoding.h"
 #include "common/proc.h"
 #include "common/banned.h"
 
@@ -15,29 +16,6 @@
 /* After the command name: state is field 3, ppid 4, starttime 22. */
 #define FIELD_PPID	4
 #define FIELD_START	22
-
-/* A decimal field of at most 20 digits into *v; ERR_FORMAT otherwise. */
-static int
-field_u64(const char *p, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 20)
-		return ERR_FORMAT;
-	for (i = 0; i < n; i++) {
-		unsigned d;
-
-		if (p[i] < '0' || p[i] > '9')
-			return ERR_FORMAT;
-		d = (unsigned)(p[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return ERR_FORMAT;
-		x = x * 10 + d;
-	}
-	*v = x;
-	return ERR_OK;
-}
 
 int
 proc_stat_parse(const char *buf, size_t len, struct proc_info *out)
@@ -66,11 +44,11 @@ proc_stat_parse(const char *buf, size_t len, struct proc_info *out)
 		while (p < end && *p != ' ' && *p != '\n')
 			p++;
 		if (field == FIELD_PPID) {
-			if (field_u64(f, (size_t)(p - f), &ppid) != ERR_OK ||
+			if (enc_u64_parse(f, (size_t)(p - f), &ppid) != ERR_OK ||
 			    ppid > (uint64_t)INT32_MAX)
 				return ERR_FORMAT;
 		} else if (field == FIELD_START) {
-			if (field_u64(f, (size_t)(p - f), &v) != ERR_OK)
+			if (enc_u64_parse(f, (size_t)(p - f), &v) != ERR_OK)
 				return ERR_FORMAT;
 			out->start = v;
 		} else if (p == f) {

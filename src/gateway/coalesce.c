@@ -53,6 +53,7 @@ coalesce_note(struct coalesce *c, const char *actor, const char *action,
 	k = free_slot;
 	memset(k, 0, sizeof(*k));
 	k->used = 1;
+	c->used++;
 	copy(k->actor, actor);
 	copy(k->action, action);
 	copy(k->reason, reason);
@@ -66,7 +67,7 @@ coalesce_expire(struct coalesce *c, int64_t now_ms, int all,
 {
 	size_t i;
 
-	for (i = 0; i < COALESCE_KINDS; i++) {
+	for (i = 0; i < COALESCE_KINDS && c->used > 0; i++) {
 		struct coalesce_kind *k = &c->kind[i];
 
 		if (!k->used || (!all && now_ms - k->first_ms <
@@ -75,6 +76,7 @@ coalesce_expire(struct coalesce *c, int64_t now_ms, int all,
 		if (k->count > 0)
 			fn(arg, k);
 		memset(k, 0, sizeof(*k));
+		c->used--;
 	}
 }
 
@@ -84,6 +86,9 @@ coalesce_next(const struct coalesce *c, int64_t now_ms)
 	int64_t next = -1;
 	size_t i;
 
+	/* Called after every request: nothing to scan in the usual case. */
+	if (c->used == 0)
+		return -1;
 	for (i = 0; i < COALESCE_KINDS; i++) {
 		const struct coalesce_kind *k = &c->kind[i];
 		int64_t left;

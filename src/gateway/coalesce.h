@@ -42,6 +42,7 @@ struct coalesce_kind {
 /* The table; zero-initialise it (about 130 KiB: allocate it). */
 struct coalesce {
 	struct coalesce_kind kind[COALESCE_KINDS];
+	size_t used;	/* kinds open: 0 makes the timers free */
 };
 
 /*

@@ -4,7 +4,6 @@
  * still hash to their name.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,18 +18,10 @@
 
 #include "audit/blob.h"
 #include "common/sha256.h"
+#include "testutil.h"
 #include "common/banned.h"
 
-static char dir[] = "/tmp/bwt-blob-XXXXXX";
-
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
+static char dir[64];
 
 /* A draft at dir/name holding text, open for writing as a recorder has it. */
 static int
@@ -121,13 +112,15 @@ test_put_and_adopt(void **state)
 static void
 test_adopt_other_fs(void **state)
 {
-	char path[] = "/dev/shm/bwt-blob-draft-XXXXXX", hex[BLOB_HEX_LEN + 1];
+	char shm[64], path[96], hex[BLOB_HEX_LEN + 1];
 	struct stat a, b;
 	uint8_t h[SHA256_LEN];
 	int fd;
 
 	(void)state;
-	fd = mkstemp(path);
+	assert_non_null(tu_mkdtemp(shm, sizeof(shm), "/dev/shm/bwt-blob-"));
+	snprintf(path, sizeof(path), "%s/draft", shm);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "x", 1), 1);
 	sha256("x", 1, h);
@@ -140,21 +133,21 @@ test_adopt_other_fs(void **state)
 		print_message("/dev/shm and %s share a filesystem: skipped\n",
 		    dir);
 	close(fd);
-	unlink(path);
+	assert_int_equal(tu_rm_tree(shm), 0);
 }
 
 static int
 setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	return tu_mkdtemp(dir, sizeof(dir), "/tmp/bwt-blob-") == NULL ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tu_rm_tree(dir);
 }
 
 int
