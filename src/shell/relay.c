@@ -61,7 +61,7 @@ struct relay {
 	struct record *rec;
 	struct shellcmd_keyscan ks;
 	struct relay_result *res;
-	const struct session *sess;
+	struct session *sess;
 	int keys_gone;		/* the key and certificate files removed */
 	int reaped;
 	int64_t kill_at;	/* ms, CLOCK_MONOTONIC; 0: none */
@@ -289,7 +289,7 @@ restore_flags(struct relay *r)
 
 /* The channels, and the recording of every session but sftp. */
 static void
-relay_init(struct relay *r, const struct shell *sh, const struct session *s,
+relay_init(struct relay *r, const struct shell *sh, struct session *s,
     struct sshrun *run, struct relay_result *res)
 {
 	int pty = sh->cmd.want_pty;
@@ -385,11 +385,8 @@ relay_tick(struct relay *r)
 	if (r->res->bytes_out > 0)
 		ackwatch_stop(r->ack);
 	/*
-	 * ssh has authenticated: its key and certificate are no longer
-	 * needed on disk, where another process of the same user could copy
-	 * them for the rest of the certificate's minute. Defence in depth
-	 * only: that process could read them during the handshake, or ptrace
-	 * ssh (docs/gateway.md).
+	 * ssh has authenticated: the agent, which exits once it has signed,
+	 * is reaped, and the certificate goes (agent.c).
 	 */
 	if (r->res->bytes_out > 0 && !r->keys_gone && r->sess != NULL) {
 		session_drop_key(r->sess);
@@ -446,7 +443,7 @@ relay_poll(struct relay *r)
 }
 
 void
-relay_run(const struct shell *sh, const struct session *s,
+relay_run(const struct shell *sh, struct session *s,
     struct sshrun *run, struct ackwatch *ack, struct relay_result *res)
 {
 	struct relay r;

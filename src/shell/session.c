@@ -4,22 +4,23 @@
  *   private directory -> ssh started (sshrun.c), waiting for its
  *   connection -> SESSION_OPEN (policy decides; ssh killed on a refusal)
  *   -> TCP connect started (dial.c) -> ephemeral key -> SESSION_CERT ->
- *   key, certificate and pinned host key written -> the connection
- *   handed to ssh -> relayed and recorded (relay.c) -> directory removed
+ *   certificate and pinned host key written, key handed to its agent
+ *   (agent.c) -> the connection handed to ssh -> relayed and recorded
+ *   (relay.c) -> directory removed
  *   -> SESSION_END (from a detached child) -> exit with ssh's status.
  *
  * ssh starts first because its start-up is the longest step before the
  * target's handshake, and everything else here can run beside it.
  *
- * The directory is made with mkdtemp under /dev/shm when it is there (a
- * tmpfs: the key never reaches a disk), else /tmp, named "bulwark-", the
+ * The directory is made with mkdtemp under /dev/shm when it is there,
+ * else /tmp, named "bulwark-", the
  * shell's pid, "-" and mkdtemp's six random characters; 0700, ours,
  * removed on every path out of session_run once it exists; signals cannot
  * skip that, see sig.c. Only SIGKILL can, and the next session of the
  * same uid sweeps such a directory (sweep_stale). Nothing in it is
  * synced: it lives for one session and is worthless after a crash (the
- * certificate is dead within a minute). The private key is wiped in
- * memory by sshkey_free and overwritten in the file before it is unlinked.
+ * certificate is dead within a minute). The private key is in no file:
+ * the agent's socket is the only way to it, for ssh alone.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -253,7 +254,7 @@ set_paths(struct session *s)
 		s->dir[0] = '\0';
 		return ERR_IO;
 	}
-	snprintf(s->key_path, sizeof(s->key_path), "%s/id", s->dir);
+	agent_init(&s->agent, s->dir);
 	snprintf(s->cert_path, sizeof(s->cert_path), "%s/id-cert.pub", s->dir);
 	snprintf(s->kh_path, sizeof(s->kh_path), "%s/known_hosts", s->dir);
 	return ERR_OK;
@@ -278,29 +279,15 @@ write_line(const char *path, const char *s1, const char *s2)
 	return r;
 }
 
-/* The private key file, 0600, not synced (see the top of this file). */
-static int
-write_key(const char *path, const struct sshkey *key)
-{
-	char *text = NULL;
-	size_t len = 0;
-	int r;
-
-	if ((r = sshkey_private_format_secret(key, &text, &len)) != ERR_OK)
-		return r;
-	r = fs_write_atomic(path, text, len, 0600, FS_EXCL | FS_NOSYNC);
-	sshkey_text_free_secret(text, len);
-	return r;
-}
-
 /*
- * The key, its certificate and the pinned host key, written before ssh is
- * given its connection: ssh reads them only after connecting (OpenSSH
- * loads identities after ssh_connect, and IdentityFile given with -o is
- * not checked at start, unlike -i).
+ * The certificate and the pinned host key written, and the key handed to
+ * its agent, before ssh is given its connection: ssh reads them only after
+ * connecting (OpenSSH loads identities after ssh_connect, and IdentityFile
+ * given with -o is not checked at start, unlike -i). The key itself never
+ * reaches a file: this process wipes it here, the agent once it has signed.
  */
 static int
-session_prepare(const struct shell *sh, struct session *s)
+session_prepare(const struct shell *sh, struct session *s, pid_t ssh_pid)
 {
 	struct sshkey *key = NULL;
 	char comment[64], *cert = NULL;
@@ -315,11 +302,15 @@ session_prepare(const struct shell *sh, struct session *s)
 	if ((r = certify(sh, key, &cert)) != ERR_OK)
 		goto out;
 	s->certified = 1;
-	if ((r = write_key(s->key_path, key)) != ERR_OK ||
-	    (r = write_line(s->cert_path, "", cert)) != ERR_OK ||
+	if ((r = write_line(s->cert_path, "", cert)) != ERR_OK ||
 	    (r = write_line(s->kh_path, SHELL_HOSTKEY_ALIAS " ",
 	    s->hostkey)) != ERR_OK)
 		shell_msg("cannot write the session's files in %s (%s); "
+		    "ask an administrator to check the gateway", s->dir,
+		    err_str(r));
+	else if ((r = agent_start(&s->agent, key, cert, s->hostkey,
+	    sh->cmd.login, ssh_pid)) != ERR_OK)
+		shell_msg("cannot start the session's key agent in %s (%s); "
 		    "ask an administrator to check the gateway", s->dir,
 		    err_str(r));
  out:
@@ -328,43 +319,18 @@ session_prepare(const struct shell *sh, struct session *s)
 	return r;
 }
 
-/* Best effort: zeros over the key file, so its blocks do not keep it. */
-static void
-wipe_at(int dfd, const char *name, int on_disk)
-{
-	static const char zeros[512];
-	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	off_t size;
-
-	if (fd < 0)
-		return;
-	if ((size = lseek(fd, 0, SEEK_END)) > 0 && lseek(fd, 0, SEEK_SET) == 0) {
-		for (; size > 0; size -= (off_t)sizeof(zeros)) {
-			if (write(fd, zeros, sizeof(zeros)) < 0)
-				break;
-		}
-		/* On a disk, the zeros must reach it before the unlink. */
-		if (on_disk)
-			(void)fsync(fd);
-	}
-	close(fd);
-}
-
 void
-session_drop_key(const struct session *s)
+session_drop_key(struct session *s)
 {
-	int on_disk = strncmp(s->dir, "/dev/shm/", 9) != 0;
-
 	if (s->dir[0] == '\0')
 		return;
-	wipe_at(AT_FDCWD, s->key_path, on_disk);
-	(void)unlink(s->key_path);
+	agent_stop(&s->agent);
 	(void)unlink(s->cert_path);
 }
 
 /*
- * Removes base/name, a session directory, and everything in it (the key
- * wiped first), through descriptors: never following a symlink, and only
+ * Removes base/name, a session directory, and everything in it, through
+ * descriptors: never following a symlink, and only
  * when the directory is ours. 0, or -1 with errno set.
  */
 static int
@@ -387,7 +353,6 @@ remove_session_dir(const char *base, const char *name)
 		errno = e;
 		return -1;
 	}
-	wipe_at(dfd, "id", strcmp(base, "/dev/shm") != 0);
 	if ((d = fdopendir(dfd)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (strcmp(de->d_name, ".") != 0 &&
@@ -413,6 +378,7 @@ session_remove_dir(struct session *s)
 
 	if (s->dir[0] == '\0')
 		return;
+	agent_stop(&s->agent);
 	slash = strrchr(s->dir, '/');
 	*slash = '\0';
 	if (remove_session_dir(s->dir, slash + 1) != 0)
@@ -463,9 +429,8 @@ dir_pid(const char *name)
 
 /*
  * Session directories of this uid whose shell is gone: a shell killed
- * with SIGKILL cannot remove its own. The key in one opens nothing once
- * its certificate has expired (a minute after issue), but it is key
- * material all the same. Run by the detached child of session_end, off
+ * with SIGKILL cannot remove its own (its agent dies with it, see
+ * agent.c). Run by the detached child of session_end, off
  * the user's path; a directory whose shell still runs is left alone.
  */
 static void
@@ -633,7 +598,7 @@ session_go(const struct shell *sh, struct session *s, struct dial *dial,
 	 * failure here is reported by dial_finish below. */
 	if (dial_start(dial, s->host, s->port) != ERR_OK)
 		dial_close(dial);
-	if (session_prepare(sh, s) != ERR_OK) {
+	if (session_prepare(sh, s, run->pid) != ERR_OK) {
 		res->shell_error = 1;
 		sshrun_abort(run);
 		return;

@@ -7,7 +7,8 @@
  *   main.c     arguments and environment, then the menu or a session
  *   menu.c     the numbered target list
  *   session.c  SESSION_OPEN / SESSION_CERT / SESSION_END and the session's
- *              private directory (key, certificate, known_hosts)
+ *              private directory (certificate, known_hosts, sockets)
+ *   agent.c    the child that holds the session key and answers ssh alone
  *   dial.c     the TCP connection to the target, handed to ssh
  *   ackwatch.c quick ACKs on that connection during ssh's handshake
  *   sshrun.c   the ssh command line and its environment; fork + execv
@@ -55,6 +56,12 @@ struct shell {
 	struct rpc_client *rpc;		/* connected by main */
 };
 
+/* The child holding the session key (agent.c). */
+struct agent {
+	pid_t pid;			/* -1 when not running */
+	char path[96];			/* its socket, "" before agent_init */
+};
+
 /* What SESSION_OPEN and SESSION_CERT gave, and where it is on disk. */
 struct session {
 	uint64_t id;
@@ -63,10 +70,10 @@ struct session {
 	char *hostkey;			/* "TYPE BASE64" */
 	uint64_t record_cap;		/* bytes */
 	char dir[64];			/* "" until created */
-	char key_path[96];
 	char cert_path[96];
 	char kh_path[96];
 	int certified;			/* SESSION_CERT answered */
+	struct agent agent;
 };
 
 /* The connection to the target while it is ours (dial.c). */
@@ -116,10 +123,22 @@ int menu_run(struct shell *sh, int *exit_status) WUR;
 /* session.c: a whole session; returns the exit status. */
 int session_run(struct shell *sh);
 /*
- * session.c: wipes and removes the session's key and certificate files
- * once ssh has authenticated (the directory stays until the end).
+ * session.c: ends the key's agent and removes the certificate once ssh
+ * has authenticated (the directory stays until the end).
  */
-void session_drop_key(const struct session *s);
+void session_drop_key(struct session *s);
+
+/*
+ * agent.c: agent_init names the socket in the session directory dir
+ * (ssh is told it before the agent runs); agent_start forks the agent
+ * with a copy of key (the caller frees its own), for ssh_pid alone;
+ * agent_stop kills and reaps it and removes the socket; safe to repeat.
+ */
+struct sshkey;
+void agent_init(struct agent *ag, const char *dir);
+int agent_start(struct agent *ag, struct sshkey *key, const char *cert_line,
+    const char *hostkey_line, const char *login, pid_t ssh_pid) WUR;
+void agent_stop(struct agent *ag);
 
 /* dial.c: dial_start resolves and starts connecting; dial_finish waits
  * (timeout_ms per address) and leaves a connected socket with
@@ -149,7 +168,7 @@ void ackwatch_stop(struct ackwatch *a);
 
 /* relay.c: until ssh exits; rpc carries the recording (pty sessions);
  * ack is stopped at the session's first output. */
-void relay_run(const struct shell *sh, const struct session *s,
+void relay_run(const struct shell *sh, struct session *s,
     struct sshrun *run, struct ackwatch *ack, struct relay_result *res);
 
 /* sig.c */

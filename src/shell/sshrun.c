@@ -4,8 +4,9 @@
  * leave the user nothing to configure:
  *
  *  - -F /dev/null and HOME = the session's directory: no ssh_config, no
- *    ~/.ssh; -i/CertificateFile/IdentitiesOnly/IdentityAgent=none: only
- *    the session's certificate is offered;
+ *    ~/.ssh; IdentityFile = the certificate, IdentitiesOnly and
+ *    IdentityAgent = the session's agent (agent.c), which holds the key:
+ *    only the session's certificate is offered;
  *  - the pinned host key alone is trusted (UserKnownHostsFile,
  *    GlobalKnownHostsFile=/dev/null, StrictHostKeyChecking=yes,
  *    HostKeyAlias, CheckHostIP=no, UpdateHostKeys=no);
@@ -40,7 +41,7 @@ extern char **environ;
 
 static const char *const fixed_args[] = {
 	"-F", "/dev/null", "-e", "none",
-	"-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+	"-o", "IdentitiesOnly=yes",
 	"-o", "GlobalKnownHostsFile=/dev/null",
 	"-o", "StrictHostKeyChecking=yes",
 	"-o", ("HostKeyAlias=" SHELL_HOSTKEY_ALIAS),
@@ -61,7 +62,7 @@ struct ssh_argv {
 	const char *argv[ARGV_MAX];
 	size_t n;
 	char id_opt[OPT_MAX];
-	char cert_opt[OPT_MAX];
+	char agent_opt[OPT_MAX];
 	char kh_opt[OPT_MAX];
 	char proxy_opt[OPT_MAX];
 	char *envp[ENV_MAX + 1];
@@ -89,11 +90,12 @@ build_argv(const struct shell *sh, const struct session *s,
 	for (i = 0; i < NFIXED; i++)
 		add(a, fixed_args[i]);
 	/* -o IdentityFile, not -i: ssh checks -i files when it starts,
-	 * and this one is written while ssh starts (session.c). */
+	 * and this one is written while ssh starts (session.c). The
+	 * certificate alone: the agent has the key. */
 	if ((size_t)snprintf(a->id_opt, sizeof(a->id_opt),
-	    "IdentityFile=%s", s->key_path) >= sizeof(a->id_opt) ||
-	    (size_t)snprintf(a->cert_opt, sizeof(a->cert_opt),
-	    "CertificateFile=%s", s->cert_path) >= sizeof(a->cert_opt) ||
+	    "IdentityFile=%s", s->cert_path) >= sizeof(a->id_opt) ||
+	    (size_t)snprintf(a->agent_opt, sizeof(a->agent_opt),
+	    "IdentityAgent=%s", s->agent.path) >= sizeof(a->agent_opt) ||
 	    (size_t)snprintf(a->kh_opt, sizeof(a->kh_opt),
 	    "UserKnownHostsFile=%s", s->kh_path) >= sizeof(a->kh_opt) ||
 	    (size_t)snprintf(a->proxy_opt, sizeof(a->proxy_opt),
@@ -102,7 +104,7 @@ build_argv(const struct shell *sh, const struct session *s,
 	add(a, "-o");
 	add(a, a->id_opt);
 	add(a, "-o");
-	add(a, a->cert_opt);
+	add(a, a->agent_opt);
 	add(a, "-o");
 	add(a, a->kh_opt);
 	add(a, "-o");
