@@ -63,6 +63,7 @@ gw_setup() {
 		--state "$GW_STATE" --etc "$GW_ETC" --run "$GW_RUN" \
 		--port "$GW_PORT" --listen 127.0.0.1 --source-address 127.0.0.1 \
 		--pam-service "$GW_PAM" --systemd-dir "$GW_ETC/systemd" \
+		--apt-dir "$GW_ETC/apt" \
 		--bindir "$GW_BIN" --no-start
 }
 

@@ -24,6 +24,7 @@
 
 #include "auth/sshkey.h"
 #include "cli/cli.h"
+#include "gateway/sshbin.h"
 #include "cli/gwclient.h"
 #include "common/fsutil.h"
 #include "common/banned.h"
@@ -36,7 +37,7 @@
 
 struct setup {
 	const char *user, *state, *etc, *run, *listen, *srcaddr, *pam;
-	const char *systemd, *pamdir;
+	const char *systemd, *pamdir, *aptdir;
 	char bindir[PATH_MAX];
 	uint32_t port;
 	int start;
@@ -438,6 +439,47 @@ check_keys_command_path(const struct setup *s)
 	}
 }
 
+/* The execute-only copy of ssh that bulwark-shell runs (gateway/sshbin.h). */
+static int
+ssh_copy(const char *bindir)
+{
+	int kept, r;
+
+	if ((r = sshbin_copy_make(bindir, &kept)) != ERR_OK) {
+		cli_error("cannot copy %s to %s/%s: %s (%s)", SSHBIN_SYSTEM,
+		    bindir, SSHBIN_COPY_NAME, err_str(r), strerror(errno));
+		return -1;
+	}
+	printf("%s %s/%s (an execute-only copy of %s)\n",
+	    kept ? "kept" : "wrote", bindir, SSHBIN_COPY_NAME, SSHBIN_SYSTEM);
+	return 0;
+}
+
+/*
+ * An apt hook that makes the copy again after every dpkg run, so that a
+ * security update of openssh-client reaches sessions at once. bindir is
+ * checked by gw_valid_path: nothing in it needs quoting.
+ */
+static int
+step_apt_hook(const struct setup *s)
+{
+	struct text t = { 0 };
+	char path[PATH_MAX];
+	int r;
+
+	if (pathf(path, sizeof(path), "%s/80bulwark-ssh", s->aptdir) != 0)
+		return -1;
+	add(&t, "// Written by `bulwark gateway setup`: after each dpkg run, "
+	    "refresh the execute-only\n// copy of ssh that bulwark-shell "
+	    "runs, so an openssh-client update reaches it.\n"
+	    "DPkg::Post-Invoke { \"if [ -x %s/bulwark ]; then %s/bulwark "
+	    "gateway ssh-copy --bindir %s >/dev/null || true; fi\"; };\n",
+	    s->bindir, s->bindir, s->bindir);
+	r = put_file(path, &t, 0644);
+	free(t.p);
+	return r;
+}
+
 /* The start of every unit file setup writes. */
 static void
 unit_head(struct text *t)
@@ -687,7 +729,7 @@ is_wildcard(const char *addr)
 #define USAGE "usage: bulwark gateway setup [--service-user NAME] " \
 	"[--state DIR] [--etc DIR] [--run DIR] [--port N] [--listen ADDR] " \
 	"[--source-address ADDR] [--pam-service NAME] [--pam-dir DIR] " \
-	"[--systemd-dir DIR] [--bindir DIR] [--no-start]"
+	"[--systemd-dir DIR] [--apt-dir DIR] [--bindir DIR] [--no-start]"
 
 static int
 gateway_setup(int argc, char **argv)
@@ -704,6 +746,7 @@ gateway_setup(int argc, char **argv)
 		{ "pam-dir", required_argument, NULL, 'D' },
 		{ "systemd-dir", required_argument, NULL, 'y' },
 		{ "bindir", required_argument, NULL, 'b' },
+		{ "apt-dir", required_argument, NULL, 'A' },
 		{ "no-start", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -712,7 +755,7 @@ gateway_setup(int argc, char **argv)
 		.etc = "/etc/bulwark", .run = "/run/bulwark",
 		.listen = "0.0.0.0", .pam = "bulwark-sshd",
 		.systemd = "/etc/systemd/system", .pamdir = "/etc/pam.d",
-		.port = 2222, .start = 1,
+		.aptdir = "/etc/apt/apt.conf.d", .port = 2222, .start = 1,
 	};
 	const char *portarg = NULL, *bindir = NULL;
 	char path[PATH_MAX];
@@ -732,6 +775,7 @@ gateway_setup(int argc, char **argv)
 		case 'D': s.pamdir = optarg; break;
 		case 'y': s.systemd = optarg; break;
 		case 'b': bindir = optarg; break;
+		case 'A': s.aptdir = optarg; break;
 		case 'n': s.start = 0; break;
 		default:
 			cli_error(USAGE);
@@ -761,7 +805,7 @@ gateway_setup(int argc, char **argv)
 		const char *const dirs[][2] = {
 			{ "--state", s.state }, { "--etc", s.etc },
 			{ "--run", s.run }, { "--systemd-dir", s.systemd },
-			{ "--pam-dir", s.pamdir },
+			{ "--pam-dir", s.pamdir }, { "--apt-dir", s.aptdir },
 			{ "--bindir", bindir ? bindir : "/" },
 		};
 
@@ -850,13 +894,49 @@ gateway_setup(int argc, char **argv)
 	    step_sshd_config(&s) != 0 || step_symlink(&s) != 0 ||
 	    ensure_dir(s.pamdir, 0755) != 0 || step_pam(&s) != 0 ||
 	    step_check(&s) != 0 || ensure_dir(s.systemd, 0755) != 0 ||
-	    step_units(&s) != 0)
+	    step_units(&s) != 0 || ssh_copy(s.bindir) != 0 ||
+	    ensure_dir(s.aptdir, 0755) != 0 || step_apt_hook(&s) != 0)
 		return 1;
 	check_keys_command_path(&s);
 	if (step_start(&s) != 0)
 		return 1;
 	summary(&s);
 	return 0;
+}
+
+/* bulwark gateway ssh-copy [--bindir DIR]: what the apt hook runs. */
+static int
+gateway_ssh_copy(int argc, char **argv)
+{
+	char self[PATH_MAX];
+	const char *bindir = NULL;
+	ssize_t n;
+	char *slash;
+
+	if (argc == 3 && strcmp(argv[1], "--bindir") == 0)
+		bindir = argv[2];
+	else if (argc != 1) {
+		cli_error("usage: bulwark gateway ssh-copy [--bindir DIR]");
+		return 2;
+	}
+	if (bindir == NULL) {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0 || (size_t)n >= sizeof(self) - 1 ||
+		    (slash = strrchr(self, '/')) == NULL) {
+			cli_error("cannot find where this bulwark is; pass "
+			    "--bindir DIR");
+			return 2;
+		}
+		self[n] = '\0';
+		slash[slash == self] = '\0';
+		bindir = self;
+	}
+	if (geteuid() != 0) {
+		cli_error("gateway ssh-copy must run as root (sudo bulwark "
+		    "gateway ssh-copy ...)");
+		return 1;
+	}
+	return ssh_copy(bindir) == 0 ? 0 : 1;
 }
 
 int
@@ -866,7 +946,9 @@ cmd_gateway(int argc, char **argv)
 		return gateway_setup(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "sshd") == 0)
 		return cmd_gateway_sshd(argc - 1, argv + 1);
-	cli_error("usage: bulwark gateway setup|sshd [OPTIONS]; see 'bulwark "
-	    "help gateway'");
+	if (argc >= 2 && strcmp(argv[1], "ssh-copy") == 0)
+		return gateway_ssh_copy(argc - 1, argv + 1);
+	cli_error("usage: bulwark gateway setup|sshd|ssh-copy [OPTIONS]; see "
+	    "'bulwark help gateway'");
 	return 2;
 }

@@ -29,10 +29,6 @@
 #include "gateway/rpc.h"
 #include "gateway/shellcmd.h"
 
-/* The ssh client; fixed at build time, never from the environment. */
-#ifndef BULWARK_SHELL_SSH
-#define BULWARK_SHELL_SSH	"/usr/bin/ssh"
-#endif
 /* Each call to bulwarkd; the daemon answers from memory or SQLite. */
 #define SHELL_RPC_TIMEOUT_MS	10000
 /* The alias known_hosts and ssh agree on for the pinned host key. */

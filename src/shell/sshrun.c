@@ -26,8 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
+#include "gateway/sshbin.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -70,6 +72,7 @@ struct ssh_argv {
 	char home[OPT_MAX];
 	char term[OPT_MAX];
 	char shell[OPT_MAX + 8];
+	char ssh[OPT_MAX + 16];		/* the binary run */
 };
 
 static void
@@ -143,6 +146,43 @@ locale_var(const char *kv)
 	return 1;
 }
 
+/* The directory of our own executable: where our helpers are. */
+static int
+self_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n <= 0 || (size_t)n >= len - 1)
+		return ERR_TOOBIG;
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return ERR_INTERNAL;
+	*slash = '\0';
+	return ERR_OK;
+}
+
+/*
+ * The execute-only copy of ssh beside us while it is fresh, else the
+ * system's ssh, which other processes of the user could trace: said to
+ * syslog, for the administrator (src/gateway/sshbin.h).
+ */
+static void
+ssh_binary(char *buf, size_t len)
+{
+	char dir[OPT_MAX] = "";
+
+	if (self_dir(dir, sizeof(dir)) == ERR_OK &&
+	    (size_t)snprintf(buf, len, "%s/%s", dir, SSHBIN_COPY_NAME) < len &&
+	    sshbin_copy_fresh(buf))
+		return;
+	syslog(LOG_AUTH | LOG_WARNING, "%s/%s is missing or older than %s, "
+	    "so sessions run %s, which other processes of the user can trace; "
+	    "run: bulwark gateway ssh-copy --bindir %s", dir, SSHBIN_COPY_NAME,
+	    SSHBIN_SYSTEM, SSHBIN_SYSTEM, dir);
+	snprintf(buf, len, "%s", SSHBIN_SYSTEM);
+}
+
 /*
  * SHELL=bulwark-dial beside our own executable: ssh runs the proxy
  * command as "$SHELL -c 'exec COMMAND'", so the helper is started without
@@ -152,15 +192,10 @@ static int
 dial_helper(char *buf, size_t len)
 {
 	char self[OPT_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
+	int r;
 
-	if (n <= 0 || (size_t)n >= sizeof(self) - 1)
-		return ERR_TOOBIG;
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) == NULL)
-		return ERR_INTERNAL;
-	*slash = '\0';
+	if ((r = self_dir(self, sizeof(self))) != ERR_OK)
+		return r;
 	if ((size_t)snprintf(buf, len, "SHELL=%s/%s", self, SHELL_DIAL_NAME) >=
 	    len)
 		return ERR_TOOBIG;
@@ -196,6 +231,7 @@ build_env(const struct shell *sh, const struct session *s,
 			a->envp[a->nenv++] = *e;
 	}
 	a->envp[a->nenv] = NULL;
+	ssh_binary(a->ssh, sizeof(a->ssh));
 	return ERR_OK;
 }
 
@@ -214,8 +250,8 @@ __attribute__((noreturn))
 static void
 child_exec(const struct ssh_argv *a, int in, int out, int err)
 {
-	static const char msg[] = "bulwark: cannot run " BULWARK_SHELL_SSH
-	    "; ask an administrator to check the gateway\n";
+	static const char msg[] = "bulwark: cannot run ssh; ask an "
+	    "administrator to check the gateway\n";
 
 	sig_child_reset();
 	if ((in >= 0 && dup2(in, STDIN_FILENO) < 0) ||
@@ -225,7 +261,7 @@ child_exec(const struct ssh_argv *a, int in, int out, int err)
 		for (int fd = 3; fd < 1024; fd++)
 			(void)close(fd);
 	}
-	execve(BULWARK_SHELL_SSH, (char *const *)a->argv, a->envp);
+	execve(a->ssh, (char *const *)a->argv, a->envp);
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	_exit(127);
 }

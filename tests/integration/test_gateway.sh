@@ -50,6 +50,22 @@ gw_setup "$GWPORT" >"$T/setup2" 2>&1 || { cat "$T/setup2"; fail "gateway setup, 
 cmp -s "$GW_ETC/ssh_host_ed25519_key" "$T/hostkey.before" ||
 	fail "a second setup replaced the gateway's host key"
 grep -q "kept" "$T/setup2" || fail "second setup does not say what it kept"
+# bulwark-shell's ssh: Debian's, unchanged, root's and execute-only.
+[ "$(stat -c '%a %U' "$GW_BIN/bulwark-ssh")" = "111 root" ] ||
+	fail "bulwark-ssh is not root's with mode 0111: $(stat -c '%a %U' "$GW_BIN/bulwark-ssh")"
+cmp -s "$GW_BIN/bulwark-ssh" /usr/bin/ssh || fail "bulwark-ssh differs from /usr/bin/ssh"
+grepq "kept $GW_BIN/bulwark-ssh" "$T/setup2" || fail "second setup rewrote bulwark-ssh"
+# The apt hook is one apt reads, and runs the refresh.
+apt-config -c "$GW_ETC/apt/80bulwark-ssh" dump | grep -F 'DPkg::Post-Invoke::' |
+	grepq "$GW_BIN/bulwark gateway ssh-copy --bindir $GW_BIN" ||
+	fail "apt does not read the ssh-copy hook: $(cat "$GW_ETC/apt/80bulwark-ssh")"
+# An upgraded /usr/bin/ssh (seen as a changed mtime) makes it stale, and
+# ssh-copy (what the hook runs) makes it fresh again.
+touch -d '2001-01-01' "$GW_BIN/bulwark-ssh"
+"$B" gateway ssh-copy --bindir "$GW_BIN" >"$T/sshcopy" || fail "gateway ssh-copy"
+grepq "wrote $GW_BIN/bulwark-ssh" "$T/sshcopy" || fail "ssh-copy kept a stale copy: $(cat "$T/sshcopy")"
+[ "$(stat -c %Y "$GW_BIN/bulwark-ssh")" = "$(stat -c %Y /usr/bin/ssh)" ] ||
+	fail "the copy does not keep /usr/bin/ssh's mtime"
 [ "$(stat -c %a "$GW_STATE")" = 700 ] || fail "state directory is not 0700"
 [ "$(stat -c %U "$GW_STATE/ca")" = "$GW_SVC" ] || fail "CA key not owned by $GW_SVC"
 grep -q "^DisableForwarding yes" "$GW_ETC/sshd_config" || fail "forwarding not disabled"
@@ -76,6 +92,7 @@ if [ ! -d /run/systemd/system ]; then
 	"$B" gateway setup --service-user "$GW_SVC" --state "$GW_STATE" --etc "$GW_ETC" \
 		--run "$GW_RUN" --port "$GWPORT" --listen 127.0.0.1 --source-address 127.0.0.1 \
 		--pam-service "$GW_PAM" --systemd-dir "$GW_ETC/systemd" --bindir "$GW_BIN" \
+		--apt-dir "$GW_ETC/apt" \
 		>"$T/setup3" 2>&1 || { cat "$T/setup3"; fail "gateway setup, third run"; }
 	grepq -x "  $GW_BIN/bulwark gateway sshd --etc $GW_ETC --pam-service $GW_PAM &" "$T/setup3" ||
 		fail "setup does not say how to start the gateway sshd: $(grep -A3 'not running' "$T/setup3")"
@@ -531,18 +548,44 @@ cm 127.0.0.1 "$LOGIN@web1" true || fail "bulwarkd stopped answering after hostil
 kill -0 "$GW_BULWARKD_PID" || fail "bulwarkd died"
 ok
 
-# ---- the session's key leaves the disk once ssh has authenticated ------
-cm 127.0.0.1 "$LOGIN@web1" 'echo STARTED; sleep 4' >"$T/held.out" 2>&1 &
-held=$!
-for i in $(seq 200); do grep -q STARTED "$T/held.out" && break; sleep 0.05; done
-grep -q STARTED "$T/held.out" || fail "the held session did not start"
+# ---- another process of the user cannot take a session's key ----------
+# What the review of issue 3 did: a process of $ALICE outside any login
+# (tests/integration/thief.py) watches for session directories, connects
+# to each session's agent socket the moment it appears, reads every file
+# there, and opens /proc files of $ALICE's ssh processes. It must find no
+# private key, get no answer from any agent (the user is told), and be
+# denied ssh's memory and environment (the execute-only copy).
+install -d -o "$ALICE" -m 0700 "$T/thief"
+rm -f "$T/thief.stop"
+runuser -u "$ALICE" -- python3 - "$T/thief/got.json" "$T/thief.stop" \
+	<"$SRC_DIR/tests/integration/thief.py" &
+thief=$!
 sleep 0.3
-[ -n "$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/null)" ] ||
-	fail "no session directory of $ALICE to look into"
-left=$(find /dev/shm /tmp -maxdepth 2 -path '*/bulwark-*/*' -user "$ALICE" \
-	\( -name id -o -name id-cert.pub \) 2>/dev/null)
-[ -z "$left" ] || fail "the session key stayed on disk after the handshake: $left"
-wait "$held" || fail "the held session failed"
+for i in $(seq 12); do
+	cm 127.0.0.1 "$LOGIN@web1" 'echo STARTED; sleep 0.5' >"$T/held.$i" 2>&1 ||
+		fail "a session beside the thief failed: $(cat "$T/held.$i")"
+	grepq "tried to use this session's key" "$T/held.$i" && [ "$i" -ge 3 ] && break
+done
+touch "$T/thief.stop"
+wait "$thief" || fail "the thief script failed"
+python3 - "$T/thief/got.json" <<'EOF' || fail "the thief got something: $(cat "$T/thief/got.json")"
+import json, sys
+g = json.load(open(sys.argv[1]))
+assert g["dirs"] >= 3, "saw too few session directories: %r" % g
+assert g["connects"] >= 1, "never reached an agent socket: %r" % g
+assert all(a == "" or a.startswith("error:") for a in g["answers"]), \
+    "an agent answered: %r" % g
+assert g["private_keys"] == [] and "id" not in g["files"], "found a key: %r" % g
+assert g["ssh_procs"] >= 1, "saw no ssh process: %r" % g
+assert g["proc_readable"] == [], "read ssh's /proc files: %r" % g
+EOF
+echo "the thief's haul (nothing may be in it): $(cat "$T/thief/got.json")"
+cat "$T"/held.* | grepq "tried to use this session's key" ||
+	fail "the user was not told of the attempt on the agent"
+# Every session still worked, and nothing is left on disk after it.
+[ "$(cat "$T"/held.* | grep -c STARTED)" -ge 3 ] || fail "sessions beside the thief failed"
+left=$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/null)
+[ -z "$left" ] || fail "session directories left behind: $left"
 ok
 
 # ---- only a shell of a live gateway login opens sessions ---------------
