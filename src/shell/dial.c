@@ -37,6 +37,7 @@
 
 #include "common/clock.h"
 #include "common/fdpass.h"
+#include "common/proc.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -183,15 +184,22 @@ dial_listen(struct dial *d, const char *dir)
 	return ERR_OK;
 }
 
-/* Our own uid only: the directory is ours, 0700, but say so anyway. */
+/*
+ * ssh's proxy dialer only: our uid, and a child of ssh. Another process
+ * of the user that connected first would only have taken the connection
+ * (ssh fails without it; the agent signs for ssh alone), but the session
+ * is the user's, not a race's.
+ */
 static int
-peer_is_us(int fd)
+peer_is_dialer(int fd, pid_t ssh_pid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	struct proc_info pi;
 
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	    cred.uid == getuid();
+	    cred.uid == getuid() && proc_info_get(cred.pid, &pi) == ERR_OK &&
+	    pi.ppid == ssh_pid;
 }
 
 /* Whether ssh is gone, without reaping it (the relay does). */
@@ -219,7 +227,7 @@ dial_hand_over(struct dial *d, pid_t ssh_pid)
 		c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
-		r = !peer_is_us(c) ? ERR_DENIED :
+		r = !peer_is_dialer(c, ssh_pid) ? ERR_DENIED :
 		    fdpass_send(c, d->fd) == 0 ? ERR_OK : ERR_IO;
 		close(c);
 		if (r == ERR_OK)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -115,21 +116,31 @@ test_unresolvable(void **state)
 	dial_close(&d);
 }
 
-/* bulwark-dial as ssh runs it: $SHELL -c "exec PATH", stdout a socket. */
+/*
+ * Plays ssh: a child that runs bulwark-dial "-c arg" (as ssh runs it:
+ * $SHELL -c "exec PATH", stdout a socket) as its own child, as ssh runs
+ * its ProxyCommand, and exits with its status. Its pid is what
+ * dial_hand_over is given.
+ */
 static pid_t
 run_dial(const char *arg, int out)
 {
-	pid_t pid = fork();
+	pid_t pid = fork(), dialer;
+	int st;
 
 	assert_true(pid >= 0);
-	if (pid == 0) {
+	if (pid != 0)
+		return pid;
+	if ((dialer = fork()) == 0) {
 		if (dup2(out, STDOUT_FILENO) < 0)
 			_exit(126);
 		execl(BULWARK_DIAL_BIN, BULWARK_DIAL_BIN, "-c", arg,
 		    (char *)NULL);
 		_exit(127);
 	}
-	return pid;
+	if (dialer < 0 || waitpid(dialer, &st, 0) != dialer)
+		_exit(125);
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 124);
 }
 
 static int
@@ -196,6 +207,43 @@ test_hand_over_through_bulwark_dial(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * Another process of the same uid that connects first gets nothing: the
+ * connection waits for ssh's own dialer, a child of ssh.
+ */
+static void
+test_hand_over_stranger_refused(void **state)
+{
+	char dir[sizeof(DIR_TEMPLATE)], arg[128], b;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct dial d;
+	uint32_t port;
+	int lfd = listener(&port), sp[2], stranger, fd;
+	pid_t pid;
+
+	(void)state;
+	connected_and_listening(&d, dir, port);
+	stranger = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", d.path);
+	assert_int_equal(connect(stranger, (struct sockaddr *)&sun,
+	    sizeof(sun)), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	snprintf(arg, sizeof(arg), "exec %s", d.path);
+	pid = run_dial(arg, sp[1]);
+	close(sp[1]);
+	assert_int_equal(dial_hand_over(&d, pid), ERR_OK);
+	/* The stranger was hung up on, without a descriptor. */
+	assert_int_equal(read(stranger, &b, 1), 0);
+	fd = fdpass_recv(sp[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(exit_code(pid), 0);
+	close(fd);
+	close(stranger);
+	close(sp[0]);
+	close(lfd);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ssh gone before its dialer came: no 30 s wait, the socket is closed. */
 static void
 test_hand_over_ssh_gone(void **state)
@@ -249,6 +297,7 @@ main(void)
 		cmocka_unit_test(test_refused_says_so),
 		cmocka_unit_test(test_unresolvable),
 		cmocka_unit_test(test_hand_over_through_bulwark_dial),
+		cmocka_unit_test(test_hand_over_stranger_refused),
 		cmocka_unit_test(test_hand_over_ssh_gone),
 		cmocka_unit_test(test_dial_refuses_other_use),
 	};
