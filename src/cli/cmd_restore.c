@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,6 +349,45 @@ target_ok(const char *to)
 	return 0;
 }
 
+/*
+ * Refuses, before the passphrase and before anything is written, a whole
+ * snapshot that cannot fit: its host's count of file bytes against the
+ * free space of the file system the target is (or will be) on. The count
+ * is the host's (signed, but only a host's word), and holes and
+ * compression on the target make the real need smaller: an estimate,
+ * which --no-space-check skips. A restore that still runs out stops with
+ * ENOSPC, as before.
+ */
+static int
+space_ok(const char *to, const struct vault_snapshot *s)
+{
+	const struct manifest *m = s->m;
+	char dir[PATH_MAX], need[32], have[32], *slash;
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", to) >= sizeof(dir))
+		return 0;
+	/* The nearest directory that exists: the target is made in it. */
+	while (statvfs(dir, &vfs) != 0) {
+		if (errno != ENOENT || (slash = strrchr(dir, '/')) == NULL)
+			return 0;	/* target_ok and the restore will say */
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (m->bytes_read <= avail)
+		return 0;
+	cli_error("snapshot %s holds %s of file data (its host's count) and "
+	    "%s has %s free; free some space, restore to another file system, "
+	    "restore a part with --include, or pass --no-space-check to try "
+	    "anyway (files with holes may need less)", s->id, fmt_size(m->bytes_read, need, sizeof(need)), dir,
+	    fmt_size(avail, have, sizeof(have)));
+	return -1;
+}
+
 /* The ID prefix in lowercase: 4 to 32 hex digits. */
 static int
 snapshot_prefix(const char *arg, char out[MANIFEST_ID_HEX_LEN + 1])
@@ -393,6 +434,7 @@ cmd_restore(int argc, char **argv)
 		{ "include", required_argument, NULL, 'i' },
 		{ "numeric-owner", no_argument, NULL, 'n' },
 		{ "host", required_argument, NULL, 'H' },
+		{ "no-space-check", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *key = NULL, *passfile = NULL, *to = NULL;
@@ -407,7 +449,7 @@ cmd_restore(int argc, char **argv)
 	struct out o;
 	char prefix[MANIFEST_ID_HEX_LEN + 1], why[1024] = "";
 	size_t ninc = 0;
-	int c, i, r, numeric = 0, rc = 1;
+	int c, i, r, numeric = 0, space_check = 1, rc = 1;
 
 	memset(&snap, 0, sizeof(snap));
 	if ((inc = calloc((size_t)argc + 1, sizeof(*inc))) == NULL) {
@@ -424,6 +466,7 @@ cmd_restore(int argc, char **argv)
 		case 'i': inc[ninc++] = optarg; break;
 		case 'n': numeric = 1; break;
 		case 'H': host = optarg; break;
+		case 'S': space_check = 0; break;
 		default: goto usage;
 		}
 	}
@@ -455,7 +498,8 @@ cmd_restore(int argc, char **argv)
 		    err_str(i));
 		goto out;
 	}
-	if (target_ok(to) != 0)
+	if (target_ok(to) != 0 ||
+	    (space_check && ninc == 0 && space_ok(to, &snap) != 0))
 		goto out;
 	/* The packs come off the disk while the passphrase and Argon2id
 	 * take their time (restore.h); not starting only costs that. */
@@ -510,7 +554,7 @@ cmd_restore(int argc, char **argv)
 usage:
 	cli_error("usage: bulwark restore SNAPSHOT --vault DIR --key FILE "
 	    "[--passphrase-file FILE] --to DIR [--include PATTERN]... "
-	    "[--numeric-owner] [--host HOST]");
+	    "[--numeric-owner] [--host HOST] [--no-space-check]");
 	free(inc);
 	return 2;
 }

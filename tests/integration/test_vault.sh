@@ -16,7 +16,9 @@ P=bwv$$
 VUSER=${P}v
 RUN=/run/$P
 SSHD_PID=
+SMALL_MNT=
 cleanup_vault() {
+	[ -z "$SMALL_MNT" ] || umount "$SMALL_MNT" 2>/dev/null || true
 	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null || true
 	pkill -u "$VUSER" 2>/dev/null || true
 	userdel -r "$VUSER" >/dev/null 2>&1 || true
@@ -174,6 +176,29 @@ restore() {	# restore SNAP DEST
 restore "$SNAP1" "$T/r1"
 python3 "$TREECMP" "$S" "$T/r1$S" > "$T/cmp1" ||
 	{ cat "$T/cmp1"; fail "restore 1 differs from the source"; }
+ok
+
+# A whole snapshot that cannot fit is refused before the passphrase is
+# asked for and before anything is written; --no-space-check tries anyway
+# and stops at ENOSPC, saying so.
+SMALL_MNT=$T/small
+mkdir "$SMALL_MNT"
+mount -t tmpfs -o size=4m,mode=0700 "$P-small" "$SMALL_MNT"
+expect_fail "restore into a file system too small" \
+	"snapshot $SNAP1 holds .* of file data .* $SMALL_MNT has .* free.*--no-space-check" \
+	"$B" restore "$SNAP1" --vault "$T/vault" --key "$T/admin.key" \
+	--passphrase-file /nonexistent --to "$SMALL_MNT/r"
+[ ! -e "$SMALL_MNT/r" ] || fail "the refused restore made its target"
+expect_fail "restore with --no-space-check into too little space" "No space left on device" \
+	"$B" restore "$SNAP1" --vault "$T/vault" --key "$T/admin.key" \
+	--passphrase-file "$T/pass" --to "$SMALL_MNT/r" --no-space-check
+# A part that fits is not refused.
+rm -rf "$SMALL_MNT/r"
+"$B" restore "$SNAP1" --vault "$T/vault" --key "$T/admin.key" --passphrase-file "$T/pass" \
+	--to "$SMALL_MNT/etc" --include "$S/etc/*" >"$T/small.out" 2>&1 ||
+	{ cat "$T/small.out"; fail "a partial restore that fits"; }
+umount "$SMALL_MNT"
+SMALL_MNT=
 ok
 
 # An incremental backup reads only what changed and sends little. A
