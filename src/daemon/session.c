@@ -467,6 +467,20 @@ finish_recording(struct sess *s, char hex[BLOB_HEX_LEN + 1])
 	return r;
 }
 
+/*
+ * Another process reached the session's key agent on the gateway and was
+ * refused (src/shell/agent.c): the user's account runs something that
+ * went for the key.
+ */
+static void
+agent_refusals(struct sess *s, const char *tgt, uint32_t count, uint32_t pid)
+{
+	bd_refusal(s->d, s->user, s->rhost, tgt, "session.key", "deny", s->id,
+	    json_pack("{s:s,s:I,s:I}", "reason", "another process asked the "
+	    "session's key agent for the key", "attempts", (json_int_t)count,
+	    "pid", (json_int_t)pid));
+}
+
 static int
 finish(struct sess *s, int exit_status, uint64_t in, uint64_t out,
     const char *reason)
@@ -512,7 +526,7 @@ bd_h_session_end(struct rpc_conn *conn, const struct wire_msg *req,
 {
 	struct sess *s = rpc_conn_data(conn);
 	char reason[PROTO_STR_MAX + 1];
-	uint32_t status;
+	uint32_t status, refused = 0, pid = 0;
 	uint64_t in, out;
 	int r;
 
@@ -528,6 +542,14 @@ bd_h_session_end(struct rpc_conn *conn, const struct wire_msg *req,
 	/* SQLite and the audit log take signed 64-bit counts. */
 	if (in > INT64_MAX || out > INT64_MAX)
 		return ERR_RANGE;
+	if (wire_get_u32(req, P_COUNT, &refused) == ERR_OK && refused > 0) {
+		char tgt[2 * PROTO_STR_MAX + 2];
+
+		if (wire_get_u32(req, P_PROCESS, &pid) != ERR_OK)
+			pid = 0;
+		snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+		agent_refusals(s, tgt, refused, pid);
+	}
 	r = finish(s, status > 255 ? 255 : (int)status, in, out, reason);
 	if (rpc_conn_set_state(conn, PROTO_ST_ENDED) != ERR_OK)
 		return ERR_INTERNAL;

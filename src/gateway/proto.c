@@ -41,7 +41,7 @@ static const struct wire_field_spec f_data[] = {
 };
 static const struct wire_field_spec f_session_end[] = {
 	U32(P_EXIT, R), U64(P_BYTES_IN, R), U64(P_BYTES_OUT, R),
-	STR(P_REASON, 0),
+	STR(P_REASON, 0), U32(P_COUNT, 0), U32(P_PROCESS, 0),
 };
 static const struct wire_field_spec f_user_add[] = {
 	STR(P_USER, R), U32(P_UID, R), STR(P_ROLE, R), LINE(P_KEY, 0),

@@ -61,7 +61,10 @@
  *  SESSION_DATA   any, st 2     DATA R (asciicast v2 bytes, in order)
  *  SESSION_END    any, st 2     EXIT R (u32, the status as the shell
  *                               exits with it), BYTES_IN R, BYTES_OUT R,
- *                               REASON o ("hostkey-mismatch", ...)
+ *                               REASON o ("hostkey-mismatch", ...),
+ *                               COUNT o and PID o (connections the
+ *                               session's key agent refused, and the
+ *                               first one's pid: a session.key event)
  *
  * Admin requests, root only (the CLI; each is an audit event):
  *  USER_ADD       USER R, UID R, ROLE R, KEY o (a public key line)
@@ -173,6 +176,7 @@ enum proto_tag {
 	P_FACTORS = 31,		/* u8, 1: pam_bulwark's auth stage passed */
 	P_FP = 32,		/* str, a key fingerprint "SHA256:..." */
 	P_LOGIN_ID = 33,	/* u64, a gateway login (LOGIN_OPEN) */
+	P_PROCESS = 34,		/* u32, a process id */
 };
 
 /* Connection states of the session and PAM exchanges. */

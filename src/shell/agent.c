@@ -15,12 +15,15 @@
  * from ssh: another process of the user that connects is refused and the
  * user is told. The child exits once it has signed (ssh needs one
  * signature to log in), when ssh exits, or when bulwark-shell dies
- * (PR_SET_PDEATHSIG); agent_stop reaps it.
+ * (PR_SET_PDEATHSIG); agent_stop reaps it, and collects the pid of each
+ * process it refused from a pipe, for the audit log (SESSION_END).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
@@ -98,10 +101,12 @@ exited(int pidfd)
 	return poll(&p, 1, 0) != 0;
 }
 
-/* ssh itself, still running; anything else is told off on stderr. */
+/* ssh itself, still running; anything else is told off on stderr and
+ * reported to the parent on note (a 4-byte pid, dropped when full). */
 static int
-peer_is_ssh(int c, pid_t ssh_pid, int pidfd)
+peer_is_ssh(int c, pid_t ssh_pid, int pidfd, int note)
 {
+	uint32_t who;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	char msg[256];
@@ -116,6 +121,8 @@ peer_is_ssh(int c, pid_t ssh_pid, int pidfd)
 	    "you, tell an administrator.\r\n", (long)cred.pid, (long)cred.uid);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, msg, (size_t)n);
+	who = (uint32_t)cred.pid;
+	(void)!write(note, &who, sizeof(who));
 	return 0;
 }
 
@@ -142,17 +149,26 @@ serve(struct sshagent *a, int c)
 	}
 }
 
-/* Leaves only stderr, fd a and fd b open. */
-static void
-close_others(int a, int b)
+static int
+cmp_int(const void *a, const void *b)
 {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
+	return *(const int *)a - *(const int *)b;
+}
 
-	if (lo > STDERR_FILENO + 1)
-		(void)close_range(STDERR_FILENO + 1, (unsigned)lo - 1, 0);
-	if (hi > lo + 1)
-		(void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-	(void)close_range((unsigned)hi + 1, ~0U, 0);
+/* Leaves only stderr and the n descriptors in keep open. */
+static void
+close_others(int *keep, size_t n)
+{
+	unsigned lo = STDERR_FILENO + 1;
+	size_t i;
+
+	qsort(keep, n, sizeof(*keep), cmp_int);
+	for (i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > lo)
+			(void)close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	(void)close_range(lo, ~0U, 0);
 	(void)close(STDIN_FILENO);
 	(void)close(STDOUT_FILENO);
 }
@@ -160,18 +176,19 @@ close_others(int a, int b)
 __attribute__((noreturn))
 static void
 child(struct sshagent *a, struct sshkey *key, int lfd, pid_t ssh_pid,
-    int pidfd, pid_t parent)
+    int pidfd, int note, pid_t parent)
 {
 	struct pollfd p[2] = {
 		{ .fd = lfd, .events = POLLIN },
 		{ .fd = pidfd, .events = POLLIN },
 	};
+	int keep[3] = { lfd, pidfd, note };
 	int c, done = 0;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(0);
 	sig_child_reset();
-	close_others(lfd, pidfd);
+	close_others(keep, 3);
 	while (!done) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -182,7 +199,7 @@ child(struct sshagent *a, struct sshkey *key, int lfd, pid_t ssh_pid,
 			break;
 		if ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
-		if (peer_is_ssh(c, ssh_pid, pidfd))
+		if (peer_is_ssh(c, ssh_pid, pidfd, note))
 			done = serve(a, c);
 		close(c);
 	}
@@ -193,7 +210,9 @@ child(struct sshagent *a, struct sshkey *key, int lfd, pid_t ssh_pid,
 void
 agent_init(struct agent *ag, const char *dir)
 {
+	memset(ag, 0, sizeof(*ag));
 	ag->pid = -1;
+	ag->note_fd = -1;
 	snprintf(ag->path, sizeof(ag->path), "%s/agent", dir);
 }
 
@@ -205,7 +224,7 @@ agent_start(struct agent *ag, struct sshkey *key, const char *cert_line,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct sshagent a;
 	pid_t parent = getpid(), pid;
-	int lfd = -1, pidfd = -1, r;
+	int lfd = -1, pidfd = -1, note[2] = { -1, -1 }, r;
 
 	memset(&a, 0, sizeof(a));
 	a.key = key;
@@ -221,15 +240,22 @@ agent_start(struct agent *ag, struct sshkey *key, const char *cert_line,
 	memcpy(sun.sun_path, ag->path, strlen(ag->path) + 1);
 	r = ERR_IO;
 	if ((pidfd = pidfd_open(ssh_pid, 0)) < 0 ||
+	    pipe2(note, O_CLOEXEC | O_NONBLOCK) != 0 ||
 	    (lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
 	    listen(lfd, 4) != 0 || (pid = fork()) < 0)
 		goto out;
 	if (pid == 0)
-		child(&a, key, lfd, ssh_pid, pidfd, parent);
+		child(&a, key, lfd, ssh_pid, pidfd, note[1], parent);
 	ag->pid = pid;
+	ag->note_fd = note[0];
+	note[0] = -1;
 	r = ERR_OK;
  out:
+	if (note[0] >= 0)
+		close(note[0]);
+	if (note[1] >= 0)
+		close(note[1]);
 	if (lfd >= 0)
 		close(lfd);
 	if (pidfd >= 0)
@@ -237,6 +263,24 @@ agent_start(struct agent *ag, struct sshkey *key, const char *cert_line,
 	if (r != ERR_OK)
 		(void)unlink(ag->path);
 	return r;
+}
+
+/* The pids the agent reported, after it is gone: count and keep the first. */
+static void
+collect_notes(struct agent *ag)
+{
+	uint32_t who[64];
+	ssize_t n;
+	size_t i;
+
+	while ((n = read(ag->note_fd, who, sizeof(who))) > 0) {
+		for (i = 0; i < (size_t)n / sizeof(who[0]); i++) {
+			if (ag->refused++ == 0)
+				ag->first_pid = who[i];
+		}
+	}
+	close(ag->note_fd);
+	ag->note_fd = -1;
 }
 
 void
@@ -250,6 +294,8 @@ agent_stop(struct agent *ag)
 			;
 		ag->pid = -1;
 	}
+	if (ag->note_fd >= 0)
+		collect_notes(ag);
 	if (ag->path[0] != '\0')
 		(void)unlink(ag->path);
 }

@@ -477,7 +477,10 @@ session_end(const struct shell *sh, const struct relay_result *res)
 	    (r = wire_put_u64(b, P_BYTES_IN, res->bytes_in)) != ERR_OK ||
 	    (r = wire_put_u64(b, P_BYTES_OUT, res->bytes_out)) != ERR_OK ||
 	    (reason != NULL &&
-	    (r = wire_put_str(b, P_REASON, reason)) != ERR_OK))
+	    (r = wire_put_str(b, P_REASON, reason)) != ERR_OK) ||
+	    (res->agent_refused > 0 &&
+	    ((r = wire_put_u32(b, P_COUNT, res->agent_refused)) != ERR_OK ||
+	    (r = wire_put_u32(b, P_PROCESS, res->agent_pid)) != ERR_OK)))
 		goto out;
 	r = rpc_client_call(sh->rpc, b, &resp);
  out:
@@ -644,6 +647,8 @@ session_run(struct shell *sh)
 	}
 	/* The key is of no use once ssh is gone; remove it first. */
 	session_remove_dir(&s);
+	res.agent_refused = s.agent.refused;
+	res.agent_pid = s.agent.first_pid;
 	explain(sh, &res);
 	session_end_detached(sh, &res);
 	session_release(&s);

@@ -55,7 +55,10 @@ struct shell {
 /* The child holding the session key (agent.c). */
 struct agent {
 	pid_t pid;			/* -1 when not running */
+	int note_fd;			/* the refusals it reports, or -1 */
 	char path[96];			/* its socket, "" before agent_init */
+	uint32_t refused;		/* connections it refused, so far */
+	uint32_t first_pid;		/* the first of them */
 };
 
 /* What SESSION_OPEN and SESSION_CERT gave, and where it is on disk. */
@@ -107,6 +110,8 @@ struct relay_result {
 	int hostkey_mismatch;
 	int ended_by_gateway;	/* bulwarkd refused the recording */
 	int shell_error;	/* ssh could not be started */
+	uint32_t agent_refused;	/* other processes at the key agent */
+	uint32_t agent_pid;	/* the first of them */
 };
 
 /* main.c */
@@ -129,6 +134,7 @@ void session_drop_key(struct session *s);
  * (ssh is told it before the agent runs); agent_start forks the agent
  * with a copy of key (the caller frees its own), for ssh_pid alone;
  * agent_stop kills and reaps it and removes the socket; safe to repeat.
+ * refused and first_pid then say whom it turned away.
  */
 struct sshkey;
 void agent_init(struct agent *ag, const char *dir);

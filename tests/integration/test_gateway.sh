@@ -582,6 +582,12 @@ EOF
 echo "the thief's haul (nothing may be in it): $(cat "$T/thief/got.json")"
 cat "$T"/held.* | grepq "tried to use this session's key" ||
 	fail "the user was not told of the attempt on the agent"
+# ... and it is in the audit log, with the process that tried.
+gw_wait_ended || fail "the sessions beside the thief did not end"
+thief_pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$T/thief/got.json")
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.key"' |
+	grep '"decision":"deny"' | grep '"attempts":[1-9]' | grepq "\"pid\":$thief_pid[,}]" ||
+	fail "no session.key refusal naming the thief ($thief_pid) in the audit log"
 # Every session still worked, and nothing is left on disk after it.
 [ "$(cat "$T"/held.* | grep -c STARTED)" -ge 3 ] || fail "sessions beside the thief failed"
 left=$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/null)

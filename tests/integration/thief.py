@@ -16,7 +16,7 @@ import time
 
 out_path, stop_path = sys.argv[1], sys.argv[2]
 uid = os.getuid()
-got = {"dirs": 0, "connects": 0, "answers": [], "files": [],
+got = {"pid": os.getpid(), "dirs": 0, "connects": 0, "answers": [], "files": [],
        "private_keys": [], "ssh_procs": 0, "proc_readable": []}
 seen_dirs, tried = set(), set()
 

@@ -173,6 +173,9 @@ test_answers_ssh_alone(void **state)
 	assert_int_equal(exit_code(ssh), 0);
 	agent_stop(&f->ag);
 	assert_int_equal(f->ag.pid, -1);
+	/* The refusal is reported, with this process's pid, once. */
+	assert_int_equal(f->ag.refused, 1);
+	assert_int_equal(f->ag.first_pid, (uint32_t)getpid());
 	errno = 0;
 	assert_int_not_equal(stat(f->ag.path, &st), 0);
 	assert_int_equal(errno, ENOENT);
