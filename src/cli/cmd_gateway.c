@@ -409,34 +409,45 @@ step_check(const struct setup *s)
 }
 
 /*
- * sshd runs AuthorizedKeysCommand only when the program and every
- * directory above it belong to root and nobody else may write them;
- * warn early instead of letting every login fail later.
+ * Whether path and every directory above it belong to root and nobody
+ * else may write them: what sshd demands of AuthorizedKeysCommand, and
+ * what a program run as root by the apt hook needs.
  */
+static int
+root_owned_chain(const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if ((size_t)snprintf(p, sizeof(p), "%s", path) >= sizeof(p))
+		return 0;
+	for (;;) {
+		if (stat(p, &st) != 0 || st.st_uid != 0 ||
+		    (st.st_mode & 022) != 0)
+			return 0;
+		if ((slash = strrchr(p, '/')) == NULL || slash == p)
+			break;
+		*slash = '\0';
+	}
+	return stat("/", &st) == 0 && st.st_uid == 0 && (st.st_mode & 022) == 0;
+}
+
+/* sshd refuses AuthorizedKeysCommand otherwise: warn early instead of
+ * letting every login fail later. */
 static void
 check_keys_command_path(const struct setup *s)
 {
 	char path[PATH_MAX];
-	struct stat st;
 
 	if (pathf(path, sizeof(path), "%s/bulwark-keys", s->bindir) != 0)
 		return;
-	for (;;) {
-		char *slash;
-
-		if (stat(path, &st) != 0 || st.st_uid != 0 ||
-		    (st.st_mode & 022) != 0) {
-			printf("warning: sshd will refuse AuthorizedKeysCommand "
-			    "%s/bulwark-keys: %s is not owned by root or is "
-			    "writable by others; install bulwark under a "
-			    "root-owned directory (e.g. /usr/local/bin) and "
-			    "rerun with --bindir\n", s->bindir, path);
-			return;
-		}
-		if ((slash = strrchr(path, '/')) == NULL || slash == path)
-			break;
-		*slash = '\0';
-	}
+	if (!root_owned_chain(path))
+		printf("warning: sshd will refuse AuthorizedKeysCommand "
+		    "%s/bulwark-keys: it or a directory above it is not owned "
+		    "by root or is writable by others; install bulwark under a "
+		    "root-owned directory (e.g. /usr/local/bin) and rerun with "
+		    "--bindir\n", s->bindir);
 }
 
 /* The execute-only copy of ssh that bulwark-shell runs (gateway/sshbin.h). */
@@ -469,6 +480,20 @@ step_apt_hook(const struct setup *s)
 
 	if (pathf(path, sizeof(path), "%s/80bulwark-ssh", s->aptdir) != 0)
 		return -1;
+	/* apt runs the hook as root: never a program others could replace. */
+	{
+		char prog[PATH_MAX];
+
+		if (pathf(prog, sizeof(prog), "%s/bulwark", s->bindir) != 0)
+			return -1;
+		if (!root_owned_chain(prog)) {
+			printf("warning: no apt hook: %s, or a directory above "
+			    "it, is not root's alone, and apt would run it as "
+			    "root; after an openssh-client update run: bulwark "
+			    "gateway ssh-copy\n", prog);
+			return 0;
+		}
+	}
 	add(&t, "// Written by `bulwark gateway setup`: after each dpkg run, "
 	    "refresh the execute-only\n// copy of ssh that bulwark-shell "
 	    "runs, so an openssh-client update reaches it.\n"
