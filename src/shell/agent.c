@@ -35,6 +35,7 @@
 #include "auth/sshagent.h"
 #include "auth/sshcert.h"
 #include "common/encoding.h"
+#include "common/fsutil.h"
 #include "shell/shell.h"
 #include "common/banned.h"
 
@@ -66,23 +67,6 @@ read_full(int fd, uint8_t *buf, size_t len)
 		if (poll(&p, 1, READ_TIMEOUT_MS) != 1)
 			return -1;
 		n = read(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-write_full(int fd, const uint8_t *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -142,7 +126,7 @@ serve(struct sshagent *a, int c)
 		    read_full(c, req, (size_t)n) != 0 ||
 		    sshagent_handle(a, req, (size_t)n, out, &out_len,
 		    &signed_now) != ERR_OK ||
-		    write_full(c, out, out_len) != 0)
+		    fs_write_all(c, out, out_len) != ERR_OK)
 			return 0;
 		if (signed_now)
 			return 1;
@@ -188,6 +172,8 @@ child(struct sshagent *a, struct sshkey *key, int lfd, pid_t ssh_pid,
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(0);
 	sig_child_reset();
+	/* A peer gone mid-answer is an error from write(), not our end. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	close_others(keep, 3);
 	while (!done) {
 		if (poll(p, 2, -1) < 0) {
