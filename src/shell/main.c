@@ -122,8 +122,10 @@ harden(void)
 	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	/*
 	 * No core dump and no ptrace by another process of the same user:
-	 * the shell holds the session's certificate and decides what is
-	 * recorded. (ssh, exec'd later, is dumpable again and guards itself.)
+	 * the shell decides what is recorded, and its key agent (a child,
+	 * non-dumpable too) holds the session's key. ssh, exec'd later from
+	 * an execute-only copy, is made non-dumpable by the kernel
+	 * (src/gateway/sshbin.h).
 	 */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	umask(077);
