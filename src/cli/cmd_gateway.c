@@ -467,6 +467,45 @@ ssh_copy(const char *bindir)
 }
 
 /*
+ * bulwark-shell (each user's login shell) and bulwark-dial (ssh's proxy
+ * dialer, run as the user) root's and execute-only, like bulwark-ssh: the
+ * kernel makes a process non-dumpable when its user may not read the
+ * file it executes, so the user's other processes cannot attach to them
+ * before they protect themselves (bulwark-shell refuses to run otherwise).
+ */
+static int
+step_exec_only(const struct setup *s)
+{
+	static const char *const names[] = { "bulwark-shell", "bulwark-dial" };
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (pathf(path, sizeof(path), "%s/%s", s->bindir, names[i]) != 0)
+			return -1;
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			cli_error("%s is missing; install Bulwark there or pass "
+			    "--bindir DIR", path);
+			return -1;
+		}
+		if (st.st_uid == 0 && st.st_gid == 0 &&
+		    (st.st_mode & 07777) == SSHBIN_COPY_MODE) {
+			printf("kept %s (mode 0111)\n", path);
+			continue;
+		}
+		if (chown(path, 0, 0) != 0 ||
+		    chmod(path, SSHBIN_COPY_MODE) != 0) {
+			cli_error("cannot make %s root's with mode 0111: %s",
+			    path, strerror(errno));
+			return -1;
+		}
+		printf("set %s to root's, mode 0111 (execute-only)\n", path);
+	}
+	return 0;
+}
+
+/*
  * An apt hook that makes the copy again after every dpkg run, so that a
  * security update of openssh-client reaches sessions at once. bindir is
  * checked by gw_valid_path: nothing in it needs quoting.
@@ -919,7 +958,8 @@ gateway_setup(int argc, char **argv)
 	    step_sshd_config(&s) != 0 || step_symlink(&s) != 0 ||
 	    ensure_dir(s.pamdir, 0755) != 0 || step_pam(&s) != 0 ||
 	    step_check(&s) != 0 || ensure_dir(s.systemd, 0755) != 0 ||
-	    step_units(&s) != 0 || ssh_copy(s.bindir) != 0 ||
+	    step_units(&s) != 0 || step_exec_only(&s) != 0 ||
+	    ssh_copy(s.bindir) != 0 ||
 	    ensure_dir(s.aptdir, 0755) != 0 || step_apt_hook(&s) != 0)
 		return 1;
 	check_keys_command_path(&s);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/encoding.h"
@@ -83,6 +84,37 @@ proc_info_get(pid_t pid, struct proc_info *out)
 	if ((size_t)n == sizeof(buf))
 		return ERR_FORMAT;
 	return proc_stat_parse(buf, (size_t)n, out);
+}
+
+int
+proc_guarded(pid_t pid)
+{
+	char path[64], buf[STAT_MAX * 4], *t;
+	struct stat st;
+	ssize_t n;
+	int fd, e;
+
+	if (pid <= 0)
+		return ERR_INVAL;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT || errno == ESRCH ? ERR_NOTFOUND : ERR_IO;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return ERR_IO;
+	}
+	do {
+		n = read(fd, buf, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	if (n < 0)
+		return e == ESRCH ? ERR_NOTFOUND : ERR_IO;
+	buf[n] = '\0';
+	if ((t = strstr(buf, "\nTracerPid:\t")) == NULL)
+		return ERR_FORMAT;
+	t += strlen("\nTracerPid:\t");
+	return st.st_uid == 0 && t[0] == '0' && t[1] == '\n';
 }
 
 uint64_t

@@ -38,6 +38,14 @@ int proc_info_get(pid_t pid, struct proc_info *out) WUR;
 /* CLOCK_BOOTTIME in the clock ticks the kernel counts start times in. */
 uint64_t proc_boot_ticks(int64_t boot_ns);
 
+/*
+ * Whether another process of pid's user can neither trace pid nor read
+ * its memory: pid is not dumpable (the kernel then gives its /proc files
+ * to root) and no tracer is attached (TracerPid 0). 1 or 0; ERR_NOTFOUND
+ * when no such process is left. Meaningful for a pid that is not root's.
+ */
+int proc_guarded(pid_t pid);
+
 /* This boot's id (/proc/sys/kernel/random/boot_id), NUL-terminated. */
 int proc_boot_id(char out[PROC_BOOT_ID_LEN + 1]) WUR;
 

@@ -32,8 +32,9 @@
  * and accept is not caught, which is why refusals here cost bulwarkd
  * next to nothing (coalesced, not each fsync'd) and so cannot be used to
  * hold its accept back. The three start times must also be in order:
- * grandparent, parent, caller. The check runs again before a certificate
- * is signed.
+ * grandparent, parent, caller. The caller must also be out of reach of
+ * the user's other processes: not dumpable, not traced (proc_guarded).
+ * The check runs again before a certificate is signed.
  *
  * A login ends with LOGIN_CLOSE (pam_close_session), or by itself when its
  * monitor is gone (sshd killed): such rows are swept at start, at each
@@ -54,6 +55,11 @@
 #define NO_LOGIN_REASON \
 	"this process is not part of a gateway login: sessions are opened " \
 	"by logging in to the gateway with ssh"
+
+#define UNGUARDED_REASON \
+	"this gateway's bulwark-shell can be traced by your other processes; " \
+	"ask an administrator to run bulwark gateway setup, which installs " \
+	"it root-owned and execute-only"
 
 /*
  * The process at pid, if it is the one that connected: call again after
@@ -229,6 +235,18 @@ bd_login_of_caller(struct bulwarkd *d, const struct rpc_conn *conn,
 	    caller_info(peer, &again) != ERR_OK ||
 	    again.ppid != self.ppid || again.start != self.start)
 		return ERR_DENIED;
+	/*
+	 * bulwark-shell is installed execute-only, so the kernel makes it
+	 * non-dumpable at exec, and it says so again itself: a caller that
+	 * another process of the user can trace, or one being traced, may
+	 * be driven by that process, and gets nothing.
+	 */
+	*reason = UNGUARDED_REASON;
+	*why = "the caller can be traced (dumpable, or a tracer attached)";
+	if (proc_guarded(peer->pid) != 1 || caller_info(peer, &again) != ERR_OK ||
+	    again.start != self.start)
+		return ERR_DENIED;
+	*reason = NO_LOGIN_REASON;
 	*why = "no live login started the caller";
 	r = db_login_find(d->db, d->boot_id, (int64_t)parent.ppid,
 	    (int64_t)gp.start, &l);

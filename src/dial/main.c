@@ -12,13 +12,20 @@
  * private directory) and pass it on to ssh over stdout: SCM_RIGHTS with
  * one byte, as ssh's mm_receive_fd expects.
  *
+ * The socket must be bulwark-shell's own: its listener, by SO_PEERCRED,
+ * is ssh's parent. The session's directory is the user's, and another
+ * process of the user could put a socket of its own in its place and
+ * hand ssh a connection to somewhere else.
+ *
  * Nothing else: no network access of its own, libc only, so that it
  * starts in a millisecond. Anything unexpected is refused with exit 2,
  * a failure along the way exits 1; ssh then reports that the proxy
  * dialer did not pass back a connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +41,42 @@ fail(const char *what)
 {
 	fprintf(stderr, "bulwark-dial: %s: %s\n", what, strerror(errno));
 	return 1;
+}
+
+/* The parent of pid, from /proc/PID/stat (after the name's last ')'). */
+static pid_t
+parent_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* ") S PPID ..." */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0' ||
+	    p[3] != ' ')
+		return -1;
+	return (pid_t)strtol(p + 4, NULL, 10);
+}
+
+/* Whether the listener at c is bulwark-shell: the parent of ssh, ours. */
+static int
+from_shell(int c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	pid_t shell = parent_of(getppid());
+
+	return shell > 1 &&
+	    getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    cred.pid == shell && cred.uid == getuid();
 }
 
 int
@@ -62,6 +105,10 @@ main(int argc, char **argv)
 	if ((c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(c, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 		return fail(path);
+	if (!from_shell(c)) {
+		errno = EPERM;
+		return fail("the socket is not bulwark-shell's");
+	}
 	if ((fd = fdpass_recv(c)) < 0)
 		return fail("no connection from bulwark-shell");
 	if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {

@@ -20,14 +20,16 @@ same_file_data(const struct stat *a, const struct stat *b)
 	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-int
-sshbin_copy_fresh(const char *copy)
+enum sshbin_state
+sshbin_copy_state(const char *copy)
 {
 	struct stat c, s;
 
-	return lstat(copy, &c) == 0 && S_ISREG(c.st_mode) && c.st_uid == 0 &&
-	    (c.st_mode & 07777) == SSHBIN_COPY_MODE &&
-	    stat(SSHBIN_SYSTEM, &s) == 0 && same_file_data(&c, &s);
+	if (lstat(copy, &c) != 0 || !S_ISREG(c.st_mode) || c.st_uid != 0 ||
+	    (c.st_mode & 07777) != SSHBIN_COPY_MODE)
+		return SSHBIN_MISSING;
+	return stat(SSHBIN_SYSTEM, &s) == 0 && same_file_data(&c, &s) ?
+	    SSHBIN_FRESH : SSHBIN_STALE;
 }
 
 /* src (st) into the new file fd: contents, then owner, mode and times. */
@@ -64,7 +66,7 @@ sshbin_copy_make(const char *dir, int *kept)
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir,
 	    SSHBIN_COPY_NAME) >= sizeof(tmp))
 		return ERR_TOOBIG;
-	if (sshbin_copy_fresh(path)) {
+	if (sshbin_copy_state(path) == SSHBIN_FRESH) {
 		*kept = 1;
 		return ERR_OK;
 	}

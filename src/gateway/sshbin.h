@@ -9,10 +9,11 @@
  * Debian's ssh beside bulwark-shell that is root's and mode 0111:
  * unmodified, but neither readable nor traceable by the user running it.
  *
- * The copy is used only while it matches /usr/bin/ssh (same size and
- * modification time, which the copy keeps): after an upgrade of
- * openssh-client, bulwark-shell runs the new /usr/bin/ssh until the copy
- * is made again (setup installs an apt hook that does it at once).
+ * bulwark-shell never runs a traceable ssh: without the copy it opens no
+ * session. A copy that no longer matches /usr/bin/ssh (size and
+ * modification time, which the copy keeps) is stale: after an upgrade of
+ * openssh-client it is still used, with a warning to syslog, until it is
+ * made again (setup installs an apt hook that does that at once).
  */
 #ifndef BULWARK_GATEWAY_SSHBIN_H
 #define BULWARK_GATEWAY_SSHBIN_H
@@ -27,11 +28,12 @@
 #define SSHBIN_COPY_NAME	"bulwark-ssh"
 #define SSHBIN_COPY_MODE	0111
 
-/*
- * 1 when copy is a regular file of root's with mode SSHBIN_COPY_MODE and
- * the size and modification time of SSHBIN_SYSTEM, else 0.
- */
-int sshbin_copy_fresh(const char *copy);
+enum sshbin_state {
+	SSHBIN_MISSING,	/* absent, or not a root-owned 0111 regular file */
+	SSHBIN_STALE,	/* usable, but not the same as SSHBIN_SYSTEM */
+	SSHBIN_FRESH,
+};
+enum sshbin_state sshbin_copy_state(const char *copy);
 
 /*
  * Makes dir/SSHBIN_COPY_NAME a fresh copy (root only): written beside it,

@@ -15,8 +15,15 @@
  * from ssh: another process of the user that connects is refused and the
  * user is told. The child exits once it has signed (ssh needs one
  * signature to log in), when ssh exits, or when bulwark-shell dies
- * (PR_SET_PDEATHSIG); agent_stop reaps it, and collects the pid of each
- * process it refused from a pipe, for the audit log (SESSION_END).
+ * (PR_SET_PDEATHSIG); agent_stop reaps it.
+ *
+ * On a pipe to the parent it reports the pid of each process it refused
+ * (for the audit log, SESSION_END) and, before its signature leaves, that
+ * it signed (pid 0). The relay shows nothing from ssh until then: ssh that
+ * logged in without this agent (its session directory is the user's, and
+ * another process of the user could have swapped the sockets or
+ * known_hosts in it) reached something other than the pinned target with
+ * the session's key, and is stopped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +49,8 @@
 /* ssh sends each request whole; a peer that stalls mid-frame is dropped. */
 #define READ_TIMEOUT_MS	10000
 #define BLOB_MAX	4096
+/* The note that says "signed"; no process refused has pid 0. */
+#define NOTE_SIGNED	0
 
 /* The blob of "TYPE BASE64[ COMMENT]" into buf. */
 static int
@@ -90,6 +99,7 @@ exited(int pidfd)
 static int
 peer_is_ssh(int c, pid_t ssh_pid, int pidfd, int note)
 {
+	static int told;
 	uint32_t who;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -100,10 +110,11 @@ peer_is_ssh(int c, pid_t ssh_pid, int pidfd, int note)
 		return 0;
 	if (cred.pid == ssh_pid && cred.uid == getuid() && !exited(pidfd))
 		return 1;
+	/* Once: a process that keeps trying must not flood the terminal. */
 	n = snprintf(msg, sizeof(msg), "bulwark: process %ld (uid %ld) tried "
 	    "to use this session's key; it was refused. If that was not "
 	    "you, tell an administrator.\r\n", (long)cred.pid, (long)cred.uid);
-	if (n > 0)
+	if (n > 0 && !told++)
 		(void)!write(STDERR_FILENO, msg, (size_t)n);
 	who = (uint32_t)cred.pid;
 	(void)!write(note, &who, sizeof(who));
@@ -112,8 +123,9 @@ peer_is_ssh(int c, pid_t ssh_pid, int pidfd, int note)
 
 /* Requests on c until EOF or an error (0) or the signature is sent (1). */
 static int
-serve(struct sshagent *a, int c)
+serve(struct sshagent *a, int c, int note)
 {
+	static const uint32_t signed_note = NOTE_SIGNED;
 	static uint8_t req[SSHAGENT_MSG_MAX], out[SSHAGENT_REPLY_MAX];
 	uint8_t hdr[4];
 	size_t out_len;
@@ -125,11 +137,14 @@ serve(struct sshagent *a, int c)
 		    (n = sshagent_frame_len(hdr)) < 0 ||
 		    read_full(c, req, (size_t)n) != 0 ||
 		    sshagent_handle(a, req, (size_t)n, out, &out_len,
-		    &signed_now) != ERR_OK ||
-		    fs_write_all(c, out, out_len) != ERR_OK)
+		    &signed_now) != ERR_OK)
 			return 0;
-		if (signed_now)
+		/* The parent hears of it before ssh can log in with it. */
+		if (signed_now && write(note, &signed_note,
+		    sizeof(signed_note)) != (ssize_t)sizeof(signed_note))
 			return 1;
+		if (fs_write_all(c, out, out_len) != ERR_OK || signed_now)
+			return signed_now;
 	}
 }
 
@@ -186,7 +201,7 @@ child(struct sshagent *a, struct sshkey *key, int lfd, pid_t ssh_pid,
 		if ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		if (peer_is_ssh(c, ssh_pid, pidfd, note))
-			done = serve(a, c);
+			done = serve(a, c, note);
 		close(c);
 	}
 	sshkey_free(key);
@@ -251,22 +266,29 @@ agent_start(struct agent *ag, struct sshkey *key, const char *cert_line,
 	return r;
 }
 
-/* The pids the agent reported, after it is gone: count and keep the first. */
-static void
-collect_notes(struct agent *ag)
+int
+agent_fd(const struct agent *ag)
+{
+	return ag->signed_ok ? -1 : ag->note_fd;
+}
+
+int
+agent_poll(struct agent *ag)
 {
 	uint32_t who[64];
 	ssize_t n;
 	size_t i;
 
-	while ((n = read(ag->note_fd, who, sizeof(who))) > 0) {
+	while (ag->note_fd >= 0 &&
+	    (n = read(ag->note_fd, who, sizeof(who))) > 0) {
 		for (i = 0; i < (size_t)n / sizeof(who[0]); i++) {
-			if (ag->refused++ == 0)
+			if (who[i] == NOTE_SIGNED)
+				ag->signed_ok = 1;
+			else if (ag->refused++ == 0)
 				ag->first_pid = who[i];
 		}
 	}
-	close(ag->note_fd);
-	ag->note_fd = -1;
+	return ag->signed_ok;
 }
 
 void
@@ -280,8 +302,11 @@ agent_stop(struct agent *ag)
 			;
 		ag->pid = -1;
 	}
-	if (ag->note_fd >= 0)
-		collect_notes(ag);
+	if (ag->note_fd >= 0) {
+		(void)agent_poll(ag);
+		close(ag->note_fd);
+		ag->note_fd = -1;
+	}
 	if (ag->path[0] != '\0')
 		(void)unlink(ag->path);
 }

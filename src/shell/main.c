@@ -131,6 +131,28 @@ harden(void)
 	umask(077);
 }
 
+/*
+ * Whether this executable is root's and unreadable by the user: only then
+ * did the kernel make this process non-dumpable at exec, before any code
+ * of ours ran; a readable one leaves the time up to harden() to another
+ * process of the user, which can attach and undo it. Installed so by
+ * bulwark gateway setup.
+ */
+static int
+exec_only(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/exe", &st) == 0 && st.st_uid == 0 &&
+	    (st.st_mode & 0444) == 0)
+		return 1;
+	shell_msg("this gateway's bulwark-shell is readable by its users, so "
+	    "their other processes could take over a session; ask an "
+	    "administrator to run bulwark gateway setup, which installs it "
+	    "root-owned and execute-only");
+	return 0;
+}
+
 static int
 run(struct shell *sh)
 {
@@ -159,6 +181,8 @@ main(int argc, char **argv)
 	int status;
 
 	harden();
+	if (!exec_only())
+		return SHELL_EXIT_FAIL;
 	memset(&sh, 0, sizeof(sh));
 	if (parse_args(argc, argv, &cmd) != ERR_OK) {
 		shell_msg("this is a login shell; sshd runs it as "

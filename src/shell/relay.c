@@ -14,6 +14,14 @@
  * Recorded are all sessions but sftp (proto_kind_recorded): in a pty
  * session ssh's output, without one also what the user sends.
  *
+ * Nothing from ssh reaches the user before the session's key agent has
+ * signed ssh's login (agent.c): ssh writes nothing before it has logged
+ * in, so output first means ssh logged in some other way, to something
+ * the session's directory was made to point at. Output on stdout then
+ * stops ssh at once, unshown and unrecorded; on stderr, ssh has a moment
+ * to exit (its own errors, such as a host key mismatch, end it) and what
+ * it wrote is shown once it has.
+ *
  * The loop waits in ppoll() with the signals of sig.c unblocked and ends
  * once ssh has exited and its stdout and stderr have reached end of file.
  */
@@ -35,6 +43,7 @@
 #define SPLICE_LEN	(1024 * 1024)
 #define RW_BUF		(256 * 1024)
 #define KILL_GRACE_MS	5000	/* after a forwarded signal, then SIGKILL */
+#define AUTH_GRACE_MS	1000	/* stderr before the login: ssh's exit */
 
 enum { CH_IN, CH_OUT, CH_ERR, NCHAN };
 enum { REC_NONE, REC_OUT, REC_IN };	/* what a channel's bytes are */
@@ -62,7 +71,9 @@ struct relay {
 	struct shellcmd_keyscan ks;
 	struct relay_result *res;
 	struct session *sess;
-	int keys_gone;		/* the key and certificate files removed */
+	int keys_gone;		/* the agent stopped, the certificate removed */
+	int authed;		/* the agent signed ssh's login */
+	int err_held;		/* stderr waits for ssh's exit */
 	int reaped;
 	int64_t kill_at;	/* ms, CLOCK_MONOTONIC; 0: none */
 	int saved_fl[2];	/* of fds 0 and 1; -1: not changed */
@@ -353,6 +364,14 @@ reap(struct relay *r)
 	/* ssh is gone: nothing reads what the user still sends. */
 	if (r->ch[CH_IN].active)
 		chan_eof(r, &r->ch[CH_IN]);
+	/* Never logged in through the agent: its stderr (its own errors)
+	 * is shown now; anything on stdout came from elsewhere. */
+	if (!r->authed && r->sess != NULL &&
+	    !(r->authed = agent_poll(&r->sess->agent))) {
+		r->ch[CH_OUT].record = REC_NONE;
+		r->ch[CH_OUT].splice = r->ch[CH_OUT].splice_later = 0;
+		r->ch[CH_OUT].discard = 1;
+	}
 }
 
 static int
@@ -406,18 +425,52 @@ relay_tick(struct relay *r)
 	reap(r);
 }
 
+/* Output from ssh before its login was signed: see the top of the file. */
+static void
+gate(struct relay *r, struct chan *c)
+{
+	int64_t until;
+
+	if ((r->authed = agent_poll(&r->sess->agent)) != 0) {
+		chan_step(r, c);
+		return;
+	}
+	if (c == &r->ch[CH_ERR]) {
+		r->err_held = 1;
+		until = clock_mono_ms() + AUTH_GRACE_MS;
+		if (r->kill_at == 0 || r->kill_at > until)
+			r->kill_at = until;
+		return;
+	}
+	r->res->not_authed = 1;
+	c->record = REC_NONE;
+	c->splice = c->splice_later = 0;
+	c->discard = 1;
+	kill(r->run->pid, SIGKILL);
+	r->kill_at = clock_mono_ms();
+}
+
+/* Whether output on c waits for the agent's signature. */
+static int
+gated(const struct relay *r, const struct chan *c)
+{
+	return !r->authed && !r->reaped && c->to_user && r->sess != NULL;
+}
+
 static void
 relay_poll(struct relay *r)
 {
-	struct pollfd pfd[NCHAN + 1];
-	struct chan *who[NCHAN + 1];
+	struct pollfd pfd[NCHAN + 2];
+	struct chan *who[NCHAN + 2];
+	struct chan agent_mark;
 	struct timespec ts;
 	nfds_t n = 0, i;
 
 	for (i = 0; i < NCHAN; i++) {
 		struct chan *c = &r->ch[i];
 
-		if (!c->active)
+		if (!c->active || (gated(r, c) && c == &r->ch[CH_ERR] &&
+		    r->err_held))
 			continue;
 		pfd[n].fd = c->wait_out ? c->out : c->in;
 		pfd[n].events = c->wait_out ? POLLOUT : POLLIN;
@@ -430,6 +483,12 @@ relay_poll(struct relay *r)
 		pfd[n].revents = 0;
 		who[n++] = NULL;
 	}
+	if (!r->authed && r->sess != NULL && agent_fd(&r->sess->agent) >= 0) {
+		pfd[n].fd = agent_fd(&r->sess->agent);
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		who[n++] = &agent_mark;
+	}
 	if (ppoll(pfd, n, relay_timeout(r, &ts), sig_wait_mask()) <= 0)
 		return;
 	for (i = 0; i < n; i++) {
@@ -437,6 +496,10 @@ relay_poll(struct relay *r)
 			continue;
 		if (who[i] == NULL)
 			ackwatch_event(r->ack);
+		else if (who[i] == &agent_mark)
+			r->authed = agent_poll(&r->sess->agent);
+		else if (who[i]->active && gated(r, who[i]))
+			gate(r, who[i]);
 		else if (who[i]->active)
 			chan_step(r, who[i]);
 	}

@@ -471,6 +471,8 @@ session_end(const struct shell *sh, const struct relay_result *res)
 		reason = "ended-by-gateway";
 	else if (res->shell_error)
 		reason = "shell-error";
+	else if (res->not_authed)
+		reason = "not-authenticated-by-agent";
 	if ((r = wire_builder_new(PROTO_SESSION_END, &b)) != ERR_OK)
 		goto out;
 	if ((r = wire_put_u32(b, P_EXIT, (uint32_t)res->status)) != ERR_OK ||
@@ -551,6 +553,12 @@ explain(const struct shell *sh, const struct relay_result *res)
 	else if (res->ended_by_gateway)
 		shell_msg("the session was ended: the gateway did not accept "
 		    "its recording");
+	else if (res->not_authed)
+		shell_msg("the session to %s was stopped: ssh was answered "
+		    "without logging in with this session's key, so it did not "
+		    "reach the enrolled target. Another process of your account "
+		    "may have tampered with it; tell an administrator.",
+		    sh->cmd.target);
 }
 
 /*
@@ -617,10 +625,18 @@ session_go(const struct shell *sh, struct session *s, struct dial *dial,
 		sshrun_abort(run);
 		return;
 	}
-	/* If this fails, ssh says "proxy dialer did not pass back a
-	 * connection" and exits 255, which the relay reports. */
+	/* Only ssh's own dialer gets the connection (dial.c); without it
+	 * there is no session: ssh is not left to find another. */
 	ackwatch_start(&ack, dial->fd);
-	(void)dial_hand_over(dial, run->pid);
+	if (dial_hand_over(dial, run->pid) != ERR_OK) {
+		ackwatch_stop(&ack);
+		sshrun_show_errors(run);
+		shell_msg("ssh did not take its connection to %s; ask an "
+		    "administrator to check the gateway", sh->cmd.target);
+		res->status = SHELL_EXIT_CONNECT;
+		sshrun_abort(run);
+		return;
+	}
 	relay_run(sh, s, run, &ack, res);
 	ackwatch_stop(&ack);
 }

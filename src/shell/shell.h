@@ -59,6 +59,7 @@ struct agent {
 	char path[96];			/* its socket, "" before agent_init */
 	uint32_t refused;		/* connections it refused, so far */
 	uint32_t first_pid;		/* the first of them */
+	int signed_ok;			/* it signed ssh's login */
 };
 
 /* What SESSION_OPEN and SESSION_CERT gave, and where it is on disk. */
@@ -110,6 +111,7 @@ struct relay_result {
 	int hostkey_mismatch;
 	int ended_by_gateway;	/* bulwarkd refused the recording */
 	int shell_error;	/* ssh could not be started */
+	int not_authed;		/* ssh's output came before its login */
 	uint32_t agent_refused;	/* other processes at the key agent */
 	uint32_t agent_pid;	/* the first of them */
 };
@@ -134,13 +136,17 @@ void session_drop_key(struct session *s);
  * (ssh is told it before the agent runs); agent_start forks the agent
  * with a copy of key (the caller frees its own), for ssh_pid alone;
  * agent_stop kills and reaps it and removes the socket; safe to repeat.
- * refused and first_pid then say whom it turned away.
+ * refused and first_pid then say whom it turned away. agent_fd is the
+ * descriptor to poll until it has signed (-1 after); agent_poll reads
+ * what it reported and answers 1 once it signed ssh's login.
  */
 struct sshkey;
 void agent_init(struct agent *ag, const char *dir);
 int agent_start(struct agent *ag, struct sshkey *key, const char *cert_line,
     const char *hostkey_line, const char *login, pid_t ssh_pid) WUR;
 void agent_stop(struct agent *ag);
+int agent_fd(const struct agent *ag);
+int agent_poll(struct agent *ag);
 
 /* dial.c: dial_start resolves and starts connecting; dial_finish waits
  * (timeout_ms per address) and leaves a connected socket with
@@ -158,6 +164,9 @@ int sshrun_spawn(const struct shell *sh, const struct session *s,
     const char *dial_path, struct sshrun *out) WUR;
 /* Kills and reaps ssh and closes our ends of its pipes. */
 void sshrun_abort(struct sshrun *run);
+/* What ssh, gone before its session began, wrote to its stderr: copied to
+ * ours (at most 4 KiB, without waiting). */
+void sshrun_show_errors(const struct sshrun *run);
 
 /* ackwatch.c: ackwatch_start copies sock (the target connection before
  * it is handed over) and watches it; ackwatch_fd is the descriptor to

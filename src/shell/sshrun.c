@@ -163,24 +163,29 @@ self_dir(char *buf, size_t len)
 }
 
 /*
- * The execute-only copy of ssh beside us while it is fresh, else the
- * system's ssh, which other processes of the user could trace: said to
- * syslog, for the administrator (src/gateway/sshbin.h).
+ * The execute-only copy of ssh beside us (src/gateway/sshbin.h); never
+ * the system's ssh, which other processes of the user could trace. A
+ * stale copy still runs, said to syslog for the administrator.
  */
-static void
+static int
 ssh_binary(char *buf, size_t len)
 {
 	char dir[OPT_MAX] = "";
+	enum sshbin_state st = SSHBIN_MISSING;
 
 	if (self_dir(dir, sizeof(dir)) == ERR_OK &&
-	    (size_t)snprintf(buf, len, "%s/%s", dir, SSHBIN_COPY_NAME) < len &&
-	    sshbin_copy_fresh(buf))
-		return;
-	syslog(LOG_AUTH | LOG_WARNING, "%s/%s is missing or older than %s, "
-	    "so sessions run %s, which other processes of the user can trace; "
-	    "run: bulwark gateway ssh-copy --bindir %s", dir, SSHBIN_COPY_NAME,
-	    SSHBIN_SYSTEM, SSHBIN_SYSTEM, dir);
-	snprintf(buf, len, "%s", SSHBIN_SYSTEM);
+	    (size_t)snprintf(buf, len, "%s/%s", dir, SSHBIN_COPY_NAME) < len)
+		st = sshbin_copy_state(buf);
+	if (st == SSHBIN_STALE)
+		syslog(LOG_AUTH | LOG_WARNING, "%s is older than %s: sessions "
+		    "run the old ssh; run: bulwark gateway ssh-copy --bindir %s",
+		    buf, SSHBIN_SYSTEM, dir);
+	if (st != SSHBIN_MISSING)
+		return ERR_OK;
+	shell_msg("%s/%s, the gateway's copy of ssh, is missing; ask an "
+	    "administrator to run: bulwark gateway ssh-copy", dir,
+	    SSHBIN_COPY_NAME);
+	return ERR_NOTFOUND;
 }
 
 /*
@@ -231,8 +236,7 @@ build_env(const struct shell *sh, const struct session *s,
 			a->envp[a->nenv++] = *e;
 	}
 	a->envp[a->nenv] = NULL;
-	ssh_binary(a->ssh, sizeof(a->ssh));
-	return ERR_OK;
+	return ssh_binary(a->ssh, sizeof(a->ssh));
 }
 
 static void
@@ -318,6 +322,21 @@ sshrun_spawn(const struct shell *sh, const struct session *s,
 	close_pair(op);
 	close_pair(ep);
 	return r;
+}
+
+void
+sshrun_show_errors(const struct sshrun *run)
+{
+	char buf[4096];
+	ssize_t n;
+	int fl;
+
+	if (run->err_fd < 0 || (fl = fcntl(run->err_fd, F_GETFL)) < 0 ||
+	    fcntl(run->err_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return;
+	/* Bounded: ssh's own error lines, not a stream. */
+	if ((n = read(run->err_fd, buf, sizeof(buf))) > 0)
+		(void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
 void

@@ -518,7 +518,8 @@ EOF
 # client runs as a shell of a live login of $ALICE (gwlogin.py).
 python3 "$SRC_DIR/tests/integration/gwlogin.py" "$GW_SOCK" "$ALICE" "$(id -u "$ALICE")" "$(id -g "$ALICE")" -- \
 	python3 - "$GW_SOCK" "$LOGIN" <<'EOF' || fail "session end with huge counts"
-import socket, struct, sys
+import ctypes, socket, struct, sys
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)	# PR_SET_DUMPABLE 0, as bulwark-shell
 path, login = sys.argv[1:3]
 def field(tag, data): return struct.pack('>HI', tag, len(data)) + data
 def frame(typ, *fields):
@@ -594,14 +595,97 @@ left=$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/nu
 [ -z "$left" ] || fail "session directories left behind: $left"
 ok
 
+# ---- nor send a session to a target of its own -------------------------
+# The helper's attack on the first version (tests/integration/impostor.py):
+# a process of $ALICE rewrites a live session's directory (it is the
+# user's) so that ssh reaches a fake target that takes any key, with a
+# host key of its choosing. bulwark-dial takes the connection only from
+# bulwark-shell's socket; were ssh to log in anywhere without the
+# session's own agent, bulwark-shell would show nothing of it.
+E=$T/evil
+install -d -m 0755 "$E"
+ssh-keygen -q -t ed25519 -N '' -f "$E/hk"
+ssh-keygen -q -t ed25519 -N '' -f "$E/uk"
+cp "$E/uk.pub" "$E/authorized"
+chmod 0644 "$E"/*.pub "$E/authorized"
+EPORT=$(gw_free_port)
+cat >"$E/sshd_config" <<EOF
+Port $EPORT
+ListenAddress 127.0.0.1
+HostKey $E/hk
+PidFile none
+UsePAM no
+StrictModes no
+AuthorizedKeysFile $E/authorized
+ForceCommand echo FAKE-TARGET
+EOF
+/usr/sbin/sshd -D -e -f "$E/sshd_config" 2>"$E/sshd.log" &
+GW_PIDS+=($!)
+gw_wait_port "$EPORT"
+install -d -o "$ALICE" -m 0700 "$T/imp"
+cp "$E/uk" "$E/uk.pub" "$E/hk.pub" "$T/imp/"
+chown "$ALICE" "$T/imp"/*
+runuser -u "$ALICE" -- ssh-agent -a "$T/imp/agent.sock" >/dev/null
+runuser -u "$ALICE" -- env SSH_AUTH_SOCK="$T/imp/agent.sock" ssh-add -q "$T/imp/uk"
+runuser -u "$ALICE" -- python3 - "$EPORT" "$T/imp/agent.sock" "$T/imp/hk.pub" \
+	"$T/imp/uk.pub" "$T/imp/stop" "$T/imp/log" <"$SRC_DIR/tests/integration/impostor.py" &
+imp=$!
+sleep 0.3
+# The impostor races bulwark-dial for each session: until it wins one.
+for i in $(seq 15); do
+	rc=0
+	cm 127.0.0.1 "$LOGIN@web1" 'echo REAL-TARGET' >"$T/imp.out" 2>&1 || rc=$?
+	! grepq FAKE-TARGET "$T/imp.out" || fail "a session reached the impostor's target: $(cat "$T/imp.out")"
+	grepq "bulwark-dial connected to the impostor" "$T/imp/log" && break
+done
+touch "$T/imp/stop"
+wait "$imp" || true
+runuser -u "$ALICE" -- env SSH_AUTH_SOCK="$T/imp/agent.sock" ssh-agent -k >/dev/null 2>&1 || true
+grepq "bulwark-dial connected to the impostor" "$T/imp/log" ||
+	fail "the impostor never got in the way: $(cat "$T/imp/log")"
+[ "$rc" != 0 ] || fail "a session whose directory was rewritten went ahead: $(cat "$T/imp.out")"
+grepq "not bulwark-shell's" "$T/imp.out" || fail "bulwark-dial did not say why: $(cat "$T/imp.out")"
+gw_wait_ended || fail "the rewritten session was not ended"
+ok
+
+# ---- the gateway's binaries: execute-only, or no session ----------------
+for f in bulwark-shell bulwark-dial bulwark-ssh; do
+	[ "$(stat -c '%a %U' "$GW_BIN/$f")" = "111 root" ] ||
+		fail "$f is not root's with mode 0111: $(stat -c '%a %U' "$GW_BIN/$f")"
+done
+# A bulwark-shell its users can read could be traced before it protects
+# itself: it refuses to run.
+chmod 0755 "$GW_BIN/bulwark-shell"
+rc=0; cm 127.0.0.1 "$LOGIN@web1" true 2>"$T/ro.err" || rc=$?
+chmod 0111 "$GW_BIN/bulwark-shell"
+[ "$rc" != 0 ] || fail "a readable bulwark-shell ran a session"
+grepq "bulwark-shell is readable by its users" "$T/ro.err" || fail "readable bulwark-shell: $(cat "$T/ro.err")"
+# Without bulwark-ssh no session runs (never a traceable /usr/bin/ssh);
+# a stale one still runs.
+mv "$GW_BIN/bulwark-ssh" "$T/bulwark-ssh.away"
+rc=0; cm 127.0.0.1 "$LOGIN@web1" true 2>"$T/nossh.err" || rc=$?
+mv "$T/bulwark-ssh.away" "$GW_BIN/bulwark-ssh"
+[ "$rc" != 0 ] || fail "a session ran without bulwark-ssh"
+grepq "the gateway's copy of ssh, is missing" "$T/nossh.err" || fail "no bulwark-ssh: $(cat "$T/nossh.err")"
+touch -d '2001-01-01' "$GW_BIN/bulwark-ssh"
+cm 127.0.0.1 "$LOGIN@web1" 'echo STALE-OK' >"$T/stale.out" 2>&1 || fail "a stale bulwark-ssh: $(cat "$T/stale.out")"
+grepq STALE-OK "$T/stale.out" || fail "a stale bulwark-ssh: $(cat "$T/stale.out")"
+"$B" gateway ssh-copy --bindir "$GW_BIN" >/dev/null || fail "ssh-copy"
+gw_wait_ended || fail "sessions left open"
+ok
+
 # ---- only a shell of a live gateway login opens sessions ---------------
 # A process of $ALICE that sshd did not start for a login (a job left
 # behind, cron, su) gets no session and no certificate: login.c. Each
 # case runs the same client; "allow" only as a direct shell of a live
 # login of $ALICE.
 cat >"$T/open.py" <<'EOF'
-import socket, struct, sys
+import ctypes, socket, struct, sys
 path, login = sys.argv[1:3]
+# As bulwark-shell: out of reach of the user's other processes, unless
+# told to stay traceable.
+if sys.argv[3:] != ['dumpable']:
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)	# PR_SET_DUMPABLE 0
 def field(tag, data): return struct.pack('>HI', tag, len(data)) + data
 body = struct.pack('>H', 6) + field(6, b'web1') + field(7, login.encode()) + field(8, b'exec') + field(9, b'id')
 s = socket.socket(socket.AF_UNIX); s.connect(path); s.settimeout(5)
@@ -631,6 +715,14 @@ gwl --close-first "$ALICE" "$UA" "$GA" -- $(opener) >"$T/o3" 2>&1 || fail "clien
 grepq "^deny" <"$T/o3" || fail "a login that ended still opens sessions: $(cat "$T/o3")"
 gwl "$BOB" "$UA" "$GA" -- $(opener) >"$T/o4" || fail "client in another user's login"
 grepq "^deny" <"$T/o4" || fail "$ALICE opened a session in $BOB's login: $(cat "$T/o4")"
+# A shell of a live login that other processes of the user could trace
+# (dumpable: a readable bulwark-shell before it protects itself, or one
+# whose prctl a tracer undid) gets nothing.
+gwl "$ALICE" "$UA" "$GA" -- $(opener) dumpable >"$T/o6" || fail "dumpable client in a login"
+grepq "^deny this gateway's bulwark-shell can be traced" <"$T/o6" ||
+	fail "a traceable shell of a live login was not refused: $(cat "$T/o6")"
+grep -q "no session: the caller can be traced" "$GW_DIR/bulwarkd.log" ||
+	fail "bulwarkd's log does not say the caller could be traced"
 # One level further down (a process the shell started) is not the shell.
 gwl "$ALICE" "$UA" "$GA" -- sh -c "$(opener); true" >"$T/o5" || fail "client under the shell"
 grepq "^deny" <"$T/o5" || fail "a grandchild of the login's sshd opened a session: $(cat "$T/o5")"

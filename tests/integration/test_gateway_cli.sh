@@ -199,7 +199,8 @@ ok
 PY=/usr/bin/python3
 if [ -x "$PY" ]; then
 	cat > "$T/sess.py" <<'PYEOF'
-import socket, struct, sys
+import ctypes, socket, struct, sys
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)	# PR_SET_DUMPABLE 0, as bulwark-shell
 def msg(t, fields):
     body = struct.pack(">H", t)
     for tag, kind, v in fields:

@@ -115,6 +115,51 @@ test_boot_id(void **state)
 	    (uint64_t)(1000000000L / sysconf(_SC_CLK_TCK)), 1000000000);
 }
 
+/*
+ * A child of another uid (nobody), dumpable or not: guarded only when not
+ * (its /proc files then belong to root). Returns its pid, ready.
+ */
+static pid_t
+child_as_nobody(int dumpable)
+{
+	int p[2];
+	pid_t pid;
+	char b;
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0 ||
+		    prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) != 0 ||
+		    write(p[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(p[0], &b, 1), 1);
+	close(p[0]);
+	close(p[1]);
+	return pid;
+}
+
+static void
+test_guarded(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = child_as_nobody(1);
+	assert_int_equal(proc_guarded(pid), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	pid = child_as_nobody(0);
+	assert_int_equal(proc_guarded(pid), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	assert_int_equal(proc_guarded(pid), ERR_NOTFOUND);
+}
+
 int
 main(void)
 {
@@ -122,6 +167,7 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_boot_id),
+		cmocka_unit_test(test_guarded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

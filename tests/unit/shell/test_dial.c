@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,52 @@ test_hand_over_stranger_refused(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * A socket of another process in the hand-over socket's place (the
+ * session directory is the user's): bulwark-dial takes nothing from it.
+ */
+static void
+test_dial_refuses_impostor(void **state)
+{
+	char dir[sizeof(DIR_TEMPLATE)], path[64], arg[96];
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int go[2], sp[2], decoy[2], l, c;
+	pid_t imp, pid;
+	char b;
+
+	(void)state;
+	memcpy(dir, DIR_TEMPLATE, sizeof(DIR_TEMPLATE));
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dial", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(pipe(go), 0);
+	if ((imp = fork()) == 0) {
+		/* The impostor: listens there and hands out a descriptor. */
+		l = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (l < 0 || bind(l, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+		    listen(l, 1) != 0 || write(go[1], "l", 1) != 1 ||
+		    socketpair(AF_UNIX, SOCK_STREAM, 0, decoy) != 0 ||
+		    (c = accept(l, NULL, NULL)) < 0)
+			_exit(1);
+		_exit(fdpass_send(c, decoy[0]) == 0 ? 0 : 1);
+	}
+	assert_int_equal(read(go[0], &b, 1), 1);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	snprintf(arg, sizeof(arg), "exec %s", path);
+	pid = run_dial(arg, sp[1]);
+	close(sp[1]);
+	assert_int_equal(exit_code(pid), 1);
+	/* ssh's end: nothing came. */
+	assert_true(fdpass_recv(sp[0]) < 0);
+	(void)kill(imp, SIGKILL);
+	(void)exit_code(imp);
+	close(sp[0]);
+	close(go[0]);
+	close(go[1]);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ssh gone before its dialer came: no 30 s wait, the socket is closed. */
 static void
 test_hand_over_ssh_gone(void **state)
@@ -298,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_unresolvable),
 		cmocka_unit_test(test_hand_over_through_bulwark_dial),
 		cmocka_unit_test(test_hand_over_stranger_refused),
+		cmocka_unit_test(test_dial_refuses_impostor),
 		cmocka_unit_test(test_hand_over_ssh_gone),
 		cmocka_unit_test(test_dial_refuses_other_use),
 	};
