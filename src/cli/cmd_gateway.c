@@ -11,6 +11,7 @@
  * are rewritten when they differ from what the options ask for.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -480,24 +481,40 @@ step_exec_only(const struct setup *s)
 	char path[PATH_MAX];
 	struct stat st;
 	size_t i;
+	int fd, r;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (pathf(path, sizeof(path), "%s/%s", s->bindir, names[i]) != 0)
 			return -1;
-		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-			cli_error("%s is missing; install Bulwark there or pass "
-			    "--bindir DIR", path);
+		/* Whoever may replace it owns every session: refuse. */
+		if (!root_owned_chain(s->bindir)) {
+			cli_error("%s, or a directory above it, is not root's "
+			    "alone, so users could replace %s; install Bulwark "
+			    "under a root-owned directory (e.g. /usr/local/bin) "
+			    "and rerun with --bindir", s->bindir, names[i]);
+			return -1;
+		}
+		/* Through the descriptor: never a symbolic link's target. */
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			cli_error("%s is missing or not a regular file; install "
+			    "Bulwark there or pass --bindir DIR", path);
+			if (fd >= 0)
+				close(fd);
 			return -1;
 		}
 		if (st.st_uid == 0 && st.st_gid == 0 &&
 		    (st.st_mode & 07777) == SSHBIN_COPY_MODE) {
+			close(fd);
 			printf("kept %s (mode 0111)\n", path);
 			continue;
 		}
-		if (chown(path, 0, 0) != 0 ||
-		    chmod(path, SSHBIN_COPY_MODE) != 0) {
+		r = fchown(fd, 0, 0) == 0 && fchmod(fd, SSHBIN_COPY_MODE) == 0 ?
+		    0 : errno;
+		close(fd);
+		if (r != 0) {
 			cli_error("cannot make %s root's with mode 0111: %s",
-			    path, strerror(errno));
+			    path, strerror(r));
 			return -1;
 		}
 		printf("set %s to root's, mode 0111 (execute-only)\n", path);

@@ -235,18 +235,6 @@ bd_login_of_caller(struct bulwarkd *d, const struct rpc_conn *conn,
 	    caller_info(peer, &again) != ERR_OK ||
 	    again.ppid != self.ppid || again.start != self.start)
 		return ERR_DENIED;
-	/*
-	 * bulwark-shell is installed execute-only, so the kernel makes it
-	 * non-dumpable at exec, and it says so again itself: a caller that
-	 * another process of the user can trace, or one being traced, may
-	 * be driven by that process, and gets nothing.
-	 */
-	*reason = UNGUARDED_REASON;
-	*why = "the caller can be traced (dumpable, or a tracer attached)";
-	if (proc_guarded(peer->pid) != 1 || caller_info(peer, &again) != ERR_OK ||
-	    again.start != self.start)
-		return ERR_DENIED;
-	*reason = NO_LOGIN_REASON;
 	*why = "no live login started the caller";
 	r = db_login_find(d->db, d->boot_id, (int64_t)parent.ppid,
 	    (int64_t)gp.start, &l);
@@ -258,6 +246,20 @@ bd_login_of_caller(struct bulwarkd *d, const struct rpc_conn *conn,
 	}
 	*why = "the login is another user's";
 	r = strcmp(l.user, user) == 0 ? ERR_OK : ERR_DENIED;
+	/*
+	 * A shell of the login, then; bulwark-shell is installed
+	 * execute-only, so the kernel makes it non-dumpable at exec, and it
+	 * says so again itself. One that another process of the user can
+	 * trace, or that is being traced, may be driven by that process,
+	 * and gets nothing.
+	 */
+	if (r == ERR_OK && (proc_guarded(peer->pid) != 1 ||
+	    caller_info(peer, &again) != ERR_OK || again.start != self.start)) {
+		*reason = UNGUARDED_REASON;
+		*why = "the caller can be traced (dumpable, or a tracer "
+		    "attached)";
+		r = ERR_DENIED;
+	}
 	if (r == ERR_OK) {
 		*login_id = l.id;
 		*reason = NULL;

@@ -504,6 +504,18 @@ finish(struct sess *s, int exit_status, uint64_t in, uint64_t out,
 		bd_refusal(d, s->user, s->rhost, tgt, "session.hostkey",
 		    "deny", s->id, json_pack("{s:s}", "reason", "the target's "
 		    "host key is not the one pinned at enrolment"));
+	/* The shell stopped what another process of the user redirected
+	 * (src/shell/agent.c, src/shell/dial.c). */
+	if (reason != NULL && strcmp(reason, "not-authenticated-by-agent") == 0)
+		bd_refusal(d, s->user, s->rhost, tgt, "session.key", "deny",
+		    s->id, json_pack("{s:s}", "reason", "ssh logged in without "
+		    "the session's key agent, so not to the enrolled target; "
+		    "the shell stopped it"));
+	if (reason != NULL && strcmp(reason, "handover-refused") == 0)
+		bd_refusal(d, s->user, s->rhost, tgt, "session.handover",
+		    "deny", s->id, json_pack("{s:s}", "reason", "the connection "
+		    "to the target did not reach ssh's own dialer; the shell "
+		    "ended the session"));
 	detail = json_pack("{s:i,s:I,s:I}", "exit", exit_status,
 	    "bytes_in", (json_int_t)in, "bytes_out", (json_int_t)out);
 	if (detail != NULL && hex[0] != '\0')

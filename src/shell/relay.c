@@ -74,6 +74,7 @@ struct relay {
 	int keys_gone;		/* the agent stopped, the certificate removed */
 	int authed;		/* the agent signed ssh's login */
 	int err_held;		/* stderr waits for ssh's exit */
+	int64_t gate_until;	/* ms: SIGKILL unless signed by then; 0 */
 	int reaped;
 	int64_t kill_at;	/* ms, CLOCK_MONOTONIC; 0: none */
 	int saved_fl[2];	/* of fds 0 and 1; -1: not changed */
@@ -383,10 +384,13 @@ relay_done(const struct relay *r)
 static struct timespec *
 relay_timeout(const struct relay *r, struct timespec *ts)
 {
-	int64_t ms = record_timeout_ms(r->rec), k;
+	int64_t ms = record_timeout_ms(r->rec), k, at;
 
-	if (r->kill_at != 0 && !r->reaped) {
-		k = r->kill_at - clock_mono_ms();
+	at = r->kill_at;
+	if (r->gate_until != 0 && (at == 0 || r->gate_until < at))
+		at = r->gate_until;
+	if (at != 0 && !r->reaped) {
+		k = at - clock_mono_ms();
 		k = k > 0 ? k : 0;
 		ms = ms < 0 || k < ms ? k : ms;
 	}
@@ -415,6 +419,10 @@ relay_tick(struct relay *r)
 		r->kill_at = clock_mono_ms() + KILL_GRACE_MS;
 	if (r->kill_at != 0 && !r->reaped && clock_mono_ms() >= r->kill_at)
 		kill(r->run->pid, SIGKILL);
+	/* stderr before the login, and still no signature: not a login. */
+	if (r->gate_until != 0 && !r->authed && !r->reaped &&
+	    clock_mono_ms() >= r->gate_until)
+		kill(r->run->pid, SIGKILL);
 	if (sig_take_winch() && r->rec != NULL &&
 	    record_resize(r->rec) != ERR_OK)
 		record_failed(r);
@@ -432,14 +440,15 @@ gate(struct relay *r, struct chan *c)
 	int64_t until;
 
 	if ((r->authed = agent_poll(&r->sess->agent)) != 0) {
+		r->gate_until = 0;
 		chan_step(r, c);
 		return;
 	}
 	if (c == &r->ch[CH_ERR]) {
 		r->err_held = 1;
 		until = clock_mono_ms() + AUTH_GRACE_MS;
-		if (r->kill_at == 0 || r->kill_at > until)
-			r->kill_at = until;
+		if (r->gate_until == 0 || r->gate_until > until)
+			r->gate_until = until;
 		return;
 	}
 	r->res->not_authed = 1;
@@ -496,8 +505,9 @@ relay_poll(struct relay *r)
 			continue;
 		if (who[i] == NULL)
 			ackwatch_event(r->ack);
-		else if (who[i] == &agent_mark)
-			r->authed = agent_poll(&r->sess->agent);
+		else if (who[i] == &agent_mark &&
+		    (r->authed = agent_poll(&r->sess->agent)) != 0)
+			r->gate_until = 0;
 		else if (who[i]->active && gated(r, who[i]))
 			gate(r, who[i]);
 		else if (who[i]->active)

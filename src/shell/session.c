@@ -473,6 +473,8 @@ session_end(const struct shell *sh, const struct relay_result *res)
 		reason = "shell-error";
 	else if (res->not_authed)
 		reason = "not-authenticated-by-agent";
+	else if (res->handover_failed)
+		reason = "handover-refused";
 	if ((r = wire_builder_new(PROTO_SESSION_END, &b)) != ERR_OK)
 		goto out;
 	if ((r = wire_put_u32(b, P_EXIT, (uint32_t)res->status)) != ERR_OK ||
@@ -634,6 +636,7 @@ session_go(const struct shell *sh, struct session *s, struct dial *dial,
 		shell_msg("ssh did not take its connection to %s; ask an "
 		    "administrator to check the gateway", sh->cmd.target);
 		res->status = SHELL_EXIT_CONNECT;
+		res->handover_failed = 1;
 		sshrun_abort(run);
 		return;
 	}

@@ -112,6 +112,7 @@ struct relay_result {
 	int ended_by_gateway;	/* bulwarkd refused the recording */
 	int shell_error;	/* ssh could not be started */
 	int not_authed;		/* ssh's output came before its login */
+	int handover_failed;	/* ssh's dialer did not take the connection */
 	uint32_t agent_refused;	/* other processes at the key agent */
 	uint32_t agent_pid;	/* the first of them */
 };

@@ -646,6 +646,8 @@ grepq "bulwark-dial connected to the impostor" "$T/imp/log" ||
 [ "$rc" != 0 ] || fail "a session whose directory was rewritten went ahead: $(cat "$T/imp.out")"
 grepq "not bulwark-shell's" "$T/imp.out" || fail "bulwark-dial did not say why: $(cat "$T/imp.out")"
 gw_wait_ended || fail "the rewritten session was not ended"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.handover"' |
+	grepq '"decision":"deny"' || fail "the refused hand-over is not in the audit log"
 ok
 
 # ---- the gateway's binaries: execute-only, or no session ----------------
@@ -723,6 +725,10 @@ grepq "^deny this gateway's bulwark-shell can be traced" <"$T/o6" ||
 	fail "a traceable shell of a live login was not refused: $(cat "$T/o6")"
 grep -q "no session: the caller can be traced" "$GW_DIR/bulwarkd.log" ||
 	fail "bulwarkd's log does not say the caller could be traced"
+# Outside any login, dumpable or not, the reason is the missing login.
+runuser -u "$ALICE" -- $(opener) dumpable >"$T/o7" || fail "dumpable client outside a login"
+grepq "^deny this process is not part of a gateway login" <"$T/o7" ||
+	fail "a dumpable process outside a login got another reason: $(cat "$T/o7")"
 # One level further down (a process the shell started) is not the shell.
 gwl "$ALICE" "$UA" "$GA" -- sh -c "$(opener); true" >"$T/o5" || fail "client under the shell"
 grepq "^deny" <"$T/o5" || fail "a grandchild of the login's sshd opened a session: $(cat "$T/o5")"
