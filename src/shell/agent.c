@@ -276,7 +276,7 @@ int
 agent_poll(struct agent *ag)
 {
 	uint32_t who[64];
-	ssize_t n;
+	ssize_t n = -1;
 	size_t i;
 
 	while (ag->note_fd >= 0 &&
@@ -287,6 +287,11 @@ agent_poll(struct agent *ag)
 			else if (ag->refused++ == 0)
 				ag->first_pid = who[i];
 		}
+	}
+	/* The agent is gone and has said all it will: nothing to poll. */
+	if (ag->note_fd >= 0 && n == 0) {
+		close(ag->note_fd);
+		ag->note_fd = -1;
 	}
 	return ag->signed_ok;
 }

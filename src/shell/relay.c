@@ -505,10 +505,10 @@ relay_poll(struct relay *r)
 			continue;
 		if (who[i] == NULL)
 			ackwatch_event(r->ack);
-		else if (who[i] == &agent_mark &&
-		    (r->authed = agent_poll(&r->sess->agent)) != 0)
-			r->gate_until = 0;
-		else if (who[i]->active && gated(r, who[i]))
+		else if (who[i] == &agent_mark) {
+			if ((r->authed = agent_poll(&r->sess->agent)) != 0)
+				r->gate_until = 0;
+		} else if (who[i]->active && gated(r, who[i]))
 			gate(r, who[i]);
 		else if (who[i]->active)
 			chan_step(r, who[i]);
