@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """impostor.py - another process of a gateway user that rewrites a live
-session's directory (tests/integration/test_gateway.sh): it puts its own
-socket in place of the hand-over socket `dial`, points known_hosts at a
-fake target's host key, id-cert.pub at its own key and `agent` at its own
-ssh-agent, and hands ssh's dialer a connection to the fake target. Runs
-until STOP exists; what it did goes to LOG.
-Usage: impostor.py PORT AGENT_SOCK HOSTKEY_PUB USER_PUB STOP LOG
+session's directory (tests/integration/test_gateway.sh). In mode "dial"
+it puts its own socket in place of the hand-over socket `dial`, points
+known_hosts at a fake target's host key, id-cert.pub at its own key and
+`agent` at its own ssh-agent, and hands ssh's dialer a connection to the
+fake target (PORT). In mode "agent" it only points id-cert.pub and
+`agent` at its own key and agent, for a real target that also takes that
+key. Runs until STOP exists; what it did goes to LOG.
+Usage: impostor.py MODE PORT AGENT_SOCK HOSTKEY_PUB USER_PUB STOP LOG
 """
 import os
 import socket
 import sys
 import time
 
-port, agent_sock, hk_pub, user_pub, stop, log_path = sys.argv[1:7]
+mode, port, agent_sock, hk_pub, user_pub, stop, log_path = sys.argv[1:8]
 uid = os.getuid()
 seen = set()
 log = open(log_path, "a", buffering=1)
@@ -24,6 +26,19 @@ def replace(d, name, text):
     with open(os.path.join(d, "." + name), "w") as f:
         f.write(text)
     os.rename(os.path.join(d, "." + name), os.path.join(d, name))
+
+
+def swap_agent(d):
+    end = time.monotonic() + 5
+    while not os.path.exists(d + "/agent") and time.monotonic() < end:
+        time.sleep(0.0002)
+    try:
+        replace(d, "id-cert.pub", upub)
+        os.rename(d + "/agent", d + "/.agent.real")
+        os.symlink(agent_sock, d + "/agent")
+        log.write("swapped the agent in %s\n" % d)
+    except OSError as e:
+        log.write("could not swap the agent: %s\n" % e)
 
 
 def take_over(d):
@@ -77,7 +92,10 @@ while not os.path.exists(stop):
             continue
         seen.add(d)
         try:
-            take_over(d)
+            if mode == "agent":
+                swap_agent(d)
+            else:
+                take_over(d)
         except OSError as e:
             log.write("take-over failed: %s\n" % e)
     time.sleep(0.0005)

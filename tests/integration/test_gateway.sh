@@ -627,7 +627,7 @@ cp "$E/uk" "$E/uk.pub" "$E/hk.pub" "$T/imp/"
 chown "$ALICE" "$T/imp"/*
 runuser -u "$ALICE" -- ssh-agent -a "$T/imp/agent.sock" >/dev/null
 runuser -u "$ALICE" -- env SSH_AUTH_SOCK="$T/imp/agent.sock" ssh-add -q "$T/imp/uk"
-runuser -u "$ALICE" -- python3 - "$EPORT" "$T/imp/agent.sock" "$T/imp/hk.pub" \
+runuser -u "$ALICE" -- python3 - dial "$EPORT" "$T/imp/agent.sock" "$T/imp/hk.pub" \
 	"$T/imp/uk.pub" "$T/imp/stop" "$T/imp/log" <"$SRC_DIR/tests/integration/impostor.py" &
 imp=$!
 sleep 0.3
@@ -640,7 +640,6 @@ for i in $(seq 15); do
 done
 touch "$T/imp/stop"
 wait "$imp" || true
-runuser -u "$ALICE" -- env SSH_AUTH_SOCK="$T/imp/agent.sock" ssh-agent -k >/dev/null 2>&1 || true
 grepq "bulwark-dial connected to the impostor" "$T/imp/log" ||
 	fail "the impostor never got in the way: $(cat "$T/imp/log")"
 [ "$rc" != 0 ] || fail "a session whose directory was rewritten went ahead: $(cat "$T/imp.out")"
@@ -648,6 +647,40 @@ grepq "not bulwark-shell's" "$T/imp.out" || fail "bulwark-dial did not say why: 
 gw_wait_ended || fail "the rewritten session was not ended"
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.handover"' |
 	grepq '"decision":"deny"' || fail "the refused hand-over is not in the audit log"
+# And a target that also takes a standing key (web9: its sshd reads an
+# authorized_keys file with the impostor's key): the impostor points the
+# session at its own agent, ssh logs in to the real, pinned host without
+# the session's agent, and bulwark-shell shows nothing of it.
+ssh-keygen -q -t ed25519 -N '' -f "$E/hk9"
+E9PORT=$(gw_free_port)
+"$B" target add web9 --host 127.0.0.1 --port "$E9PORT" --group web --sensitivity 2 \
+	--host-key "$E/hk9.pub" >/dev/null || fail "target add web9"
+sed -e "s/^Port .*/Port $E9PORT/" -e "s|^HostKey .*|HostKey $E/hk9|" \
+	-e "s/^ForceCommand .*/ForceCommand echo STANDING-KEY/" "$E/sshd_config" >"$E/sshd9_config"
+/usr/sbin/sshd -D -e -f "$E/sshd9_config" 2>"$E/sshd9.log" &
+GW_PIDS+=($!)
+gw_wait_port "$E9PORT"
+rm -f "$T/imp/stop"
+runuser -u "$ALICE" -- python3 - agent 0 "$T/imp/agent.sock" "$T/imp/hk.pub" \
+	"$T/imp/uk.pub" "$T/imp/stop" "$T/imp/log9" <"$SRC_DIR/tests/integration/impostor.py" &
+imp=$!
+sleep 0.3
+for i in $(seq 15); do
+	rc=0
+	cm 127.0.0.1 "$LOGIN@web9" 'echo REAL-TARGET' >"$T/imp9.out" 2>&1 || rc=$?
+	! grepq STANDING-KEY "$T/imp9.out" || fail "a session logged in without its agent was shown: $(cat "$T/imp9.out")"
+	grepq "swapped the agent" "$T/imp/log9" && [ "$rc" != 0 ] && break
+done
+touch "$T/imp/stop"
+wait "$imp" || true
+pkill -u "$ALICE" -x ssh-agent || true
+grepq "swapped the agent" "$T/imp/log9" || fail "the impostor never swapped an agent: $(cat "$T/imp/log9")"
+[ "$rc" != 0 ] || fail "a session logged in without its agent went ahead: $(cat "$T/imp9.out")"
+grepq "ssh was answered without logging in with this session's key" "$T/imp9.out" ||
+	fail "the user was not told why: $(cat "$T/imp9.out")"
+gw_wait_ended || fail "the session without its agent was not ended"
+"$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.key"' |
+	grepq 'without the session.s key agent' || fail "the login without the agent is not in the audit log"
 ok
 
 # ---- the gateway's binaries: execute-only, or no session ----------------
