@@ -21,9 +21,9 @@
  * (for the audit log, SESSION_END) and, before its signature leaves, that
  * it signed (pid 0). The relay shows nothing from ssh until then: ssh that
  * logged in without this agent (its session directory is the user's, and
- * another process of the user could have swapped the sockets or
- * known_hosts in it) reached something other than the pinned target with
- * the session's key, and is stopped.
+ * another process of the user could have swapped the sockets, the
+ * certificate or known_hosts in it) did not log in with the session's
+ * certificate to the pinned target, and is stopped.
  */
 #include <errno.h>
 #include <fcntl.h>
