@@ -72,7 +72,6 @@ struct relay {
 	struct relay_result *res;
 	struct session *sess;
 	int keys_gone;		/* the agent stopped, the certificate removed */
-	int authed;		/* the agent signed ssh's login */
 	int err_held;		/* stderr waits for ssh's exit */
 	int64_t gate_until;	/* ms: SIGKILL unless signed by then; 0 */
 	int reaped;
@@ -341,6 +340,13 @@ relay_init(struct relay *r, const struct shell *sh, struct session *s,
 		record_failed(r);
 }
 
+/* Whether the session's agent has signed ssh's login (as last read). */
+static int
+signed_in(const struct relay *r)
+{
+	return r->sess == NULL || r->sess->agent.signed_ok;
+}
+
 static void
 reap(struct relay *r)
 {
@@ -367,8 +373,7 @@ reap(struct relay *r)
 		chan_eof(r, &r->ch[CH_IN]);
 	/* Never logged in through the agent: its stderr (its own errors)
 	 * is shown now; anything on stdout came from elsewhere. */
-	if (!r->authed && r->sess != NULL &&
-	    !(r->authed = agent_poll(&r->sess->agent))) {
+	if (!signed_in(r) && !agent_poll(&r->sess->agent)) {
 		r->ch[CH_OUT].record = REC_NONE;
 		r->ch[CH_OUT].splice = r->ch[CH_OUT].splice_later = 0;
 		r->ch[CH_OUT].discard = 1;
@@ -420,7 +425,7 @@ relay_tick(struct relay *r)
 	if (r->kill_at != 0 && !r->reaped && clock_mono_ms() >= r->kill_at)
 		kill(r->run->pid, SIGKILL);
 	/* stderr before the login, and still no signature: not a login. */
-	if (r->gate_until != 0 && !r->authed && !r->reaped &&
+	if (r->gate_until != 0 && !signed_in(r) && !r->reaped &&
 	    clock_mono_ms() >= r->gate_until)
 		kill(r->run->pid, SIGKILL);
 	if (sig_take_winch() && r->rec != NULL &&
@@ -439,7 +444,7 @@ gate(struct relay *r, struct chan *c)
 {
 	int64_t until;
 
-	if ((r->authed = agent_poll(&r->sess->agent)) != 0) {
+	if (agent_poll(&r->sess->agent)) {
 		r->gate_until = 0;
 		chan_step(r, c);
 		return;
@@ -463,7 +468,7 @@ gate(struct relay *r, struct chan *c)
 static int
 gated(const struct relay *r, const struct chan *c)
 {
-	return !r->authed && !r->reaped && c->to_user && r->sess != NULL;
+	return !signed_in(r) && !r->reaped && c->to_user;
 }
 
 static void
@@ -492,7 +497,7 @@ relay_poll(struct relay *r)
 		pfd[n].revents = 0;
 		who[n++] = NULL;
 	}
-	if (!r->authed && r->sess != NULL && agent_fd(&r->sess->agent) >= 0) {
+	if (r->sess != NULL && agent_fd(&r->sess->agent) >= 0) {
 		pfd[n].fd = agent_fd(&r->sess->agent);
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
@@ -506,7 +511,7 @@ relay_poll(struct relay *r)
 		if (who[i] == NULL)
 			ackwatch_event(r->ack);
 		else if (who[i] == &agent_mark) {
-			if ((r->authed = agent_poll(&r->sess->agent)) != 0)
+			if (agent_poll(&r->sess->agent))
 				r->gate_until = 0;
 		} else if (who[i]->active && gated(r, who[i]))
 			gate(r, who[i]);

@@ -168,13 +168,11 @@ self_dir(char *buf, size_t len)
  * stale copy still runs, said to syslog for the administrator.
  */
 static int
-ssh_binary(char *buf, size_t len)
+ssh_binary(const char *dir, char *buf, size_t len)
 {
-	char dir[OPT_MAX] = "";
 	enum sshbin_state st = SSHBIN_MISSING;
 
-	if (self_dir(dir, sizeof(dir)) == ERR_OK &&
-	    (size_t)snprintf(buf, len, "%s/%s", dir, SSHBIN_COPY_NAME) < len)
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, SSHBIN_COPY_NAME) < len)
 		st = sshbin_copy_state(buf);
 	if (st == SSHBIN_STALE)
 		syslog(LOG_AUTH | LOG_WARNING, "%s is older than %s: sessions "
@@ -189,19 +187,15 @@ ssh_binary(char *buf, size_t len)
 }
 
 /*
- * SHELL=bulwark-dial beside our own executable: ssh runs the proxy
- * command as "$SHELL -c 'exec COMMAND'", so the helper is started without
- * a shell in between. Our directory, not PATH: nothing from the user.
+ * SHELL=bulwark-dial beside our own executable (in dir): ssh runs the
+ * proxy command as "$SHELL -c 'exec COMMAND'", so the helper is started
+ * without a shell in between. Our directory, not PATH: nothing from the
+ * user.
  */
 static int
-dial_helper(char *buf, size_t len)
+dial_helper(const char *dir, char *buf, size_t len)
 {
-	char self[OPT_MAX];
-	int r;
-
-	if ((r = self_dir(self, sizeof(self))) != ERR_OK)
-		return r;
-	if ((size_t)snprintf(buf, len, "SHELL=%s/%s", self, SHELL_DIAL_NAME) >=
+	if ((size_t)snprintf(buf, len, "SHELL=%s/%s", dir, SHELL_DIAL_NAME) >=
 	    len)
 		return ERR_TOOBIG;
 	if (access(buf + 6, X_OK) != 0) {
@@ -217,14 +211,16 @@ static int
 build_env(const struct shell *sh, const struct session *s,
     struct ssh_argv *a)
 {
-	char **e;
+	char dir[OPT_MAX], **e;
 	int r;
 
 	if ((size_t)snprintf(a->home, sizeof(a->home), "HOME=%s", s->dir) >=
 	    sizeof(a->home))
 		return ERR_TOOBIG;
 	a->envp[a->nenv++] = a->home;
-	if ((r = dial_helper(a->shell, sizeof(a->shell))) != ERR_OK)
+	/* Our helpers are beside our own executable. */
+	if ((r = self_dir(dir, sizeof(dir))) != ERR_OK ||
+	    (r = dial_helper(dir, a->shell, sizeof(a->shell))) != ERR_OK)
 		return r;
 	a->envp[a->nenv++] = a->shell;
 	if (sh->term != NULL) {
@@ -236,7 +232,7 @@ build_env(const struct shell *sh, const struct session *s,
 			a->envp[a->nenv++] = *e;
 	}
 	a->envp[a->nenv] = NULL;
-	return ssh_binary(a->ssh, sizeof(a->ssh));
+	return ssh_binary(dir, a->ssh, sizeof(a->ssh));
 }
 
 static void

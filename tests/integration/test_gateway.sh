@@ -627,19 +627,29 @@ cp "$E/uk" "$E/uk.pub" "$E/hk.pub" "$T/imp/"
 chown "$ALICE" "$T/imp"/*
 runuser -u "$ALICE" -- ssh-agent -a "$T/imp/agent.sock" >/dev/null
 runuser -u "$ALICE" -- env SSH_AUTH_SOCK="$T/imp/agent.sock" ssh-add -q "$T/imp/uk"
-runuser -u "$ALICE" -- python3 - dial "$EPORT" "$T/imp/agent.sock" "$T/imp/hk.pub" \
-	"$T/imp/uk.pub" "$T/imp/stop" "$T/imp/log" <"$SRC_DIR/tests/integration/impostor.py" &
-imp=$!
-sleep 0.3
+# impostor_sessions MODE PORT TARGET LOG MARK SHOWN OUT [LOST]: runs the
+# impostor in MODE while sessions to TARGET run, none of which may show
+# SHOWN, until its LOG says MARK (and, with LOST, that session failed: a
+# swap that came after ssh had used the real agent lost the race). Sets rc.
+impostor_sessions() {
+	local mode=$1 port=$2 target=$3 log=$4 mark=$5 shown=$6 out=$7 lost=${8:-} imp i
+	rm -f "$T/imp/stop"
+	runuser -u "$ALICE" -- python3 - "$mode" "$port" "$T/imp/agent.sock" "$T/imp/hk.pub" \
+		"$T/imp/uk.pub" "$T/imp/stop" "$log" <"$SRC_DIR/tests/integration/impostor.py" &
+	imp=$!
+	sleep 0.3
+	for i in $(seq 15); do
+		rc=0
+		cm 127.0.0.1 "$LOGIN@$target" 'echo REAL-TARGET' >"$out" 2>&1 || rc=$?
+		! grepq "$shown" "$out" || fail "a session showed $shown: $(cat "$out")"
+		grepq "$mark" "$log" && { [ -z "$lost" ] || [ "$rc" != 0 ]; } && break
+	done
+	touch "$T/imp/stop"
+	wait "$imp" || true
+}
 # The impostor races bulwark-dial for each session: until it wins one.
-for i in $(seq 15); do
-	rc=0
-	cm 127.0.0.1 "$LOGIN@web1" 'echo REAL-TARGET' >"$T/imp.out" 2>&1 || rc=$?
-	! grepq FAKE-TARGET "$T/imp.out" || fail "a session reached the impostor's target: $(cat "$T/imp.out")"
-	grepq "bulwark-dial connected to the impostor" "$T/imp/log" && break
-done
-touch "$T/imp/stop"
-wait "$imp" || true
+impostor_sessions dial "$EPORT" web1 "$T/imp/log" "bulwark-dial connected to the impostor" \
+	FAKE-TARGET "$T/imp.out"
 grepq "bulwark-dial connected to the impostor" "$T/imp/log" ||
 	fail "the impostor never got in the way: $(cat "$T/imp/log")"
 [ "$rc" != 0 ] || fail "a session whose directory was rewritten went ahead: $(cat "$T/imp.out")"
@@ -660,19 +670,8 @@ sed -e "s/^Port .*/Port $E9PORT/" -e "s|^HostKey .*|HostKey $E/hk9|" \
 /usr/sbin/sshd -D -e -f "$E/sshd9_config" 2>"$E/sshd9.log" &
 GW_PIDS+=($!)
 gw_wait_port "$E9PORT"
-rm -f "$T/imp/stop"
-runuser -u "$ALICE" -- python3 - agent 0 "$T/imp/agent.sock" "$T/imp/hk.pub" \
-	"$T/imp/uk.pub" "$T/imp/stop" "$T/imp/log9" <"$SRC_DIR/tests/integration/impostor.py" &
-imp=$!
-sleep 0.3
-for i in $(seq 15); do
-	rc=0
-	cm 127.0.0.1 "$LOGIN@web9" 'echo REAL-TARGET' >"$T/imp9.out" 2>&1 || rc=$?
-	! grepq STANDING-KEY "$T/imp9.out" || fail "a session logged in without its agent was shown: $(cat "$T/imp9.out")"
-	grepq "swapped the agent" "$T/imp/log9" && [ "$rc" != 0 ] && break
-done
-touch "$T/imp/stop"
-wait "$imp" || true
+impostor_sessions agent 0 web9 "$T/imp/log9" "swapped the agent" STANDING-KEY \
+	"$T/imp9.out" lost
 pkill -u "$ALICE" -x ssh-agent || true
 grepq "swapped the agent" "$T/imp/log9" || fail "the impostor never swapped an agent: $(cat "$T/imp/log9")"
 [ "$rc" != 0 ] || fail "a session logged in without its agent went ahead: $(cat "$T/imp9.out")"
