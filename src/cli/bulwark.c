@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "common/termsafe.h"
 #include "common/banned.h"
 
 #ifndef BULWARK_VERSION
@@ -43,12 +44,10 @@ static const struct command commands[] = {
 void
 cli_fputs_safe(const char *s, FILE *f)
 {
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	char *safe = termsafe_vis(s, strlen(s), 1);
 
-		fputc((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' :
-		    c, f);
-	}
+	fputs(safe != NULL ? safe : "(out of memory)", f);
+	free(safe);
 }
 
 void

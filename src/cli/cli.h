@@ -47,9 +47,10 @@ int cli_admin_key_load(const char *file, const char *passfile,
 
 /*
  * Prints "bulwark: " and the formatted message to stderr. Control bytes
- * other than newline and tab are printed as '?': messages quote names
- * from snapshots, targets and files that others chose, and an escape
- * sequence in one must not reach the terminal.
+ * other than newline and tab, and C1 controls, are printed as \xNN
+ * (termsafe_vis): messages quote names from snapshots, targets and files
+ * that others chose, and an escape sequence in one must not reach the
+ * terminal.
  */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fputs with the same replacement of control bytes. */

@@ -28,6 +28,7 @@
 #include "audit/verify.h"
 #include "cli/cli.h"
 #include "common/fsutil.h"
+#include "common/termsafe.h"
 #include "common/banned.h"
 
 static int
@@ -1067,6 +1068,26 @@ match_str(json_t *e, const char *key, const char *pattern)
 	return v != NULL && fnmatch(pattern, v, 0) == 0;
 }
 
+/*
+ * One field of an entry for a reader's terminal: entries carry what users
+ * and targets chose (commands, reasons), so nothing in them is obeyed as
+ * a control character and no entry can look like two (termsafe_vis).
+ */
+static void
+show_text(const char *prefix, const char *v)
+{
+	char *safe;
+
+	if (v == NULL)
+		v = "-";
+	if ((safe = termsafe_vis(v, strlen(v), 0)) == NULL) {
+		printf("%s(out of memory)", prefix);
+		return;
+	}
+	printf("%s%s", prefix, safe);
+	free(safe);
+}
+
 static void
 show_entry(uint64_t index, const uint8_t *d, size_t len, const struct filter *f)
 {
@@ -1090,21 +1111,25 @@ show_entry(uint64_t index, const uint8_t *d, size_t len, const struct filter *f)
 		printf("%.*s\n", (int)len, (const char *)d);
 		goto out;
 	}
-	printf("%-8" PRIu64 " %s  %s  %s", index, tm ? tm : "-",
-	    json_string_value(json_object_get(e, "actor")),
-	    json_string_value(json_object_get(e, "action")));
+	printf("%-8" PRIu64, index);
+	show_text(" ", tm);
+	show_text("  ", json_string_value(json_object_get(e, "actor")));
+	show_text("  ", json_string_value(json_object_get(e, "action")));
 	for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
 		const char *v = json_string_value(json_object_get(e, extra[i]));
+		char prefix[32];
 
-		if (v != NULL)
-			printf("  %s=%s", extra[i], v);
+		if (v == NULL)
+			continue;
+		snprintf(prefix, sizeof(prefix), "  %s=", extra[i]);
+		show_text(prefix, v);
 	}
 	if (json_object_get(e, "detail") != NULL) {
 		char *s = json_dumps(json_object_get(e, "detail"),
 		    JSON_COMPACT | JSON_SORT_KEYS);
 
 		if (s != NULL)
-			printf("  detail=%s", s);
+			show_text("  detail=", s);
 		free(s);
 	}
 	putchar('\n');

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "audit/blob.h"
 #include "cli/cli.h"
 #include "cli/gwclient.h"
+#include "common/termsafe.h"
 #include "gateway/proto.h"
 #include "common/banned.h"
 
@@ -314,21 +316,56 @@ sleep_for(double s)
 		;
 }
 
+/* Event data through the filter of termsafe.h, to stdout. */
+static int
+write_safe(struct termsafe *ts, const char *p, size_t len)
+{
+	uint8_t *out;
+	int r;
+
+	if ((out = malloc(TERMSAFE_OUT_MAX(len))) == NULL)
+		return -1;
+	r = write_all((const char *)out, termsafe_filter(ts,
+	    (const uint8_t *)p, len, out));
+	free(out);
+	return r;
+}
+
+/*
+ * The end of a replay: the modes it set are undone, and whatever the
+ * terminal may still have typed in answer is discarded rather than left
+ * for the reader's shell.
+ */
+static void
+play_end(struct termsafe *ts)
+{
+	uint8_t out[TERMSAFE_FINISH_MAX];
+
+	(void)write_all((const char *)out, termsafe_finish(ts, out));
+	if (isatty(STDIN_FILENO))
+		(void)tcflush(STDIN_FILENO, TCIFLUSH);
+}
+
 /*
  * Writes the output and input events of the recording in f to stdout
  * (input events come only from sessions without a terminal, where nothing
  * echoed what the user sent, so they are shown where it was sent): at once
  * (speed 0, --cat) or with the recorded pauses, each at most IDLE_CAP,
- * divided by speed. id names the session in messages.
+ * divided by speed. id names the session in messages. What the target
+ * printed passes the filter of termsafe.h: the recording is the target's
+ * words, and the terminal it is shown on is the reader's.
  */
 static int
 play(FILE *f, uint64_t id, double speed)
 {
+	struct termsafe ts;
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
 	double last = 0;
 	int rc = 1;
+
+	termsafe_init(&ts);
 
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		json_error_t jerr;
@@ -379,7 +416,7 @@ play(FILE *f, uint64_t id, double speed)
 					gap = IDLE_CAP;
 				sleep_for(gap / speed);
 			}
-			if (write_all(json_string_value(jd),
+			if (write_safe(&ts, json_string_value(jd),
 			    json_string_length(jd)) != 0) {
 				json_decref(j);
 				goto out;
@@ -396,6 +433,7 @@ play(FILE *f, uint64_t id, double speed)
 	}
 	rc = 0;
  out:
+	play_end(&ts);
 	free(line);
 	return rc;
 }

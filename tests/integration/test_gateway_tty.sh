@@ -97,6 +97,43 @@ grep -q '"r", *"120x40"' "$T/s.cast" || fail "the resize is not in the recording
 head -1 "$T/s.cast" | grepq '"width": *100' || fail "the recording's header lacks the width"
 ok
 
+# What a target prints is replayed to whoever reads the recording, so a
+# recording must not be able to talk to that reader's terminal: the
+# recording keeps every byte, and play shows the drawing but drops what
+# makes a terminal answer (into the reader's shell), write the clipboard
+# or keep a mode. The audit log's listing shows a typed escape as text.
+rc=0
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("printf \"\\033]52;c;cHduZWQ=\\a\\033[6n\\033]2;PWN\\a\\033[21t\\033P\\044qm\\033\\134\\302\\233c\\033[?1000h\\033[1;32mGR%sN\\033[0m\\n\" EE\n")
+expect("GREEN"); expect("PROMPT$ ")
+send("exit 0\n")
+' || rc=$?
+[ "$rc" = 0 ] || fail "the session printing escape sequences (status $rc)"
+gw_wait_ended || fail "the session was not ended"
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+"$B" session play "$sid" --raw >"$T/esc.cast"
+grepq -F '\u001b]52;c;cHduZWQ=' "$T/esc.cast" || fail "the recording lost what the target printed"
+"$B" session play "$sid" --cat >"$T/esc.out"
+python3 - "$T/esc.out" <<'PYEOF' || fail "session play let a dangerous sequence through: $(od -c "$T/esc.out" | tail -20)"
+import sys
+out = open(sys.argv[1], 'rb').read()
+assert b'\x1b[1;32mGREEN\x1b[0m' in out, 'the colours are gone'
+for bad in (b'\x1b]', b'\x1bP', b'\x1b[6n', b'\x1b[21t', b'\xc2\x9b', b'\x1b[?1000h'):
+    assert bad not in out, bad
+assert out.endswith(b'\x1b[0m'), 'the attributes were not reset at the end'
+PYEOF
+rc=0
+python3 "$T/drive.py" 'expect("GREEN"); expect("\x1b[0m")' "$B" session play "$sid" --speed 1000 || rc=$?
+[ "$rc" = 0 ] || fail "session play on a terminal (status $rc)"
+ssh -F /dev/null -o ControlPath="$CM" -l "$ALICE" -p "$GW_PORT" 127.0.0.1 \
+	"$GW_LOGIN@web1 true '"$'\033]2;LOGPWN\a\302\2336n'"'" || fail "an exec session with escapes in its command"
+gw_wait_ended || fail "the exec session was not ended"
+"$B" log show --dir "$GW_STATE/log" >"$T/log.txt"
+grepq -F 'LOGPWN\u0007\xc2\x9b6n' "$T/log.txt" || fail "log show does not show the command's escapes as text: $(grep -a LOGPWN "$T/log.txt")"
+! grep -q $'\033\\|\302\233' "$T/log.txt" || fail "log show let an escape through: $(grep -a LOGPWN "$T/log.txt" | od -c | head)"
+ok
+
 # A command on a terminal (ssh -t gw login@web1 CMD) runs on one, and is
 # recorded like a shell.
 rc=0
