@@ -580,7 +580,9 @@ problem(const char *msg, void *arg)
 	struct out *o = arg;
 
 	clear_line(o);
-	printf("problem: %s\n", msg);
+	fputs("problem: ", stdout);
+	cli_fputs_safe(msg, stdout);	/* it may quote a path of the host's */
+	putchar('\n');
 	fflush(stdout);
 }
 

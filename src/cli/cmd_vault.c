@@ -502,13 +502,16 @@ static void __attribute__((format(printf, 2, 3)))
 problem(struct check *ck, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
 
 	if (ck->tty)
 		fputs("\r\033[K", stderr);
 	fputs("problem: ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	if (vasprintf(&msg, fmt, ap) >= 0)
+		cli_fputs_safe(msg, stdout);	/* names the files found */
 	va_end(ap);
+	free(msg);
 	putchar('\n');
 	ck->problems++;
 }

@@ -156,7 +156,7 @@ ok
 # control byte of theirs reaches the terminal.
 ! "$B" snapshots --vault "$T/"$'\033]0;PWNED\007' 2>"$T/esc.err" || fail "snapshots of a vault that is not there"
 ! grep -q $'[\033\007]' "$T/esc.err" || fail "a control byte reached the terminal: $(od -c "$T/esc.err" | head -3)"
-grep -qF '?]0;PWNED?' "$T/esc.err" || fail "the name is not shown with ? for control bytes: $(cat "$T/esc.err")"
+grep -qF '\x1b]0;PWNED\x07' "$T/esc.err" || fail "the name is not shown with \\xNN for control bytes: $(cat "$T/esc.err")"
 ok
 
 # Nothing in the vault is plain text: not the marker, not the mail.
