@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	{ "user", cmd_user, "add, list and remove gateway users, their keys and TOTP" },
 	{ "target", cmd_target, "add targets with pinned host keys; print their sshd setup script" },
 	{ "grant", cmd_grant, "let a role log in as LOGIN on a group of targets" },
-	{ "session", cmd_session, "list, show and replay recorded sessions" },
+	{ "session", cmd_session, "list, show, replay and end sessions" },
 	{ "ssh-config", cmd_ssh_config, "print OpenSSH client config for a user's targets" },
 	{ "vault", cmd_vault, "the backup vault: init, enroll hosts, receive backups, check" },
 	{ "backup", cmd_backup, "back paths up to a vault: encrypted, deduplicated, put-only" },

@@ -545,6 +545,63 @@ session_play(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Ends a live session: bulwarkd logs session.kill and shuts down the
+ * shell's connection, and the shell stops ssh at once. The session then
+ * ends with what was recorded ("ended by an administrator").
+ */
+static int
+session_kill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *usage = "usage: bulwark session kill ID (a number "
+	    "from 'bulwark session list')";
+	struct wire_builder *b = NULL;
+	struct rpc_response *resp = NULL;
+	uint64_t id;
+	int c, st, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
+		if (c != 'S') {
+			cli_error("%s", usage);
+			return 2;
+		}
+		sockopt = optarg;
+	}
+	if (argc - optind != 1 || parse_id(argv[optind], &id) != 0) {
+		cli_error("%s", usage);
+		return 2;
+	}
+	if (wire_builder_new(PROTO_SESSION_KILL, &b) != ERR_OK ||
+	    wire_put_u64(b, P_SESSION, id) != ERR_OK) {
+		cli_error("cannot build the request");
+		goto out;
+	}
+	if (gw_call(gw_socket_path(sockopt), b, &resp, &st) != 0)
+		goto out;
+	if (st == ERR_NOTFOUND) {
+		gw_say("session %" PRIu64 " is not open (it ended, or never "
+		    "was); 'bulwark session list' shows the open ones without "
+		    "an end time", id);
+		goto out;
+	}
+	if (st != ERR_OK) {
+		gw_fail(st, "cannot end session %" PRIu64, id);
+		goto out;
+	}
+	printf("session %" PRIu64 " ended: its ssh is stopped, and what was "
+	    "recorded is kept ('bulwark session show %" PRIu64 "')\n", id, id);
+	rc = 0;
+ out:
+	rpc_response_free(resp);
+	wire_builder_free(b);
+	return rc;
+}
+
 /* The live gateway logins: who is connected now. */
 static int
 session_logins(int argc, char **argv)
@@ -627,6 +684,7 @@ cmd_session(int argc, char **argv)
 	static const struct gw_sub subs[] = {
 		{ "list", session_list }, { "show", session_show },
 		{ "play", session_play }, { "logins", session_logins },
+		{ "kill", session_kill },
 	};
 
 	sockopt = NULL;

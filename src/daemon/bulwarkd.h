@@ -64,6 +64,7 @@ struct bulwarkd {
 	struct rpc_server *srv;
 	char boot_id[PROC_BOOT_ID_LEN + 1];	/* of this boot, for logins */
 	struct coalesce *refusals;	/* repeated refusals, counted */
+	struct sess *sessions;	/* open ones (session.c), for SESSION_KILL */
 };
 
 /* state.c: the state directory. dirs and options are set by the caller. */

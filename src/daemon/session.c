@@ -53,6 +53,8 @@ struct sess {
 	uint64_t rec_cap;	/* of this session: with a terminal or not */
 	int ended;
 	const char *end_reason;	/* the gateway's, for session.end */
+	struct rpc_conn *conn;	/* the shell's, once the session is open */
+	struct sess *next;	/* in d->sessions */
 	/*
 	 * session.start, logged with cert.issue in one durable write: the
 	 * decision takes effect only when a certificate exists. A session
@@ -310,6 +312,9 @@ bd_h_session_open(struct rpc_conn *conn, const struct wire_msg *req,
 	    (r = rpc_conn_set_state(conn, PROTO_ST_OPENED)) != ERR_OK)
 		goto out;
 	rpc_conn_set_data(conn, s, bd_session_conn_free);
+	s->conn = conn;
+	s->next = d->sessions;
+	d->sessions = s;
 	s = NULL;
 out:
 	if (s != NULL && s->id != 0)
@@ -571,10 +576,16 @@ bd_h_session_end(struct rpc_conn *conn, const struct wire_msg *req,
 void
 bd_session_conn_free(void *data)
 {
-	struct sess *s = data;
+	struct sess *s = data, **pp;
 
 	if (s == NULL)
 		return;
+	for (pp = &s->d->sessions; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
 	if (!s->ended)
 		(void)finish(s, -1, 0, 0, "the shell went away without "
 		    "ending the session");
@@ -582,6 +593,40 @@ bd_session_conn_free(void *data)
 		close(s->rec_fd);
 	bd_batch_clear(&s->pending);
 	free(s);
+}
+
+/*
+ * An administrator ends a live session: audited first (an unlogged
+ * decision takes no effect), then the shell's connection is shut down.
+ * The shell watches it (src/shell/relay.c) and stops ssh at once, idle
+ * or not; the session ends with what was recorded, its reason saying who
+ * ended it.
+ */
+int
+bd_h_session_kill(struct rpc_conn *conn, const struct wire_msg *req,
+    struct wire_builder *resp)
+{
+	struct bulwarkd *d = rpc_conn_arg(conn);
+	char who[32], tgt[2 * PROTO_STR_MAX + 2];
+	struct sess *s;
+	uint64_t id;
+	int r;
+
+	(void)resp;
+	if (wire_get_u64(req, P_SESSION, &id) != ERR_OK)
+		return ERR_FORMAT;
+	for (s = d->sessions; s != NULL && s->id != id; s = s->next)
+		;
+	if (s == NULL || s->ended)
+		return ERR_NOTFOUND;
+	bd_peer_name(conn, who, sizeof(who));
+	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+	if ((r = bd_event(d, who, "cli", tgt, "session.kill", "allow", s->id,
+	    json_pack("{s:s}", "user", s->user))) != ERR_OK)
+		return r;
+	s->end_reason = "ended by an administrator";
+	rpc_conn_shutdown(s->conn);
+	return ERR_OK;
 }
 
 int

@@ -18,7 +18,7 @@ H(ca_key); H(user_add); H(user_key_add); H(user_keys); H(user_key_del);
 H(user_list); H(user_state);
 H(one_name); H(mfa_enroll); H(target_add); H(target_list);
 H(target_rekey); H(grant_change); H(grant_list);
-H(session_list); H(session_get); H(login_list);
+H(session_list); H(session_get); H(session_kill); H(login_list);
 
 #define ROOT RPC_CALLER_ROOT
 #define ANY RPC_CALLER_ANY
@@ -64,6 +64,7 @@ static struct rpc_request rows[] = {
 	ROW(PROTO_GRANT_LIST, grant_list, ROOT, ADMIN),
 	ROW(PROTO_SESSION_LIST, session_list, ROOT, ADMIN),
 	ROW(PROTO_SESSION_GET, session_get, ROOT, ADMIN),
+	ROW(PROTO_SESSION_KILL, session_kill, ROOT, ADMIN),
 	ROW(PROTO_LOGIN_LIST, login_list, ROOT, ADMIN),
 };
 

@@ -109,6 +109,7 @@ static const struct {
 	NONE(PROTO_GRANT_LIST),
 	SPEC(PROTO_SESSION_LIST, f_session_list),
 	SPEC(PROTO_SESSION_GET, f_session),
+	SPEC(PROTO_SESSION_KILL, f_session),
 	NONE(PROTO_LOGIN_LIST),
 	NONE(PROTO_CA_KEY),
 };

@@ -88,6 +88,9 @@
  *                 "ID\tUSER\tLOGIN@TARGET\tKIND\tSTARTED\tENDED\tEXIT\t
  *                 IN\tOUT\tRECORDING\n", RECORDING "-" for none)
  *  SESSION_GET    SESSION R -> TEXT (one such line)
+ *  SESSION_KILL   SESSION R: ends a live session (ERR_NOTFOUND when it
+ *                 is not); bulwarkd shuts the shell's connection down,
+ *                 which the shell takes as the order to stop ssh
  *  LOGIN_LIST     -> TEXT ("ID\tUSER\tRHOST\tOPENED\tPID\tSTART\n" per
  *                 live gateway login, oldest first; RHOST "-" when
  *                 unknown; PID and START (clock ticks after boot) name
@@ -138,6 +141,7 @@ enum proto_type {
 	PROTO_SESSION_LIST = 50,
 	PROTO_SESSION_GET = 51,
 	PROTO_LOGIN_LIST = 52,
+	PROTO_SESSION_KILL = 53,
 	PROTO_CA_KEY = 60,
 };
 

@@ -223,6 +223,13 @@ rpc_conn_drop(struct rpc_conn *conn)
 }
 
 void
+rpc_conn_shutdown(struct rpc_conn *conn)
+{
+	if (conn->fd >= 0)
+		(void)shutdown(conn->fd, SHUT_RDWR);
+}
+
+void
 rpc_conn_set_data(struct rpc_conn *conn, void *data, void (*free_fn)(void *))
 {
 	if (conn->data_free != NULL && conn->data != data)
@@ -949,6 +956,12 @@ struct rpc_client {
 	int timeout_ms;
 	int broken;
 };
+
+int
+rpc_client_fd(const struct rpc_client *c)
+{
+	return c->fd;
+}
 
 int
 rpc_client_connect(const char *path, int timeout_ms, struct rpc_client **out)

@@ -170,6 +170,11 @@ int rpc_conn_set_state(struct rpc_conn *conn, unsigned state) WUR;
 /* Closes the connection once the current response is sent. */
 void rpc_conn_drop(struct rpc_conn *conn);
 /*
+ * Shuts another connection down now: its peer reads end of file at once,
+ * and the server closes it (free_fn runs) on its next turn.
+ */
+void rpc_conn_shutdown(struct rpc_conn *conn);
+/*
  * Per-connection data owned by the server from here on: free_fn(data) runs
  * when it is replaced or the connection closes.
  */
@@ -216,6 +221,11 @@ struct rpc_client;
 int rpc_client_connect(const char *path, int timeout_ms,
     struct rpc_client **out) WUR;
 void rpc_client_free(struct rpc_client *c);
+/*
+ * The connection's descriptor, to poll between calls: the server sends
+ * nothing unasked, so it is readable only once the server closed it.
+ */
+int rpc_client_fd(const struct rpc_client *c);
 
 /*
  * Sends req and waits for its response. Returns ERR_OK with *resp set

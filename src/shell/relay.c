@@ -22,6 +22,11 @@
  * to exit (its own errors, such as a host key mismatch, end it) and what
  * it wrote is shown once it has.
  *
+ * The loop also watches the connection to bulwarkd, which carries
+ * nothing unasked: once bulwarkd closes it (an administrator ended the
+ * session with SESSION_KILL, or bulwarkd stopped), ssh is stopped at
+ * once, idle or not, since nothing more could be recorded or reported.
+ *
  * The loop waits in ppoll() with the signals of sig.c unblocked and ends
  * once ssh has exited and its stdout and stderr have reached end of file.
  */
@@ -75,6 +80,7 @@ struct relay {
 	int err_held;		/* stderr waits for ssh's exit */
 	int64_t gate_until;	/* ms: SIGKILL unless signed by then; 0 */
 	int reaped;
+	int gw_fd;		/* the connection to bulwarkd; -1: not watched */
 	int64_t kill_at;	/* ms, CLOCK_MONOTONIC; 0: none */
 	int saved_fl[2];	/* of fds 0 and 1; -1: not changed */
 };
@@ -133,6 +139,17 @@ record_failed(struct relay *r)
 	record_free(r->rec);
 	r->rec = NULL;
 	r->res->ended_by_gateway = 1;
+	relay_hangup(r, SIGTERM);
+}
+
+/* bulwarkd closed the session's connection: see the top of the file. */
+static void
+gateway_closed(struct relay *r)
+{
+	r->gw_fd = -1;
+	r->res->gateway_closed = 1;
+	record_free(r->rec);
+	r->rec = NULL;
 	relay_hangup(r, SIGTERM);
 }
 
@@ -312,6 +329,7 @@ relay_init(struct relay *r, const struct shell *sh, struct session *s,
 	r->res = res;
 	r->sess = s;
 	r->saved_fl[0] = r->saved_fl[1] = -1;
+	r->gw_fd = sh->rpc != NULL ? rpc_client_fd(sh->rpc) : -1;
 	shellcmd_keyscan_init(&r->ks);
 	chan_init(&r->ch[CH_IN], pty ? -1 : STDIN_FILENO, run->in_fd,
 	    &res->bytes_in);
@@ -474,9 +492,9 @@ gated(const struct relay *r, const struct chan *c)
 static void
 relay_poll(struct relay *r)
 {
-	struct pollfd pfd[NCHAN + 2];
-	struct chan *who[NCHAN + 2];
-	struct chan agent_mark;
+	struct pollfd pfd[NCHAN + 3];
+	struct chan *who[NCHAN + 3];
+	struct chan agent_mark, gw_mark;
 	struct timespec ts;
 	nfds_t n = 0, i;
 
@@ -503,6 +521,12 @@ relay_poll(struct relay *r)
 		pfd[n].revents = 0;
 		who[n++] = &agent_mark;
 	}
+	if (r->gw_fd >= 0 && !r->reaped) {
+		pfd[n].fd = r->gw_fd;
+		pfd[n].events = POLLIN | POLLRDHUP;
+		pfd[n].revents = 0;
+		who[n++] = &gw_mark;
+	}
 	if (ppoll(pfd, n, relay_timeout(r, &ts), sig_wait_mask()) <= 0)
 		return;
 	for (i = 0; i < n; i++) {
@@ -510,6 +534,8 @@ relay_poll(struct relay *r)
 			continue;
 		if (who[i] == NULL)
 			ackwatch_event(r->ack);
+		else if (who[i] == &gw_mark)
+			gateway_closed(r);
 		else if (who[i] == &agent_mark) {
 			if (agent_poll(&r->sess->agent))
 				r->gate_until = 0;

@@ -467,7 +467,7 @@ session_end(const struct shell *sh, const struct relay_result *res)
 
 	if (res->hostkey_mismatch)
 		reason = "hostkey-mismatch";
-	else if (res->ended_by_gateway)
+	else if (res->ended_by_gateway || res->gateway_closed)
 		reason = "ended-by-gateway";
 	else if (res->shell_error)
 		reason = "shell-error";
@@ -488,7 +488,7 @@ session_end(const struct shell *sh, const struct relay_result *res)
 		goto out;
 	r = rpc_client_call(sh->rpc, b, &resp);
  out:
-	if (r != ERR_OK && !res->ended_by_gateway)
+	if (r != ERR_OK && !res->ended_by_gateway && !res->gateway_closed)
 		shell_msg("could not report the end of the session to the "
 		    "gateway daemon (%s)", err_str(r));
 	rpc_response_free(resp);
@@ -552,6 +552,9 @@ explain(const struct shell *sh, const struct relay_result *res)
 		    "event logged. If the target was reinstalled, an "
 		    "administrator checks its new key and runs: bulwark "
 		    "target rekey %s", sh->cmd.target, sh->cmd.target);
+	else if (res->gateway_closed)
+		shell_msg("the session was ended by the gateway: an "
+		    "administrator ended it, or the gateway daemon stopped");
 	else if (res->ended_by_gateway)
 		shell_msg("the session was ended: the gateway did not accept "
 		    "its recording");

@@ -110,6 +110,7 @@ struct relay_result {
 	uint64_t bytes_out;	/* target to user */
 	int hostkey_mismatch;
 	int ended_by_gateway;	/* bulwarkd refused the recording */
+	int gateway_closed;	/* bulwarkd ended the session (or stopped) */
 	int shell_error;	/* ssh could not be started */
 	int not_authed;		/* ssh's output came before its login */
 	int handover_failed;	/* ssh's dialer did not take the connection */

@@ -134,6 +134,43 @@ grepq -F 'LOGPWN\u0007\xc2\x9b6n' "$T/log.txt" || fail "log show does not show t
 ! grep -q $'\033\\|\302\233' "$T/log.txt" || fail "log show let an escape through: $(grep -a LOGPWN "$T/log.txt" | od -c | head)"
 ok
 
+# An administrator ends a live session (bulwark session kill): at once,
+# though nothing is happening in it, with the user told; session.kill is
+# in the audit log, the end says who ended it, and what was recorded is
+# kept. A session that is not open is refused with a clear message.
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("echo KILL$((3*3))ME; sleep 120\n"); expect("KILL9ME")
+expect("ended by the gateway: an administrator ended it", 60)
+' >"$T/kill.out" 2>&1 &
+driver=$!
+sid=
+for i in $(seq 200); do
+	sid=$("$B" session list | awk 'NR > 1 && $7 == "-" {print $1; exit}')
+	[ -n "$sid" ] && grepq -a KILL9ME "$GW_STATE/rec/$sid.cast" 2>/dev/null && break
+	sid=
+	sleep 0.05
+done
+[ -n "$sid" ] || fail "the session to end did not start"
+sleep 1.5	# idle: nothing is printed while the administrator acts
+t0=$(date +%s%N)
+"$B" session kill "$sid" >"$T/kill.msg" || fail "session kill $sid: $(cat "$T/kill.msg")"
+rc=0
+wait "$driver" || rc=$?
+t1=$(date +%s%N)
+! grep -q "timeout waiting\|EOF waiting" "$T/kill.out" || fail "the user was not told, or the session did not end: $(cat "$T/kill.out")"
+[ $(( (t1 - t0) / 1000000 )) -lt 3000 ] || fail "the killed session took $(( (t1 - t0) / 1000000 )) ms to end"
+gw_wait_ended || fail "the killed session is still open"
+"$B" log show --dir "$GW_STATE/log" --json >"$T/kill.log"
+grep '"action":"session.kill"' "$T/kill.log" | grepq "\"session\":\"$sid\"" ||
+	fail "no session.kill event for session $sid"
+grep '"action":"session.end"' "$T/kill.log" | grep "\"session\":\"$sid\"" |
+	grepq 'ended by an administrator' || fail "the end of session $sid does not say an administrator ended it"
+"$B" session play "$sid" --cat | grepq KILL9ME || fail "the killed session's recording was not kept"
+! "$B" session kill "$sid" 2>"$T/kill2.err" || fail "a session that has ended was killed again"
+grepq "is not open" "$T/kill2.err" || fail "no clear message for a session that is not open: $(cat "$T/kill2.err")"
+ok
+
 # A command on a terminal (ssh -t gw login@web1 CMD) runs on one, and is
 # recorded like a shell.
 rc=0
