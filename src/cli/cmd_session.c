@@ -4,12 +4,15 @@
  * the audit log (STATE/log/blob/sha256/HEX), bound to it by their hash.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +36,15 @@ static const char *const columns[] = {
 	"IN", "OUT", "RECORDING",
 };
 #define NCOLS (sizeof(columns) / sizeof(columns[0]))
+
+/* Whether a session's ENDED field says it has not ended: "0" from
+ * bulwarkd (the list shows "-"). */
+static int
+still_open(const char *ended)
+{
+	return strcmp(ended, "0") == 0 || strcmp(ended, "-") == 0 ||
+	    ended[0] == '\0';
+}
 
 /* Unix seconds as local "YYYY-MM-DD HH:MM:SS"; other text as it is. */
 static const char *
@@ -346,6 +358,91 @@ play_end(struct termsafe *ts)
 		(void)tcflush(STDIN_FILENO, TCIFLUSH);
 }
 
+/* Replays a recording, line by line: see play(). */
+struct player {
+	struct termsafe ts;
+	uint64_t id;		/* the session, for messages */
+	double speed;		/* 0: at once */
+	double last;		/* time of the last event shown */
+	size_t lineno;
+};
+
+static void
+player_init(struct player *pl, uint64_t id, double speed)
+{
+	memset(pl, 0, sizeof(*pl));
+	termsafe_init(&pl->ts);
+	pl->id = id;
+	pl->speed = speed;
+}
+
+/*
+ * One line of an asciicast v2 recording (n bytes at line, its newline
+ * included or not): the header is checked, output and input events are
+ * shown, others skipped. 0, or 1 after saying what is wrong.
+ */
+static int
+play_line(struct player *pl, const char *line, size_t n)
+{
+	json_error_t jerr;
+	json_t *j, *jt, *jk, *jd;
+	double t;
+	int rc = 1;
+
+	pl->lineno++;
+	if (n == 0 || (n == 1 && line[0] == '\n'))
+		return 0;
+	if ((j = json_loadb(line, n, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+	    &jerr)) == NULL) {
+		cli_error("the recording of session %" PRIu64 " is malformed: "
+		    "line %zu is not JSON (%s)", pl->id, pl->lineno, jerr.text);
+		return 1;
+	}
+	if (pl->lineno == 1) {
+		json_t *v = json_is_object(j) ? json_object_get(j, "version") :
+		    NULL;
+
+		if (!json_is_integer(v) || json_integer_value(v) != 2)
+			cli_error("the recording of session %" PRIu64 " is "
+			    "malformed: its first line is not an asciicast v2 "
+			    "header", pl->id);
+		else
+			rc = 0;
+		json_decref(j);
+		return rc;
+	}
+	if (!json_is_array(j) || json_array_size(j) != 3 ||
+	    !json_is_number(jt = json_array_get(j, 0)) ||
+	    !json_is_string(jk = json_array_get(j, 1)) ||
+	    !json_is_string(jd = json_array_get(j, 2)) ||
+	    !isfinite(t = json_number_value(jt)) || t < 0) {
+		cli_error("the recording of session %" PRIu64 " is malformed: "
+		    "line %zu is not an event [TIME, CODE, DATA]", pl->id,
+		    pl->lineno);
+		json_decref(j);
+		return 1;
+	}
+	rc = 0;
+	if (strcmp(json_string_value(jk), "o") == 0 ||
+	    strcmp(json_string_value(jk), "i") == 0) {
+		if (pl->speed > 0) {
+			double gap = t - pl->last;
+
+			if (gap > IDLE_CAP)
+				gap = IDLE_CAP;
+			sleep_for(gap / pl->speed);
+		}
+		if (write_safe(&pl->ts, json_string_value(jd),
+		    json_string_length(jd)) != 0)
+			rc = 1;
+		/* Pauses count from the last output shown. */
+		if (t > pl->last)
+			pl->last = t;
+	}
+	json_decref(j);
+	return rc;
+}
+
 /*
  * Writes the output and input events of the recording in f to stdout
  * (input events come only from sessions without a terminal, where nothing
@@ -358,82 +455,23 @@ play_end(struct termsafe *ts)
 static int
 play(FILE *f, uint64_t id, double speed)
 {
-	struct termsafe ts;
+	struct player pl;
 	char *line = NULL;
-	size_t cap = 0, lineno = 0;
+	size_t cap = 0;
 	ssize_t n;
-	double last = 0;
 	int rc = 1;
 
-	termsafe_init(&ts);
-
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		json_error_t jerr;
-		json_t *j, *jt, *jk, *jd;
-		double t;
-
-		lineno++;
-		if (n == 0 || (n == 1 && line[0] == '\n'))
-			continue;
-		if ((j = json_loadb(line, (size_t)n, JSON_DECODE_ANY |
-		    JSON_ALLOW_NUL, &jerr)) == NULL) {
-			cli_error("the recording of session %" PRIu64 " is "
-			    "malformed: line %zu is not JSON (%s)", id, lineno,
-			    jerr.text);
+	player_init(&pl, id, speed);
+	while ((n = getline(&line, &cap, f)) >= 0)
+		if (play_line(&pl, line, (size_t)n) != 0)
 			goto out;
-		}
-		if (lineno == 1) {
-			json_t *v = json_is_object(j) ?
-			    json_object_get(j, "version") : NULL;
-
-			if (!json_is_integer(v) || json_integer_value(v) != 2) {
-				cli_error("the recording of session %" PRIu64
-				    " is malformed: its first line is not an "
-				    "asciicast v2 header", id);
-				json_decref(j);
-				goto out;
-			}
-			json_decref(j);
-			continue;
-		}
-		if (!json_is_array(j) || json_array_size(j) != 3 ||
-		    !json_is_number(jt = json_array_get(j, 0)) ||
-		    !json_is_string(jk = json_array_get(j, 1)) ||
-		    !json_is_string(jd = json_array_get(j, 2)) ||
-		    !isfinite(t = json_number_value(jt)) || t < 0) {
-			cli_error("the recording of session %" PRIu64 " is "
-			    "malformed: line %zu is not an event [TIME, CODE, "
-			    "DATA]", id, lineno);
-			json_decref(j);
-			goto out;
-		}
-		if (strcmp(json_string_value(jk), "o") == 0 ||
-		    strcmp(json_string_value(jk), "i") == 0) {
-			if (speed > 0) {
-				double gap = t - last;
-
-				if (gap > IDLE_CAP)
-					gap = IDLE_CAP;
-				sleep_for(gap / speed);
-			}
-			if (write_safe(&ts, json_string_value(jd),
-			    json_string_length(jd)) != 0) {
-				json_decref(j);
-				goto out;
-			}
-			/* Pauses count from the last output shown. */
-			if (t > last)
-				last = t;
-		}
-		json_decref(j);
-	}
-	if (lineno == 0) {
+	if (pl.lineno == 0) {
 		cli_error("the recording of session %" PRIu64 " is empty", id);
 		goto out;
 	}
 	rc = 0;
  out:
-	play_end(&ts);
+	play_end(&pl.ts);
 	free(line);
 	return rc;
 }
@@ -499,7 +537,7 @@ session_play(int argc, char **argv)
 		return 1;
 	if ((hex = recording_hex(f[NCOLS - 1])) == NULL) {
 		cli_error("session %" PRIu64 " has no recording%s", id,
-		    strcmp(f[5], "-") == 0 || f[5][0] == '\0' ?
+		    still_open(f[5]) ?
 		    " yet (it is still running, or ended before it was "
 		    "stored)" : "");
 		goto out;
@@ -541,6 +579,209 @@ session_play(int argc, char **argv)
  out:
 	if (tmp != NULL)
 		fclose(tmp);
+	free(line);
+	return rc;
+}
+
+/* ---- watch ------------------------------------------------------------ */
+
+#define WATCH_POLL_MS	100
+#define WATCH_ASK_MS	2000	/* how often bulwarkd is asked if it ended */
+#define WATCH_LINE_MAX	(64u << 20)
+
+static volatile sig_atomic_t watch_stop;
+
+static void
+on_watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+/*
+ * Whether session id has an end time, as bulwarkd says: 1, 0, or -1 when
+ * it could not be asked (said).
+ */
+static int
+watch_session_ended(uint64_t id)
+{
+	char *line, *f[NCOLS];
+	int ended;
+
+	if (session_get(id, &line, f) != 0)
+		return -1;
+	ended = !still_open(f[5]);
+	free(line);
+	return ended;
+}
+
+/*
+ * Shows the complete lines in buf[0..*len) and keeps the incomplete last
+ * one for later. 0, or 1 on a malformed line.
+ */
+static int
+watch_lines(struct player *pl, char *buf, size_t *len)
+{
+	char *p = buf, *nl;
+
+	while ((nl = memchr(p, '\n', *len - (size_t)(p - buf))) != NULL) {
+		if (play_line(pl, p, (size_t)(nl - p + 1)) != 0)
+			return 1;
+		p = nl + 1;
+	}
+	*len -= (size_t)(p - buf);
+	memmove(buf, p, *len);
+	return 0;
+}
+
+/*
+ * Follows the recording of a live session as bulwarkd writes it (each
+ * second, as the shell sends it): what is there at once, then what comes,
+ * through the same filter as play. Ends when the session does: the file
+ * is unlinked once stored as a blob, or bulwarkd reports an end time (it
+ * recovered a session it was killed during). While bulwarkd cannot be
+ * asked, it is asked less often, so its absence is said now and then.
+ */
+static int
+watch(int fd, uint64_t id)
+{
+	struct player pl;
+	struct stat st;
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap), *nb;
+	int idle_ms = 0, ask_ms = WATCH_ASK_MS, gone = 0, rc = 1, e;
+	ssize_t n;
+
+	player_init(&pl, id, 0);
+	if (buf == NULL) {
+		cli_error("out of memory");
+		return 1;
+	}
+	while (!watch_stop) {
+		if (len == cap) {
+			if (cap >= WATCH_LINE_MAX || (nb = realloc(buf,
+			    cap * 2)) == NULL) {
+				cli_error("the recording of session %" PRIu64
+				    " has a line over %u MiB", id,
+				    WATCH_LINE_MAX >> 20);
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cli_error("cannot read the recording of session %" PRIu64
+			    ": %s", id, strerror(errno));
+			goto out;
+		}
+		if (n > 0) {
+			len += (size_t)n;
+			idle_ms = 0;
+			if (watch_lines(&pl, buf, &len) != 0)
+				goto out;
+			continue;
+		}
+		/* At the end of what is written so far. */
+		if (gone)
+			break;		/* drained after the end: done */
+		e = 0;
+		if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+			e = 1;
+		else if (idle_ms >= ask_ms) {
+			e = watch_session_ended(id);
+			ask_ms = e < 0 && ask_ms < 16 * WATCH_ASK_MS ?
+			    ask_ms * 2 : e < 0 ? ask_ms : WATCH_ASK_MS;
+			idle_ms = 0;
+		}
+		if (e == 1)
+			gone = 1;	/* one more read for the last bytes */
+		else
+			sleep_for(WATCH_POLL_MS / 1000.0);
+		idle_ms += WATCH_POLL_MS;
+	}
+	rc = 0;
+ out:
+	play_end(&pl.ts);
+	free(buf);
+	if (rc == 0)
+		fprintf(stderr, "\r\nbulwark: %s session %" PRIu64 "\r\n",
+		    gone ? "the end of" : "stopped watching", id);
+	return rc;
+}
+
+static int
+session_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ "state", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *usage = "usage: bulwark session watch ID "
+	    "[--state DIR]";
+	const char *state = getenv("BULWARK_STATE");
+	char *line = NULL, *f[NCOLS], path[4096];
+	struct sigaction sa;
+	uint64_t id;
+	int c, fd, rc = 1;
+
+	if (state == NULL || *state == '\0')
+		state = DEFAULT_STATE;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': sockopt = optarg; break;
+		case 'd': state = optarg; break;
+		default:
+			cli_error("%s", usage);
+			return 2;
+		}
+	}
+	if (argc - optind != 1 || parse_id(argv[optind], &id) != 0) {
+		cli_error("%s", usage);
+		return 2;
+	}
+	if (snprintf(path, sizeof(path), "%s/rec/%" PRIu64 ".cast", state,
+	    id) >= (int)sizeof(path)) {
+		cli_error("--state '%s' is too long", state);
+		return 2;
+	}
+	if (session_get(id, &line, f) != 0)
+		return 1;
+	if (!still_open(f[5])) {
+		cli_error("session %" PRIu64 " has ended; 'bulwark session "
+		    "play %" PRIu64 "' replays it", id, id);
+		goto out;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT && strcmp(f[3], "sftp") == 0)
+			cli_error("session %" PRIu64 " is sftp, which is not "
+			    "recorded: nothing to watch", id);
+		else if (errno == ENOENT)
+			cli_error("session %" PRIu64 " is not being recorded "
+			    "in %s/rec (it ended, or bulwarkd's state is "
+			    "elsewhere: pass --state DIR or set "
+			    "BULWARK_STATE)", id, state);
+		else
+			cli_error("cannot open %s: %s%s", path, strerror(errno),
+			    errno == EACCES ? " (run it as root)" : "");
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_watch_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	fprintf(stderr, "bulwark: watching session %" PRIu64 " of %s on %s "
+	    "(its output reaches bulwarkd each second); Ctrl-C stops\r\n",
+	    id, f[1], f[2]);
+	rc = watch(fd, id);
+	close(fd);
+ out:
 	free(line);
 	return rc;
 }
@@ -684,7 +925,7 @@ cmd_session(int argc, char **argv)
 	static const struct gw_sub subs[] = {
 		{ "list", session_list }, { "show", session_show },
 		{ "play", session_play }, { "logins", session_logins },
-		{ "kill", session_kill },
+		{ "kill", session_kill }, { "watch", session_watch },
 	};
 
 	sockopt = NULL;

@@ -171,6 +171,53 @@ grep '"action":"session.end"' "$T/kill.log" | grep "\"session\":\"$sid\"" |
 grepq "is not open" "$T/kill2.err" || fail "no clear message for a session that is not open: $(cat "$T/kill2.err")"
 ok
 
+# An administrator watches a live session (bulwark session watch): what
+# it showed before, at once; what it shows next, while it runs (within
+# the second the shell takes to send it); the watch ends with the
+# session. A session that has ended is refused with what to do instead.
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("echo WATCH$((4*4))START\n"); expect("WATCH16START")
+time.sleep(3)
+send("echo LIVE$((5*5))NOW\n"); expect("LIVE25NOW"); expect("PROMPT$ ")
+time.sleep(4)
+send("exit 3\n")
+' >"$T/watch.drv" 2>&1 &
+driver=$!
+sid=
+for i in $(seq 200); do
+	sid=$("$B" session list | awk 'NR > 1 && $7 == "-" {print $1; exit}')
+	[ -n "$sid" ] && grepq -a WATCH16START "$GW_STATE/rec/$sid.cast" 2>/dev/null && break
+	sid=
+	sleep 0.05
+done
+[ -n "$sid" ] || fail "the session to watch did not start"
+"$B" session watch "$sid" >"$T/watch.out" 2>"$T/watch.err" &
+watcher=$!
+! "$B" session play "$sid" --cat >/dev/null 2>"$T/playlive.err" || fail "a live session was played as if complete"
+grepq "still running" "$T/playlive.err" || fail "play of a live session does not say it is running: $(cat "$T/playlive.err")"
+for i in $(seq 60); do
+	grepq LIVE25NOW "$T/watch.out" && break
+	sleep 0.1
+done
+grepq WATCH16START "$T/watch.out" || fail "the watch did not show what came before it: $(cat "$T/watch.err")"
+grepq LIVE25NOW "$T/watch.out" || fail "the watch did not show the session's new output"
+"$B" session list | awk -v s="$sid" 'NR > 1 && $1 == s && $7 == "-" {f = 1} END {exit !f}' ||
+	fail "the new output was seen only after the session had ended: not live"
+rc=0
+wait "$driver" || rc=$?
+[ "$rc" = 3 ] || fail "the watched session did not end normally (status $rc): $(cat "$T/watch.drv")"
+for i in $(seq 50); do
+	kill -0 "$watcher" 2>/dev/null || break
+	sleep 0.1
+done
+! kill -0 "$watcher" 2>/dev/null || { kill "$watcher"; fail "the watch did not end with the session"; }
+wait "$watcher" || fail "the watch failed: $(cat "$T/watch.err")"
+grepq "the end of session $sid" "$T/watch.err" || fail "the watch did not say the session ended: $(cat "$T/watch.err")"
+! "$B" session watch "$sid" 2>"$T/watch2.err" || fail "an ended session was watched"
+grepq "session play $sid" "$T/watch2.err" || fail "no pointer to session play for an ended session: $(cat "$T/watch2.err")"
+ok
+
 # A command on a terminal (ssh -t gw login@web1 CMD) runs on one, and is
 # recorded like a shell.
 rc=0
