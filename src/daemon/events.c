@@ -9,6 +9,7 @@
 
 #include "audit/entry.h"
 #include "common/clock.h"
+#include "common/termsafe.h"
 #include "daemon/bulwarkd.h"
 #include "common/banned.h"
 
@@ -47,6 +48,54 @@ append_once(struct bulwarkd *d, struct bd_batch *b)
 	return r;
 }
 
+/* " LABEL VALUE" with the value shown safely; "" for none. */
+static char *
+alert_field(const char *label, const char *v)
+{
+	char *safe, *out = NULL;
+
+	if (v == NULL || v[0] == '\0')
+		return strdup("");
+	if ((safe = termsafe_vis(v, strlen(v), 0)) == NULL ||
+	    asprintf(&out, " %s %s", label, safe) < 0)
+		out = NULL;
+	free(safe);
+	return out;
+}
+
+/*
+ * Every refusal (a decision other than "allow": deny, locked) is also
+ * one warning line on stderr, so that the journal (or a syslog
+ * forwarder) is an alert feed of refusals: `journalctl -u bulwarkd -p
+ * warning -f`. Under systemd (JOURNAL_STREAM set) the line
+ * starts with "<4>", which journald reads as its priority. The audit log
+ * stays the record; this is the notice. Users chose some of the fields
+ * (a login, a reason quoting a command), hence termsafe_vis: no control
+ * character can forge a second line.
+ */
+static void
+alert(const char *actor, const char *source, const char *target,
+    const char *action, const char *decision, uint64_t session,
+    json_t *detail)
+{
+	char sid[24], *f[5];
+	size_t i;
+
+	snprintf(sid, sizeof(sid), "%llu", (unsigned long long)session);
+	f[0] = alert_field("by", actor);
+	f[1] = alert_field("from", source);
+	f[2] = alert_field("on", target);
+	f[3] = alert_field("session", session != 0 ? sid : NULL);
+	f[4] = alert_field("reason", json_string_value(json_object_get(detail,
+	    "reason")));
+	if (f[0] && f[1] && f[2] && f[3] && f[4])
+		fprintf(stderr, "%sbulwarkd: %s %s:%s%s%s%s%s\n",
+		    getenv("JOURNAL_STREAM") != NULL ? "<4>" : "", decision,
+		    action, f[0], f[1], f[2], f[3], f[4]);
+	for (i = 0; i < 5; i++)
+		free(f[i]);
+}
+
 int
 bd_batch_add(struct bd_batch *b, const char *actor, const char *source,
     const char *target, const char *action, const char *decision,
@@ -81,6 +130,9 @@ bd_batch_add(struct bd_batch *b, const char *actor, const char *source,
 		goto out;
 	}
 	b->n++;
+	if (decision != NULL && strcmp(decision, "allow") != 0)
+		alert(actor, source, target, action, decision, session,
+		    detail);
 out:
 	free(text);
 	json_decref(o);

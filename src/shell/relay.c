@@ -132,16 +132,6 @@ chan_out_failed(struct relay *r, struct chan *c)
 	relay_hangup(r, SIGHUP);
 }
 
-/* The recording failed or bulwarkd refused it: no unrecorded session. */
-static void
-record_failed(struct relay *r)
-{
-	record_free(r->rec);
-	r->rec = NULL;
-	r->res->ended_by_gateway = 1;
-	relay_hangup(r, SIGTERM);
-}
-
 /* bulwarkd closed the session's connection: see the top of the file. */
 static void
 gateway_closed(struct relay *r)
@@ -150,6 +140,23 @@ gateway_closed(struct relay *r)
 	r->res->gateway_closed = 1;
 	record_free(r->rec);
 	r->rec = NULL;
+	relay_hangup(r, SIGTERM);
+}
+
+/* The recording failed or bulwarkd refused it: no unrecorded session. */
+static void
+record_failed(struct relay *r)
+{
+	struct pollfd p = { .fd = r->gw_fd, .events = POLLIN | POLLRDHUP };
+
+	/* A flush that met the closed connection first: say why it closed. */
+	if (r->gw_fd >= 0 && poll(&p, 1, 0) == 1) {
+		gateway_closed(r);
+		return;
+	}
+	record_free(r->rec);
+	r->rec = NULL;
+	r->res->ended_by_gateway = 1;
 	relay_hangup(r, SIGTERM);
 }
 
