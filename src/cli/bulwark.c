@@ -1,6 +1,8 @@
 /*
  * bulwark.c - the command's entry point: a git-style table of subcommands.
  */
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +43,26 @@ static const struct command commands[] = {
 	{ "version", NULL, "print the version" },
 };
 
+/*
+ * As OpenSSH does: the terminal's character set is the locale's. One
+ * that is not UTF-8 may take the second byte of a UTF-8 letter for a C1
+ * control, so then nothing outside ASCII is shown raw.
+ */
+int
+cli_term_flags(void)
+{
+	static int flags = -1;
+
+	if (flags < 0)
+		flags = strcmp(nl_langinfo(CODESET), "UTF-8") == 0 ? 0 :
+		    TERMSAFE_ASCII;
+	return flags;
+}
+
 void
 cli_fputs_safe(const char *s, FILE *f)
 {
-	char *safe = termsafe_vis(s, strlen(s), 1);
+	char *safe = termsafe_vis(s, strlen(s), cli_term_flags());
 
 	fputs(safe != NULL ? safe : "(out of memory)", f);
 	free(safe);
@@ -91,6 +109,7 @@ main(int argc, char **argv)
 {
 	const struct command *c;
 
+	(void)setlocale(LC_CTYPE, "");
 	if (sodium_init() < 0) {
 		cli_error("libsodium failed to initialise");
 		return 1;

@@ -46,15 +46,17 @@ int cli_admin_key_load(const char *file, const char *passfile,
     const struct vault *v, const char *dir, struct admin_key **out);
 
 /*
- * Prints "bulwark: " and the formatted message to stderr. Control bytes
- * other than newline and tab, and C1 controls, are printed as \xNN
+ * Prints "bulwark: " and the formatted message to stderr, one line:
+ * control bytes (newlines too) and C1 controls are printed as \xNN
  * (termsafe_vis): messages quote names from snapshots, targets and files
  * that others chose, and an escape sequence in one must not reach the
- * terminal.
+ * terminal, nor a newline forge a line.
  */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fputs with the same replacement of control bytes. */
 void cli_fputs_safe(const char *s, FILE *f);
+/* TERMSAFE_ASCII unless the locale's character set is UTF-8. */
+int cli_term_flags(void);
 /* Prints the man page text of a command family (help TOPIC). */
 int cli_help(const char *topic);
 

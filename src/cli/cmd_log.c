@@ -1080,12 +1080,33 @@ show_text(const char *prefix, const char *v)
 
 	if (v == NULL)
 		v = "-";
-	if ((safe = termsafe_vis(v, strlen(v), 0)) == NULL) {
+	if ((safe = termsafe_vis(v, strlen(v), cli_term_flags())) == NULL) {
 		printf("%s(out of memory)", prefix);
 		return;
 	}
 	printf("%s%s", prefix, safe);
 	free(safe);
+}
+
+/*
+ * A stored record as it is, but for C1 controls and DEL, which JSON need
+ * not escape and some terminals obey: written as \u00XX, the same JSON.
+ */
+static void
+show_json(const uint8_t *d, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (d[i] == 0xc2 && i + 1 < len && d[i + 1] >= 0x80 &&
+		    d[i + 1] <= 0x9f)
+			printf("\\u00%02x", d[++i]);
+		else if (d[i] == 0x7f)
+			fputs("\\u007f", stdout);
+		else
+			putchar(d[i]);
+	}
+	putchar('\n');
 }
 
 static void
@@ -1108,7 +1129,7 @@ show_entry(uint64_t index, const uint8_t *d, size_t len, const struct filter *f)
 	    (f->until != NULL && (tm == NULL || time_cmp(tm, f->until) > 0)))
 		goto out;
 	if (f->json) {
-		printf("%.*s\n", (int)len, (const char *)d);
+		show_json(d, len);
 		goto out;
 	}
 	printf("%-8" PRIu64, index);

@@ -315,6 +315,34 @@ write_all(const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * Ctrl-C (and the other ways a reader stops a replay) ends play and watch
+ * through their usual end, which undoes the modes the recording set and
+ * flushes the terminal's answers: killed outright, they would stay.
+ */
+static volatile sig_atomic_t stop_asked;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_asked = 1;
+}
+
+static void
+catch_stop_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+}
+
 static void
 sleep_for(double s)
 {
@@ -324,7 +352,7 @@ sleep_for(double s)
 		return;
 	ts.tv_sec = (time_t)s;
 	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_asked)
 		;
 }
 
@@ -371,7 +399,7 @@ static void
 player_init(struct player *pl, uint64_t id, double speed)
 {
 	memset(pl, 0, sizeof(*pl));
-	termsafe_init(&pl->ts);
+	termsafe_init(&pl->ts, cli_term_flags());
 	pl->id = id;
 	pl->speed = speed;
 }
@@ -462,7 +490,7 @@ play(FILE *f, uint64_t id, double speed)
 	int rc = 1;
 
 	player_init(&pl, id, speed);
-	while ((n = getline(&line, &cap, f)) >= 0)
+	while (!stop_asked && (n = getline(&line, &cap, f)) >= 0)
 		if (play_line(&pl, line, (size_t)n) != 0)
 			goto out;
 	if (pl.lineno == 0) {
@@ -575,6 +603,7 @@ session_play(int argc, char **argv)
 		goto out;
 	}
 	rewind(tmp);
+	catch_stop_signals();
 	rc = play(tmp, id, cat ? 0 : speed);
  out:
 	if (tmp != NULL)
@@ -588,15 +617,6 @@ session_play(int argc, char **argv)
 #define WATCH_POLL_MS	100
 #define WATCH_ASK_MS	2000	/* how often bulwarkd is asked if it ended */
 #define WATCH_LINE_MAX	(64u << 20)
-
-static volatile sig_atomic_t watch_stop;
-
-static void
-on_watch_signal(int sig)
-{
-	(void)sig;
-	watch_stop = 1;
-}
 
 /*
  * Whether session id has an end time, as bulwarkd says: 1, 0, or -1 when
@@ -613,6 +633,22 @@ watch_session_ended(uint64_t id)
 	ended = !still_open(f[5]);
 	free(line);
 	return ended;
+}
+
+/*
+ * Whether the recording open as fd is no longer at path: bulwarkd stores
+ * it as a blob (a link of the same file) and then removes the draft.
+ */
+static int
+recording_gone(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) != 0)
+		return 0;
+	if (a.st_nlink == 0 || lstat(path, &b) != 0)
+		return 1;
+	return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
 
 /*
@@ -643,10 +679,9 @@ watch_lines(struct player *pl, char *buf, size_t *len)
  * asked, it is asked less often, so its absence is said now and then.
  */
 static int
-watch(int fd, uint64_t id)
+watch(int fd, const char *path, uint64_t id)
 {
 	struct player pl;
-	struct stat st;
 	size_t len = 0, cap = 1 << 16;
 	char *buf = malloc(cap), *nb;
 	int idle_ms = 0, ask_ms = WATCH_ASK_MS, gone = 0, rc = 1, e;
@@ -657,7 +692,7 @@ watch(int fd, uint64_t id)
 		cli_error("out of memory");
 		return 1;
 	}
-	while (!watch_stop) {
+	while (!stop_asked) {
 		if (len == cap) {
 			if (cap >= WATCH_LINE_MAX || (nb = realloc(buf,
 			    cap * 2)) == NULL) {
@@ -688,7 +723,7 @@ watch(int fd, uint64_t id)
 		if (gone)
 			break;		/* drained after the end: done */
 		e = 0;
-		if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+		if (recording_gone(fd, path))
 			e = 1;
 		else if (idle_ms >= ask_ms) {
 			e = watch_session_ended(id);
@@ -724,7 +759,7 @@ session_watch(int argc, char **argv)
 	    "[--state DIR]";
 	const char *state = getenv("BULWARK_STATE");
 	char *line = NULL, *f[NCOLS], path[4096];
-	struct sigaction sa;
+	struct stat st;
 	uint64_t id;
 	int c, fd, rc = 1;
 
@@ -756,7 +791,15 @@ session_watch(int argc, char **argv)
 		    "play %" PRIu64 "' replays it", id, id);
 		goto out;
 	}
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* Not a FIFO planted to hang us: O_NONBLOCK, then a regular file. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) >= 0 && (fstat(fd, &st) != 0 ||
+	    !S_ISREG(st.st_mode))) {
+		cli_error("%s is not a regular file: not a recording", path);
+		close(fd);
+		goto out;
+	}
+	if (fd < 0) {
 		if (errno == ENOENT && strcmp(f[3], "sftp") == 0)
 			cli_error("session %" PRIu64 " is sftp, which is not "
 			    "recorded: nothing to watch", id);
@@ -770,16 +813,11 @@ session_watch(int argc, char **argv)
 			    errno == EACCES ? " (run it as root)" : "");
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_watch_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
+	catch_stop_signals();
 	fprintf(stderr, "bulwark: watching session %" PRIu64 " of %s on %s "
 	    "(its output reaches bulwarkd each second); Ctrl-C stops\r\n",
 	    id, f[1], f[2]);
-	rc = watch(fd, id);
+	rc = watch(fd, path, id);
 	close(fd);
  out:
 	free(line);

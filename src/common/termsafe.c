@@ -41,6 +41,7 @@ enum {
 	TS_M_G0 = 1 << 11,
 	TS_M_INSERT = 1 << 12,
 	TS_M_CURSHAPE = 1 << 13,
+	TS_M_G1 = 1 << 14,
 };
 
 /* The DEC private modes let through, the bit each sets, and its reset. */
@@ -78,16 +79,18 @@ static const struct {
 	{ TS_M_PASTE, "\033[?2004l" },
 	{ TS_M_APPKEYPAD, "\033>" },
 	{ TS_M_G0, "\033(B" },
+	{ TS_M_G1, "\033)B" },
 	{ TS_M_INSERT, "\033[4l" },
 	{ TS_M_CURSHAPE, "\033[0 q" },
 	{ TS_M_SGR, "\033[0m" },
 };
 
-#define MAX_PARAMS 16
+#define MAX_PARAMS 30	/* xterm keeps as many */
 
 struct csi {
 	int private;			/* '<' '=' '>' '?' or 0 */
 	unsigned param[MAX_PARAMS];	/* capped at 65535; 0 when empty */
+	unsigned char sub[MAX_PARAMS];	/* 1: came after ':' (SGR only) */
 	size_t nparam;
 	char inter[2];			/* intermediates, NUL-padded */
 	size_t ninter;
@@ -95,9 +98,10 @@ struct csi {
 };
 
 void
-termsafe_init(struct termsafe *t)
+termsafe_init(struct termsafe *t, int flags)
 {
 	memset(t, 0, sizeof(*t));
+	t->ascii = (flags & TERMSAFE_ASCII) != 0;
 }
 
 static size_t
@@ -107,9 +111,12 @@ put(uint8_t *out, size_t o, const void *p, size_t n)
 	return o + n;
 }
 
+/* What stands for a character that is not shown: U+FFFD, or '?'. */
 static size_t
-replacement(uint8_t *out, size_t o)
+replacement(const struct termsafe *t, uint8_t *out, size_t o)
 {
+	if (t->ascii)
+		return put(out, o, "?", 1);
 	return put(out, o, "\xef\xbf\xbd", 3);
 }
 
@@ -152,13 +159,60 @@ csi_parse(const struct termsafe *t, struct csi *c)
 				c->nparam = 1;
 			if (c->nparam == MAX_PARAMS)
 				return 0;
-			c->nparam++;
+			c->sub[c->nparam++] = b == ':';
 		} else if (b >= 0x20 && b <= 0x2f) {
 			if (c->ninter == sizeof(c->inter))
 				return 0;
 			c->inter[c->ninter++] = (char)b;
 		} else {
 			return 0;	/* a late marker, ':' elsewhere */
+		}
+	}
+	return 1;
+}
+
+/*
+ * SGR attributes that only colour and style text. Not 10-20: fonts, and
+ * on the Linux console 11 and 12 make it show control bytes as glyphs,
+ * undecoded, so that the second byte of a letter such as U+041B (D0 9B)
+ * becomes a CSI; SGR 0 does not undo it.
+ */
+static int
+sgr_plain_ok(unsigned p)
+{
+	return p <= 9 || (p >= 21 && p <= 37) || p == 39 ||
+	    (p >= 40 && p <= 47) || p == 49 || p == 53 || p == 55 ||
+	    p == 59 || (p >= 90 && p <= 97) || (p >= 100 && p <= 107);
+}
+
+/* Every attribute of an SGR sequence, colours with their arguments. */
+static int
+sgr_ok(const struct csi *c)
+{
+	size_t i = 0, k;
+
+	while (i < c->nparam) {
+		unsigned p = c->param[i];
+
+		for (k = i + 1; k < c->nparam && c->sub[k]; k++)
+			;	/* its ':' sub-parameters */
+		if (k > i + 1) {
+			/* 38:5:N, 38:2::R:G:B (also 48, 58); 4:N underline */
+			if (p != 38 && p != 48 && p != 58 && p != 4)
+				return 0;
+			i = k;
+		} else if (p == 38 || p == 48 || p == 58) {
+			/* 38;5;N or 38;2;R;G;B */
+			if (i + 2 < c->nparam && c->param[i + 1] == 5)
+				i += 3;
+			else if (i + 4 < c->nparam && c->param[i + 1] == 2)
+				i += 5;
+			else
+				return 0;
+		} else if (sgr_plain_ok(p)) {
+			i++;
+		} else {
+			return 0;
 		}
 	}
 	return 1;
@@ -215,7 +269,8 @@ csi_allowed(struct termsafe *t, const struct csi *c)
 
 	if (c->private == '?' && c->ninter == 0) {
 		if (c->final == 'J' || c->final == 'K')
-			return 1;
+			return c->nparam == 0 || (c->nparam == 1 &&
+			    c->param[0] <= 2);
 		if ((c->final == 'h' || c->final == 'l') &&
 		    private_modes_ok(c)) {
 			private_modes_note(t, c);
@@ -239,8 +294,12 @@ csi_allowed(struct termsafe *t, const struct csi *c)
 		return 0;
 	switch (c->final) {
 	case 'm':
+		if (!sgr_ok(c))
+			return 0;
 		t->modes |= TS_M_SGR;
 		return 1;
+	case 'J':	/* not 3: that erases the reader's scrollback */
+		return c->nparam == 0 || (c->nparam == 1 && c->param[0] <= 2);
 	case 'r':
 		if (c->nparam == 0 || (c->nparam == 1 && c->param[0] == 0))
 			t->modes &= ~(unsigned)TS_M_REGION;
@@ -262,7 +321,8 @@ csi_allowed(struct termsafe *t, const struct csi *c)
 	case 'T':	/* with 5 parameters: xterm's mouse highlight mode */
 		return c->nparam <= 1;
 	default:
-		return strchr("@ABCDEFGHIJKLMPSXZ`adefgsu", c->final) != NULL;
+		/* Not g (TBC): tab stops would outlive the replay. */
+		return strchr("@ABCDEFGHIKLMPSXZ`adefsu", c->final) != NULL;
 	}
 }
 
@@ -290,7 +350,7 @@ ground(struct termsafe *t, uint8_t b, uint8_t *out, size_t o)
 	else if (b >= 0xf0 && b <= 0xf4)
 		t->u8_need = 4;
 	else
-		return replacement(out, o);
+		return replacement(t, out, o);
 	t->u8[0] = b;
 	t->u8_len = 1;
 	return o;
@@ -321,7 +381,7 @@ static int
 u8_step(struct termsafe *t, uint8_t b, uint8_t *out, size_t *o)
 {
 	if (!u8_continues(t, b)) {
-		*o = replacement(out, *o);
+		*o = replacement(t, out, *o);
 		t->u8_len = t->u8_need = 0;
 		return 0;
 	}
@@ -329,7 +389,11 @@ u8_step(struct termsafe *t, uint8_t b, uint8_t *out, size_t *o)
 	if (t->u8_len < t->u8_need)
 		return 1;
 	/* U+0080..U+009F, the C1 controls: C2 80..C2 9F. */
-	if (!(t->u8[0] == 0xc2 && t->u8[1] <= 0x9f))
+	if (t->u8[0] == 0xc2 && t->u8[1] <= 0x9f)
+		;
+	else if (t->ascii)
+		*o = replacement(t, out, *o);
+	else
 		*o = put(out, *o, t->u8, t->u8_len);
 	t->u8_len = t->u8_need = 0;
 	return 1;
@@ -379,7 +443,8 @@ static size_t
 esc_final(struct termsafe *t, uint8_t b, uint8_t *out, size_t o)
 {
 	t->state = S_GROUND;
-	if (strchr("78DEHMc=>", b) == NULL)
+	/* Not H (HTS): tab stops would outlive the replay. */
+	if (strchr("78DEMc=>", b) == NULL)
 		return o;
 	if (b == 'c')
 		t->modes = 0;		/* RIS: the terminal resets itself */
@@ -398,12 +463,10 @@ esc_inter_final(struct termsafe *t, uint8_t b, uint8_t *out, size_t o)
 	if (t->seq_long || t->seq_len != 2 || (t->seq[1] != '(' &&
 	    t->seq[1] != ')') || strchr("0AB", b) == NULL)
 		return o;
-	if (t->seq[1] == '(') {
-		if (b == 'B')
-			t->modes &= ~(unsigned)TS_M_G0;
-		else
-			t->modes |= TS_M_G0;
-	}
+	if (b == 'B')
+		t->modes &= ~(unsigned)(t->seq[1] == '(' ? TS_M_G0 : TS_M_G1);
+	else
+		t->modes |= t->seq[1] == '(' ? TS_M_G0 : TS_M_G1;
 	o = put(out, o, t->seq, t->seq_len);
 	return put(out, o, &b, 1);
 }
@@ -512,12 +575,28 @@ termsafe_finish(struct termsafe *t, uint8_t *out)
 	for (i = 0; i < sizeof(undo) / sizeof(undo[0]); i++)
 		if (t->modes & undo[i].bit)
 			o = put(out, o, undo[i].undo, strlen(undo[i].undo));
-	termsafe_init(t);
+	termsafe_init(t, t->ascii ? TERMSAFE_ASCII : 0);
 	return o;
 }
 
+/*
+ * Whether the UTF-8 character u[0..n) may be shown in a listing: not a C1
+ * control, and not one of the bidirectional controls (U+202A..U+202E,
+ * U+2066..U+2069) that would show a line's text in another order.
+ */
+static int
+vis_char_ok(const uint8_t *u, size_t n)
+{
+	if (u[0] == 0xc2 && u[1] <= 0x9f)
+		return 0;
+	if (n == 3 && u[0] == 0xe2 && ((u[1] == 0x80 && u[2] >= 0xaa &&
+	    u[2] <= 0xae) || (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)))
+		return 0;
+	return 1;
+}
+
 char *
-termsafe_vis(const char *s, size_t len, int keep_lines)
+termsafe_vis(const char *s, size_t len, int flags)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct termsafe t;
@@ -527,13 +606,13 @@ termsafe_vis(const char *s, size_t len, int keep_lines)
 
 	if (len > (SIZE_MAX - 1) / 4 || (out = malloc(4 * len + 1)) == NULL)
 		return NULL;
-	termsafe_init(&t);
+	termsafe_init(&t, flags);
 	for (i = 0; i < len; i++) {
 		uint8_t b = p[i];
 		size_t n = 0, k;
 
-		/* A whole UTF-8 character outside C1 goes as it is. */
-		if (b >= 0xc2 && b <= 0xf4) {
+		/* A whole UTF-8 character goes as it is, if it may. */
+		if (b >= 0xc2 && b <= 0xf4 && !t.ascii) {
 			t.u8[0] = b;
 			t.u8_len = 1;
 			t.u8_need = b <= 0xdf ? 2 : b <= 0xef ? 3 : 4;
@@ -541,15 +620,14 @@ termsafe_vis(const char *s, size_t len, int keep_lines)
 			    u8_continues(&t, p[k]); k++)
 				t.u8[t.u8_len++] = p[k];
 			if (t.u8_len == t.u8_need &&
-			    !(b == 0xc2 && t.u8[1] <= 0x9f))
+			    vis_char_ok(t.u8, t.u8_len))
 				n = t.u8_len;
 		}
 		if (n > 0) {
 			memcpy(out + o, p + i, n);
 			o += n;
 			i += n - 1;
-		} else if ((b >= 0x20 && b < DEL) || (keep_lines &&
-		    (b == '\n' || b == '\t'))) {
+		} else if (b >= 0x20 && b < DEL) {
 			out[o++] = (char)b;
 		} else {
 			out[o++] = '\\';

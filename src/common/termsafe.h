@@ -16,29 +16,33 @@
  * keep a mode after the replay:
  *  - text, as valid UTF-8 (invalid bytes become U+FFFD), without the C1
  *    controls U+0080..U+009F, which some terminals obey as 8-bit CSI,
- *    OSC, DCS;
+ *    OSC, DCS; with TERMSAFE_ASCII (a reader whose terminal is not UTF-8,
+ *    and so may read the second byte of a letter as a C1 control), ASCII
+ *    only, '?' for every other character;
  *  - BS, HT, LF, VT, FF, CR, BEL; no other C0 control and no DEL;
- *  - ESC 7 8 = > D E H M c and the G0/G1 designations ESC ( F, ESC ) F;
- *  - CSI sequences that move the cursor, erase, insert, delete, scroll,
- *    set colours and attributes (SGR), the scroll region, insert mode,
- *    the cursor shape (DECSCUSR), soft reset (DECSTR), and the DEC
- *    private modes 1, 5, 6, 7, 12, 25, 47, 1047, 1048, 1049 and 2004;
+ *  - ESC 7 8 = > D E M c and the G0/G1 designations ESC ( F, ESC ) F;
+ *  - CSI sequences that move the cursor, erase (not the scrollback),
+ *    insert, delete, scroll, set colours and text attributes (SGR, not
+ *    the fonts 10-20), the scroll region, insert mode, the cursor shape
+ *    (DECSCUSR), soft reset (DECSTR), and the DEC private modes 1, 5, 7,
+ *    25, 47, 1047, 1048, 1049 and 2004;
  *  - nothing of OSC, DCS, APC, PM and SOS strings, nor any other escape
  *    or control sequence: dropped whole, with what follows shown. A
  *    string that never ends stops being dropped after TERMSAFE_STRING_MAX
  *    bytes, so that an opening ESC ] cannot hide the rest of a session.
  * termsafe_finish then undoes the modes the replay left set (attributes,
- * character set, the alternate screen, the scroll region, cursor keys and
- * visibility, bracketed paste...).
+ * character sets, the alternate screen, the scroll region, cursor keys
+ * and visibility, bracketed paste...). Tab stops are not let through.
  *
  * The filter keeps its state between calls, so input may be split
  * anywhere: the output is the same. It allocates nothing.
  *
  * termsafe_vis is for one line of untrusted text in a listing (a command,
- * an audit field): control characters, C1 controls, DEL and invalid
- * UTF-8 come out as \xNN, so that nothing in it is obeyed and a line
- * cannot pretend to be two; with keep_lines, newlines and tabs stay (a
- * message of several lines). It is for reading, not for parsing back: a
+ * an audit field, a message quoting a file name): control characters
+ * (newlines too), C1 controls, DEL, invalid UTF-8 and the bidirectional
+ * controls that reorder a line come out as \xNN, so that nothing in it
+ * is obeyed and a line cannot pretend to be two; with TERMSAFE_ASCII,
+ * every byte outside ASCII. It is for reading, not for parsing back: a
  * backslash stays one.
  */
 #ifndef BULWARK_COMMON_TERMSAFE_H
@@ -49,6 +53,8 @@
 
 /* Escape and control sequences longer than this are dropped whole. */
 #define TERMSAFE_SEQ_MAX	128
+/* For a terminal that is not UTF-8 (termsafe_init, termsafe_vis). */
+#define TERMSAFE_ASCII		1
 /* Bytes of an unterminated OSC, DCS, APC, PM or SOS string dropped. */
 #define TERMSAFE_STRING_MAX	4096
 /* Room termsafe_finish needs. */
@@ -63,9 +69,11 @@ struct termsafe {
 	uint8_t u8[4];			/* an incomplete UTF-8 character */
 	size_t u8_len, u8_need;
 	unsigned modes;			/* TS_M_* set by what was passed */
+	int ascii;			/* TERMSAFE_ASCII */
 };
 
-void termsafe_init(struct termsafe *t);
+/* flags: 0, or TERMSAFE_ASCII. */
+void termsafe_init(struct termsafe *t, int flags);
 
 /*
  * Room the output of one termsafe_filter call over len bytes may need:
@@ -89,8 +97,9 @@ size_t termsafe_finish(struct termsafe *t, uint8_t *out);
 
 /*
  * s[0..len) as safe text in a new NUL-terminated string (malloc'd; NULL
- * when out of memory); see the top of the file.
+ * when out of memory); see the top of the file. flags: 0 or
+ * TERMSAFE_ASCII.
  */
-char *termsafe_vis(const char *s, size_t len, int keep_lines);
+char *termsafe_vis(const char *s, size_t len, int flags);
 
 #endif

@@ -48,17 +48,35 @@ append_once(struct bulwarkd *d, struct bd_batch *b)
 	return r;
 }
 
-/* " LABEL VALUE" with the value shown safely; "" for none. */
+/*
+ * ' LABEL="VALUE"', the value shown safely and quoted (with \" and \\),
+ * so that no value can pass for another field; "" for none.
+ */
 static char *
 alert_field(const char *label, const char *v)
 {
-	char *safe, *out = NULL;
+	char *safe, *out = NULL, *q;
+	size_t i, n = strlen(label);
 
 	if (v == NULL || v[0] == '\0')
 		return strdup("");
-	if ((safe = termsafe_vis(v, strlen(v), 0)) == NULL ||
-	    asprintf(&out, " %s %s", label, safe) < 0)
-		out = NULL;
+	if ((safe = termsafe_vis(v, strlen(v), 0)) == NULL)
+		return NULL;
+	if ((out = malloc(n + 2 * strlen(safe) + 6)) != NULL) {
+		q = out;
+		*q++ = ' ';
+		memcpy(q, label, n);
+		q += n;
+		*q++ = '=';
+		*q++ = '"';
+		for (i = 0; safe[i] != '\0'; i++) {
+			if (safe[i] == '"' || safe[i] == '\\')
+				*q++ = '\\';
+			*q++ = safe[i];
+		}
+		*q++ = '"';
+		*q = '\0';
+	}
 	free(safe);
 	return out;
 }

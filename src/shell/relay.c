@@ -132,15 +132,42 @@ chan_out_failed(struct relay *r, struct chan *c)
 	relay_hangup(r, SIGHUP);
 }
 
+/*
+ * Nothing more can be recorded: ssh is told to go, and until it has gone
+ * nothing more of it is shown and nothing more of the user's reaches it.
+ */
+static void
+stop_unrecorded(struct relay *r)
+{
+	int i;
+
+	record_free(r->rec);
+	r->rec = NULL;
+	for (i = 0; i < NCHAN; i++) {
+		struct chan *c = &r->ch[i];
+
+		if (!c->active)
+			continue;
+		if (c == &r->ch[CH_IN]) {
+			chan_eof(r, c);
+			continue;
+		}
+		c->record = REC_NONE;
+		c->splice = c->splice_later = 0;
+		c->discard = 1;
+		c->wait_out = 0;
+		c->len = c->off = 0;
+	}
+	relay_hangup(r, SIGTERM);
+}
+
 /* bulwarkd closed the session's connection: see the top of the file. */
 static void
 gateway_closed(struct relay *r)
 {
 	r->gw_fd = -1;
 	r->res->gateway_closed = 1;
-	record_free(r->rec);
-	r->rec = NULL;
-	relay_hangup(r, SIGTERM);
+	stop_unrecorded(r);
 }
 
 /* The recording failed or bulwarkd refused it: no unrecorded session. */
@@ -154,10 +181,8 @@ record_failed(struct relay *r)
 		gateway_closed(r);
 		return;
 	}
-	record_free(r->rec);
-	r->rec = NULL;
 	r->res->ended_by_gateway = 1;
-	relay_hangup(r, SIGTERM);
+	stop_unrecorded(r);
 }
 
 static void

@@ -353,7 +353,7 @@ expect_event auth.totp deny "$n"
 "$B" log show --dir "$GW_STATE/log" | grepq "replayed code" || fail "replay not named in the audit log"
 # Each refusal is also a warning line on bulwarkd's stderr (the journal's
 # alert feed), one line each, with who and why.
-grep "deny auth.totp: by $ALICE from 127.0.0.1" "$GW_DIR/bulwarkd.log" | grepq "reason .*replayed code" ||
+grep "deny auth.totp: by=\"$ALICE\" from=\"127.0.0.1\"" "$GW_DIR/bulwarkd.log" | grepq 'reason="[^"]*replayed code' ||
 	fail "no alert line for the replayed code: $(grep 'deny auth' "$GW_DIR/bulwarkd.log" | tail -3)"
 ok
 
@@ -593,7 +593,7 @@ thief_pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.key"' |
 	grep '"decision":"deny"' | grep '"attempts":[1-9]' | grepq "\"pid\":$thief_pid[,}]" ||
 	fail "no session.key refusal naming the thief ($thief_pid) in the audit log"
-grepq "deny session.key: by $ALICE" "$GW_DIR/bulwarkd.log" || fail "no alert line for the attempt on the key"
+grepq "deny session.key: by=\"$ALICE\"" "$GW_DIR/bulwarkd.log" || fail "no alert line for the attempt on the key"
 # Every session still worked, and nothing is left on disk after it.
 [ "$(cat "$T"/held.* | grep -c STARTED)" -ge 3 ] || fail "sessions beside the thief failed"
 left=$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/null)

@@ -132,6 +132,28 @@ gw_wait_ended || fail "the exec session was not ended"
 "$B" log show --dir "$GW_STATE/log" >"$T/log.txt"
 grepq -F 'LOGPWN\u0007\xc2\x9b6n' "$T/log.txt" || fail "log show does not show the command's escapes as text: $(grep -a LOGPWN "$T/log.txt")"
 ! grep -q $'\033\\|\302\233' "$T/log.txt" || fail "log show let an escape through: $(grep -a LOGPWN "$T/log.txt" | od -c | head)"
+"$B" log show --dir "$GW_STATE/log" --json >"$T/log.json"
+grepq -F 'LOGPWN\u0007\u009b6n' "$T/log.json" || fail "log show --json does not escape the C1 control: $(grep -a LOGPWN "$T/log.json")"
+! grep -q $'\302\233' "$T/log.json" || fail "log show --json let a C1 control through"
+ok
+
+# Ctrl-C in the middle of a replay still undoes what the recording set:
+# here the colour of a session that paused before resetting it.
+rc=0
+drive '
+send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
+send("printf \"\\033[1;31mRED%s\" ED; sleep 3; printf \"\\033[0m\\n\"\n"); expect("REDED")
+expect("PROMPT$ "); send("exit 0\n")
+' || rc=$?
+[ "$rc" = 0 ] || fail "the session with a paused colour (status $rc)"
+gw_wait_ended || fail "the session was not ended"
+sid=$("$B" session list -n 1 | awk 'NR==2 {print $1}')
+rc=0
+python3 "$T/drive.py" '
+expect("REDED", 20); t = time.time(); send("\x03"); expect("\x1b[0m", 5)
+assert time.time() - t < 1.5, "the reset came with the recording, not with Ctrl-C"
+' "$B" session play "$sid" --speed 0.5 || rc=$?
+[ "$rc" = 0 ] || fail "Ctrl-C during session play did not end it with the reset (status $rc)"
 ok
 
 # An administrator ends a live session (bulwark session kill): at once,

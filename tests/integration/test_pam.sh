@@ -194,6 +194,12 @@ sed 's/nosuchuser/USER/g' "$T/pt.out" > "$T/unknown.out"
 if grep -q "Verification code" "$T/pt.out"; then fail "unknown user was asked for a code"; fi
 if auth carol 127.0.0.1 123456; then fail "disabled user accepted"; fi
 sed 's/carol/USER/g' "$T/pt.out" > "$T/disabled.out"
+# The alert line names what the client sent as the user, quoted: a name
+# cannot pass for another field (a log watcher would ban its address).
+if auth 'x" from="192.0.2.66' 127.0.0.1 123456; then fail "a forged name was accepted"; fi
+grepq -F 'deny auth.pam: by="x\" from=\"192.0.2.66" from="127.0.0.1"' "$T/bulwarkd.log" ||
+	fail "no quoted alert line for the forged name: $(grep 'auth.pam' "$T/bulwarkd.log" | tail -2)"
+! grep -q ' from="192.0.2.66"' "$T/bulwarkd.log" || fail "a user name forged an alert field"
 cmp -s "$T/unknown.out" "$T/disabled.out" || {
 	diff "$T/unknown.out" "$T/disabled.out" >&2
 	fail "unknown and disabled users look different"

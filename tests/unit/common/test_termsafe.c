@@ -20,7 +20,7 @@ filt(const char *in, size_t len, int finish)
 	size_t n;
 
 	assert_non_null(out);
-	termsafe_init(&t);
+	termsafe_init(&t, 0);
 	n = termsafe_filter(&t, (const uint8_t *)in, len, out);
 	assert_true(n <= TERMSAFE_OUT_MAX(len));
 	if (finish)
@@ -57,9 +57,11 @@ test_drawing_passes(void **state)
 		"\033[1;31mred\033[0m \033[38;5;208mx\033[38:2::1:2:3my\033[m",
 		"\033[H\033[2J\033[1;24r\033[24;1H\033[K\033[3L\033[2M\033[4P",
 		"\033[5@\033[2X\033[3S\033[2T\033[10G\033[5d\033[s\033[u",
-		"\0337\0338\033M\033D\033E\033H\033=\033>\033(0qqq\033(B",
+		"\0337\0338\033M\033D\033E\033=\033>\033(0qqq\033(B\033)0",
 		"\033[?25l\033[?25h\033[?1h\033[?7l\033[?2004h\033[4h\033[4l",
-		"\033[2 q\033[!p\033[?1J\033[?2K\033[g\033[3g\a",
+		"\033[2 q\033[!p\033[?1J\033[?2K\033[2J\033[J\a",
+		"\033[38;5;11m\033[48;2;1;12;3m\033[4:3m\033[58:2::1:2:3m",
+		"\033[0;1;3;4;7;9;22;23;24;27;29;39;49;53;55;59;90;107m",
 	};
 	size_t i;
 
@@ -95,9 +97,15 @@ test_attacks_dropped(void **state)
 		"\033[>4;2m", "\033[5i", "\033[4i", "\033[999999b",
 		"\033[1;2;3;4;5T", "\033[x", "\033Z", "\033 G", "\033#8",
 		"\033)1", "\033(<", "\033N", "\033O", "\033[1\"q",
-		"\033[0;1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16m",
+		"\033[0;1;2;3;4;5;6;7;8;9;0;1;2;3;4;5;6;7;8;9;0;1;2;3;4;5;6;7;8;"
+		    "9;0;1;2m",	/* 33 parameters: more than a terminal keeps */
 		"\016\017\001\002\177\033[\033\\",
 		"\xc2\x9b" "", "\xc2\x9d", "\xc2\x90",
+		/* Tab stops and the scrollback outlive the replay. */
+		"\033H", "\033[g", "\033[3g", "\033[3J", "\033[?3J",
+		/* Fonts; on the Linux console 11 and 12 show C1 bytes raw. */
+		"\033[10m", "\033[11m", "\033[12m", "\033[20m", "\033[1;11m",
+		"\033[38;5m", "\033[38;2;1;2m", "\033[5:3m", "\033[51m",
 	};
 	char buf[256];
 	size_t i;
@@ -176,9 +184,9 @@ static void
 test_finish(void **state)
 {
 	(void)state;
-	expect_finish("\033[?1049h\033[?25l\033[31m\033(0\033[5;10rtext",
-	    "\033[?1049h\033[?25l\033[31m\033(0\033[5;10rtext"
-	    "\033[?1049l\0337\033[r\0338\033[?25h\033(B\033[0m");
+	expect_finish("\033[?1049h\033[?25l\033[31m\033(0\033)0\033[5;10rtext",
+	    "\033[?1049h\033[?25l\033[31m\033(0\033)0\033[5;10rtext"
+	    "\033[?1049l\0337\033[r\0338\033[?25h\033(B\033)B\033[0m");
 	expect_finish("\033[?1049h\033[?1049l\033[?25l\033[?25h",
 	    "\033[?1049h\033[?1049l\033[?25l\033[?25h");
 	expect_finish("\033[?7l\033=\033[?2004h\033[4h\033[3 q\033[?1;5h\033c",
@@ -190,11 +198,11 @@ test_finish(void **state)
 	{
 		const char *all = "\033[?1049h\033[?1047h\033[?47h\033[2;3r"
 		    "\033[?7l\033[?25l\033[?1h\033[?5h\033[?2004h\033=\033(0"
-		    "\033[4h\033[1 q\033[1m";
+		    "\033)A\033[4h\033[1 q\033[1m";
 		struct termsafe t;
 		uint8_t out[TERMSAFE_OUT_MAX(200)];
 
-		termsafe_init(&t);
+		termsafe_init(&t, 0);
 		(void)termsafe_filter(&t, (const uint8_t *)all, strlen(all),
 		    out);
 		assert_true(termsafe_finish(&t, out) <= TERMSAFE_FINISH_MAX);
@@ -216,7 +224,7 @@ test_split_anywhere(void **state)
 		uint8_t out[TERMSAFE_OUT_MAX(128) * 2 + TERMSAFE_FINISH_MAX + 1];
 		size_t n;
 
-		termsafe_init(&t);
+		termsafe_init(&t, 0);
 		n = termsafe_filter(&t, (const uint8_t *)in, cut, out);
 		n += termsafe_filter(&t, (const uint8_t *)in + cut, len - cut,
 		    out + n);
@@ -225,6 +233,35 @@ test_split_anywhere(void **state)
 		assert_string_equal((char *)out, whole);
 	}
 	free(whole);
+}
+
+/*
+ * A terminal that is not UTF-8 reads bytes, and some 0x80-0x9F bytes of a
+ * letter's UTF-8 (U+041B is D0 9B) as C1 controls: ASCII only.
+ */
+static void
+test_ascii(void **state)
+{
+	const char *in = "caf\xc3\xa9 \xd0\x9b" "6n\xff\033[1mX";
+	struct termsafe t;
+	uint8_t out[TERMSAFE_OUT_MAX(32)];
+	size_t n;
+	char *v;
+
+	(void)state;
+	termsafe_init(&t, TERMSAFE_ASCII);
+	n = termsafe_filter(&t, (const uint8_t *)in, strlen(in), out);
+	n += termsafe_finish(&t, out + n);
+	assert_int_equal(n, strlen("caf? ?6n?\033[1mX\033[0m"));
+	assert_memory_equal(out, "caf? ?6n?\033[1mX\033[0m", n);
+	/* finish keeps the mode for what comes next */
+	n = termsafe_filter(&t, (const uint8_t *)"\xc3\xa9", 2, out);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0], '?');
+	v = termsafe_vis("caf\xc3\xa9", 5, TERMSAFE_ASCII);
+	assert_non_null(v);
+	assert_string_equal(v, "caf\\xc3\\xa9");
+	free(v);
 }
 
 static void
@@ -250,10 +287,14 @@ test_vis(void **state)
 	vis("\xe2\x82", 2, "\\xe2\\x82");
 	vis("\x7f\r", 2, "\\x7f\\x0d");
 	vis("a\0b", 3, "a\\x00b");
-	got = termsafe_vis("two\nlines\t\033[1m\xc2\x9b", 16, 1);
+	/* Newlines too: a name cannot make a message look like two. */
+	got = termsafe_vis("two\nlines\t\033[1m\xc2\x9b", 16, 0);
 	assert_non_null(got);
-	assert_string_equal(got, "two\nlines\t\\x1b[1m\\xc2\\x9b");
+	assert_string_equal(got, "two\\x0alines\\x09\\x1b[1m\\xc2\\x9b");
 	free(got);
+	/* Nor show its text in another order. */
+	vis("a\xe2\x80\xae" "b\xe2\x81\xa6" "c\xe2\x80\x94", 12,
+	    "a\\xe2\\x80\\xaeb\\xe2\\x81\\xa6" "c\xe2\x80\x94");
 }
 
 int
@@ -267,6 +308,7 @@ main(void)
 		cmocka_unit_test(test_string_bounded),
 		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_split_anywhere),
+		cmocka_unit_test(test_ascii),
 		cmocka_unit_test(test_vis),
 	};
 
