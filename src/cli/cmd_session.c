@@ -207,22 +207,64 @@ parse_id(const char *s, uint64_t *id)
 	return 0;
 }
 
+/*
+ * The arguments of a subcommand that takes only -S and a session ID: 0
+ * with *id set, or 2 after the usage message.
+ */
+static int
+id_args(int argc, char **argv, const char *usage, uint64_t *id)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
+		if (c != 'S') {
+			cli_error("%s", usage);
+			return 2;
+		}
+		sockopt = optarg;
+	}
+	if (argc - optind != 1 || parse_id(argv[optind], id) != 0) {
+		cli_error("%s (a number from 'bulwark session list')", usage);
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Sends request type about session id: 0 with the answer in *resp and
+ * its status in *st, or 1 after saying why there is none.
+ */
+static int
+session_call(int type, uint64_t id, struct rpc_response **resp, int *st)
+{
+	struct wire_builder *b = NULL;
+	int rc = 1;
+
+	*resp = NULL;
+	if (wire_builder_new(type, &b) != ERR_OK ||
+	    wire_put_u64(b, P_SESSION, id) != ERR_OK)
+		cli_error("cannot build the request");
+	else
+		rc = gw_call(gw_socket_path(sockopt), b, resp, st) != 0;
+	wire_builder_free(b);
+	return rc;
+}
+
 /* Asks for session id; *f gets its NCOLS fields inside *linep. */
 static int
 session_get(uint64_t id, char **linep, char **f)
 {
-	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
 	char *text = NULL;
 	int st, rc = 1;
 
 	*linep = NULL;
-	if (wire_builder_new(PROTO_SESSION_GET, &b) != ERR_OK ||
-	    wire_put_u64(b, P_SESSION, id) != ERR_OK) {
-		cli_error("cannot build the request");
-		goto out;
-	}
-	if (gw_call(gw_socket_path(sockopt), b, &resp, &st) != 0)
+	if (session_call(PROTO_SESSION_GET, id, &resp, &st) != 0)
 		goto out;
 	if (st == ERR_OK && ((text = gw_resp_str(resp, P_TEXT)) == NULL ||
 	    *text == '\0'))
@@ -249,39 +291,21 @@ session_get(uint64_t id, char **linep, char **f)
  out:
 	free(text);
 	rpc_response_free(resp);
-	wire_builder_free(b);
 	return rc;
 }
 
 static int
 session_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const label[] = {
 		"session", "user", "target", "kind", "started", "ended",
 		"exit", "bytes in", "bytes out", "recording",
 	};
 	char *line, *f[NCOLS], tb[32];
 	uint64_t id;
-	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'S': sockopt = optarg; break;
-		default:
-			cli_error("usage: bulwark session show ID");
-			return 2;
-		}
-	}
-	if (argc - optind != 1 || parse_id(argv[optind], &id) != 0) {
-		cli_error("usage: bulwark session show ID (a number from "
-		    "'bulwark session list')");
+	if (id_args(argc, argv, "usage: bulwark session show ID", &id) != 0)
 		return 2;
-	}
 	if (session_get(id, &line, f) != 0)
 		return 1;
 	for (size_t i = 0; i < NCOLS; i++) {
@@ -832,35 +856,13 @@ session_watch(int argc, char **argv)
 static int
 session_kill(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *usage = "usage: bulwark session kill ID (a number "
-	    "from 'bulwark session list')";
-	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
 	uint64_t id;
-	int c, st, rc = 1;
+	int st, rc = 1;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		if (c != 'S') {
-			cli_error("%s", usage);
-			return 2;
-		}
-		sockopt = optarg;
-	}
-	if (argc - optind != 1 || parse_id(argv[optind], &id) != 0) {
-		cli_error("%s", usage);
+	if (id_args(argc, argv, "usage: bulwark session kill ID", &id) != 0)
 		return 2;
-	}
-	if (wire_builder_new(PROTO_SESSION_KILL, &b) != ERR_OK ||
-	    wire_put_u64(b, P_SESSION, id) != ERR_OK) {
-		cli_error("cannot build the request");
-		goto out;
-	}
-	if (gw_call(gw_socket_path(sockopt), b, &resp, &st) != 0)
+	if (session_call(PROTO_SESSION_KILL, id, &resp, &st) != 0)
 		goto out;
 	if (st == ERR_NOTFOUND) {
 		gw_say("session %" PRIu64 " is not open (it ended, or never "
@@ -877,7 +879,6 @@ session_kill(int argc, char **argv)
 	rc = 0;
  out:
 	rpc_response_free(resp);
-	wire_builder_free(b);
 	return rc;
 }
 

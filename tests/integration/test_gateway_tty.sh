@@ -77,6 +77,19 @@ drive() {
 		-p "$GW_PORT" -tt 127.0.0.1 "$GW_LOGIN@web1"
 }
 
+# live_session MARK: the id of the open session whose recording, as
+# bulwarkd has received it, holds MARK (within 10 s).
+live_session() {
+	local i sid
+	for i in $(seq 200); do
+		sid=$("$B" session list | awk 'NR > 1 && $7 == "-" {print $1; exit}')
+		[ -n "$sid" ] && grepq -a "$1" "$GW_STATE/rec/$sid.cast" 2>/dev/null &&
+			{ echo "$sid"; return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
 rc=0
 drive '
 send("PS1=PROMPT\\$\\ \n"); expect("PROMPT$ ")
@@ -166,14 +179,7 @@ send("echo KILL$((3*3))ME; sleep 120\n"); expect("KILL9ME")
 expect("ended by the gateway: an administrator ended it", 60)
 ' >"$T/kill.out" 2>&1 &
 driver=$!
-sid=
-for i in $(seq 200); do
-	sid=$("$B" session list | awk 'NR > 1 && $7 == "-" {print $1; exit}')
-	[ -n "$sid" ] && grepq -a KILL9ME "$GW_STATE/rec/$sid.cast" 2>/dev/null && break
-	sid=
-	sleep 0.05
-done
-[ -n "$sid" ] || fail "the session to end did not start"
+sid=$(live_session KILL9ME) || fail "the session to end did not start"
 sleep 1.5	# idle: nothing is printed while the administrator acts
 t0=$(date +%s%N)
 "$B" session kill "$sid" >"$T/kill.msg" || fail "session kill $sid: $(cat "$T/kill.msg")"
@@ -206,14 +212,7 @@ time.sleep(4)
 send("exit 3\n")
 ' >"$T/watch.drv" 2>&1 &
 driver=$!
-sid=
-for i in $(seq 200); do
-	sid=$("$B" session list | awk 'NR > 1 && $7 == "-" {print $1; exit}')
-	[ -n "$sid" ] && grepq -a WATCH16START "$GW_STATE/rec/$sid.cast" 2>/dev/null && break
-	sid=
-	sleep 0.05
-done
-[ -n "$sid" ] || fail "the session to watch did not start"
+sid=$(live_session WATCH16START) || fail "the session to watch did not start"
 "$B" session watch "$sid" >"$T/watch.out" 2>"$T/watch.err" &
 watcher=$!
 ! "$B" session play "$sid" --cat >/dev/null 2>"$T/playlive.err" || fail "a live session was played as if complete"
