@@ -214,21 +214,9 @@ parse_id(const char *s, uint64_t *id)
 static int
 id_args(int argc, char **argv, const char *usage, uint64_t *id)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		if (c != 'S') {
-			cli_error("%s", usage);
-			return 2;
-		}
-		sockopt = optarg;
-	}
-	if (argc - optind != 1 || parse_id(argv[optind], id) != 0) {
+	if (gw_socket_only(&sockopt, argc, argv, 1, usage) != 0)
+		return 2;
+	if (parse_id(argv[optind], id) != 0) {
 		cli_error("%s (a number from 'bulwark session list')", usage);
 		return 2;
 	}
@@ -886,10 +874,6 @@ session_kill(int argc, char **argv)
 static int
 session_logins(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const cols[] = {
 		"LOGIN", "USER", "FROM", "SINCE", "SSHD-PID",
 	};
@@ -898,20 +882,10 @@ session_logins(int argc, char **argv)
 	struct rpc_response *resp = NULL;
 	char *text = NULL, *out = NULL;
 	size_t cap, len = 0;
-	int c, st, rc = 1;
+	int st, rc = 1;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "S:", opts, NULL)) != -1) {
-		if (c != 'S') {
-			cli_error("%s", usage);
-			return 2;
-		}
-		sockopt = optarg;
-	}
-	if (argc != optind) {
-		cli_error("%s", usage);
+	if (gw_socket_only(&sockopt, argc, argv, 0, usage) != 0)
 		return 2;
-	}
 	if (wire_builder_new(PROTO_LOGIN_LIST, &b) != ERR_OK) {
 		cli_error("cannot build the request");
 		goto out;
