@@ -505,7 +505,7 @@ play(FILE *f, uint64_t id, double speed)
 	while (!stop_asked && (n = getline(&line, &cap, f)) >= 0)
 		if (play_line(&pl, line, (size_t)n) != 0)
 			goto out;
-	if (pl.lineno == 0) {
+	if (pl.lineno == 0 && !stop_asked) {
 		cli_error("the recording of session %" PRIu64 " is empty", id);
 		goto out;
 	}
@@ -739,8 +739,10 @@ watch(int fd, const char *path, uint64_t id)
 			e = 1;
 		else if (idle_ms >= ask_ms) {
 			e = watch_session_ended(id);
-			ask_ms = e < 0 && ask_ms < 16 * WATCH_ASK_MS ?
-			    ask_ms * 2 : e < 0 ? ask_ms : WATCH_ASK_MS;
+			if (e >= 0)
+				ask_ms = WATCH_ASK_MS;
+			else if (ask_ms < 16 * WATCH_ASK_MS)
+				ask_ms *= 2;	/* said once per try: less often */
 			idle_ms = 0;
 		}
 		if (e == 1)
