@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -82,10 +84,32 @@ alert_field(const char *label, const char *v)
 }
 
 /*
+ * Whether stderr is the journal: systemd sets JOURNAL_STREAM to its
+ * "DEVICE:INODE" (systemd.exec(5)); a redirected stderr does not match.
+ */
+static int
+stderr_is_journal(void)
+{
+	static int known = -1;
+	const char *v;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (known >= 0)
+		return known;
+	known = (v = getenv("JOURNAL_STREAM")) != NULL &&
+	    sscanf(v, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+	return known;
+}
+
+/*
  * Every refusal (a decision other than "allow": deny, locked) is also
  * one warning line on stderr, so that the journal (or a syslog
  * forwarder) is an alert feed of refusals: `journalctl -u bulwarkd -p
- * warning -f`. Under systemd (JOURNAL_STREAM set) the line
+ * warning -f`. When stderr is the journal (JOURNAL_STREAM) the line
  * starts with "<4>", which journald reads as its priority. The audit log
  * stays the record; this is the notice. Users chose some of the fields
  * (a login, a reason quoting a command), hence termsafe_vis: no control
@@ -108,7 +132,7 @@ alert(const char *actor, const char *source, const char *target,
 	    "reason")));
 	if (f[0] && f[1] && f[2] && f[3] && f[4])
 		fprintf(stderr, "%sbulwarkd: %s %s:%s%s%s%s%s\n",
-		    getenv("JOURNAL_STREAM") != NULL ? "<4>" : "", decision,
+		    stderr_is_journal() ? "<4>" : "", decision,
 		    action, f[0], f[1], f[2], f[3], f[4]);
 	for (i = 0; i < 5; i++)
 		free(f[i]);

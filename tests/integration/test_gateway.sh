@@ -593,7 +593,7 @@ thief_pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid
 "$B" log show --dir "$GW_STATE/log" --json | grep '"action":"session.key"' |
 	grep '"decision":"deny"' | grep '"attempts":[1-9]' | grepq "\"pid\":$thief_pid[,}]" ||
 	fail "no session.key refusal naming the thief ($thief_pid) in the audit log"
-grepq "deny session.key: by=\"$ALICE\"" "$GW_DIR/bulwarkd.log" || fail "no alert line for the attempt on the key"
+grepq "^bulwarkd: deny session.key: by=\"$ALICE\"" "$GW_DIR/bulwarkd.log" || fail "no alert line for the attempt on the key"
 # Every session still worked, and nothing is left on disk after it.
 [ "$(cat "$T"/held.* | grep -c STARTED)" -ge 3 ] || fail "sessions beside the thief failed"
 left=$(find /dev/shm /tmp -maxdepth 1 -name 'bulwark-*' -user "$ALICE" 2>/dev/null)

@@ -46,7 +46,11 @@ trap 'exit 143' TERM
 	cat "$T/init.out" >&2
 	fail "bulwarkd --init"
 }
-"$BD" --state "$T/state" --socket "$SOCK" 2>> "$T/bulwarkd.log" &
+# As systemd runs it: stderr is the journal, named by JOURNAL_STREAM
+# (device:inode), so refusals carry journald's warning prefix.
+: >> "$T/bulwarkd.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$T/bulwarkd.log") \
+	"$BD" --state "$T/state" --socket "$SOCK" 2>> "$T/bulwarkd.log" &
 DPID=$!
 PIDS+=("$DPID")
 for _ in $(seq 1 100); do
@@ -197,7 +201,7 @@ sed 's/carol/USER/g' "$T/pt.out" > "$T/disabled.out"
 # The alert line names what the client sent as the user, quoted: a name
 # cannot pass for another field (a log watcher would ban its address).
 if auth 'x" from="192.0.2.66' 127.0.0.1 123456; then fail "a forged name was accepted"; fi
-grepq -F 'deny auth.pam: by="x\" from=\"192.0.2.66" from="127.0.0.1"' "$T/bulwarkd.log" ||
+grepq -F '<4>bulwarkd: deny auth.pam: by="x\" from=\"192.0.2.66" from="127.0.0.1"' "$T/bulwarkd.log" ||
 	fail "no quoted alert line for the forged name: $(grep 'auth.pam' "$T/bulwarkd.log" | tail -2)"
 ! grep -q ' from="192.0.2.66"' "$T/bulwarkd.log" || fail "a user name forged an alert field"
 cmp -s "$T/unknown.out" "$T/disabled.out" || {
