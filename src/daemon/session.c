@@ -52,6 +52,7 @@ struct sess {
 	int rec_hashed;
 	uint64_t rec_cap;	/* of this session: with a terminal or not */
 	int ended;
+	int capped;		/* session.recording capped is logged */
 	const char *end_reason;	/* the gateway's, for session.end */
 	struct rpc_conn *conn;	/* the shell's, once the session is open */
 	struct sess *next;	/* in d->sessions */
@@ -392,12 +393,33 @@ bd_h_session_cert(struct rpc_conn *conn, const struct wire_msg *req,
 	return r;
 }
 
+/*
+ * The recording reached its cap: the session goes on, unrecorded, as the
+ * shell's marker says. Logged now, and on the alert feed (decision
+ * "capped"), because a session padded past its cap on purpose is where
+ * someone would do what they want unseen: an administrator can watch or
+ * end it while it runs.
+ */
+static void
+recording_capped(struct sess *s)
+{
+	char tgt[2 * PROTO_STR_MAX + 2];
+
+	s->capped = 1;
+	snprintf(tgt, sizeof(tgt), "%s@%s", s->login, s->target);
+	bd_refusal(s->d, s->user, s->rhost, tgt, "session.recording",
+	    "capped", s->id, json_pack("{s:s,s:I}", "reason", "the recording "
+	    "reached its cap; the session goes on unrecorded", "cap",
+	    (json_int_t)s->rec_cap));
+}
+
 int
 bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
     struct wire_builder *resp)
 {
 	struct sess *s = rpc_conn_data(conn);
 	const uint8_t *p;
+	uint8_t stopped;
 	size_t n;
 
 	(void)resp;
@@ -425,6 +447,9 @@ bd_h_session_data(struct rpc_conn *conn, const struct wire_msg *req,
 	if (s->rec_hashed)
 		sha256_update(&s->rec_hash, p, n);
 	s->rec_bytes += n;
+	if (wire_get_u8(req, P_STOPPED, &stopped) == ERR_OK && stopped &&
+	    !s->capped)
+		recording_capped(s);
 	return ERR_OK;
 }
 

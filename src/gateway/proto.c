@@ -37,7 +37,7 @@ static const struct wire_field_spec f_session_open[] = {
 };
 static const struct wire_field_spec f_key[] = { LINE(P_KEY, R) };
 static const struct wire_field_spec f_data[] = {
-	{ P_DATA, WIRE_BYTES, R, PROTO_DATA_MAX },
+	{ P_DATA, WIRE_BYTES, R, PROTO_DATA_MAX }, U8(P_STOPPED, 0),
 };
 static const struct wire_field_spec f_session_end[] = {
 	U32(P_EXIT, R), U64(P_BYTES_IN, R), U64(P_BYTES_OUT, R),

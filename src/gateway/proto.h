@@ -58,7 +58,9 @@
  *                    SESSION_DATA there, after a marker event saying so)
  *  SESSION_CERT   any, st 1     KEY R (the ephemeral public key line)
  *                 -> CERT (an OpenSSH certificate line)
- *  SESSION_DATA   any, st 2     DATA R (asciicast v2 bytes, in order)
+ *  SESSION_DATA   any, st 2     DATA R (asciicast v2 bytes, in order),
+ *                               STOPPED o (u8 1: these bytes end with the
+ *                               cap's marker; a session.recording event)
  *  SESSION_END    any, st 2     EXIT R (u32, the status as the shell
  *                               exits with it), BYTES_IN R, BYTES_OUT R,
  *                               REASON o ("hostkey-mismatch", ...),
@@ -181,6 +183,7 @@ enum proto_tag {
 	P_FP = 32,		/* str, a key fingerprint "SHA256:..." */
 	P_LOGIN_ID = 33,	/* u64, a gateway login (LOGIN_OPEN) */
 	P_PROCESS = 34,		/* u32, a process id */
+	P_STOPPED = 35,		/* u8, 1: the recording reached its cap */
 };
 
 /* Connection states of the session and PAM exchanges. */

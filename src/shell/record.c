@@ -34,6 +34,7 @@ struct record {
 	struct asciicast *cast;
 	struct rpc_client *rpc;
 	struct wire_builder *b;
+	int stop_sent;		/* bulwarkd was told the cap was reached */
 	int64_t start_us;	/* CLOCK_MONOTONIC */
 	int64_t oldest_ms;	/* of the oldest unsent byte; 0: none */
 };
@@ -148,14 +149,20 @@ record_resize(struct record *rec)
 	    rows));
 }
 
+/*
+ * One SESSION_DATA; stopped says it ends with the cap's marker, so that
+ * bulwarkd logs that the rest of the session goes unrecorded (and says
+ * so on its alert feed) while the session runs, not only at its end.
+ */
 static int
-send_chunk(struct record *rec, const uint8_t *p, size_t len)
+send_chunk(struct record *rec, const uint8_t *p, size_t len, int stopped)
 {
 	struct rpc_response *resp = NULL;
 	int r;
 
 	wire_builder_reset(rec->b, PROTO_SESSION_DATA);
-	if ((r = wire_put_bytes(rec->b, P_DATA, p, len)) != ERR_OK)
+	if ((r = wire_put_bytes(rec->b, P_DATA, p, len)) != ERR_OK ||
+	    (stopped && (r = wire_put_u8(rec->b, P_STOPPED, 1)) != ERR_OK))
 		return r;
 	r = rpc_client_call(rec->rpc, rec->b, &resp);
 	rpc_response_free(resp);
@@ -177,9 +184,14 @@ record_flush(struct record *rec, int all)
 	    clock_mono_us() / 1000 - rec->oldest_ms < FLUSH_MS))
 		return ERR_OK;
 	while (len > 0) {
+		int stopped;
+
 		n = len < PROTO_DATA_MAX ? len : PROTO_DATA_MAX;
-		if ((r = send_chunk(rec, p, n)) != ERR_OK)
+		stopped = n == len && !rec->stop_sent &&
+		    asciicast_stopped(rec->cast);
+		if ((r = send_chunk(rec, p, n, stopped)) != ERR_OK)
 			return r;
+		rec->stop_sent |= stopped;
 		asciicast_consume(rec->cast, n);
 		p = asciicast_pending(rec->cast, &len);
 	}

@@ -277,6 +277,17 @@ size=$(stat -c %s "$T/cap.cast")
 [ "$size" -le $((8192 + 4096)) ] || fail "recording of $size bytes passed the cap"
 tail -1 "$T/cap.cast" | grepq '"m".*cap' || fail "no marker at the end of a capped recording: $(tail -c 200 "$T/cap.cast")"
 script -qec "asciinema cat $T/cap.cast" /dev/null </dev/null >/dev/null 2>&1 || fail "asciinema cannot read a capped recording"
+# The cap is logged when it is reached, before the session's end, and is
+# on the alert feed: what follows goes unrecorded, and an administrator
+# can watch or end the session meanwhile.
+gw_wait_ended || fail "the capped session was not ended"
+"$B" log show --dir "$GW_STATE/log" --json | grep "\"session\":\"$sid\"" >"$T/cap.events"
+capped=$(grep -n '"action":"session.recording"' "$T/cap.events" | grep '"decision":"capped"' | cut -d: -f1)
+ended=$(grep -n '"action":"session.end"' "$T/cap.events" | cut -d: -f1)
+[ -n "$capped" ] && [ -n "$ended" ] && [ "$capped" -lt "$ended" ] ||
+	fail "no session.recording capped event before the session's end: $(cat "$T/cap.events")"
+grepq "capped session.recording: by=\"$ALICE\" .* session=\"$sid\"" "$GW_DIR/bulwarkd.log" ||
+	fail "no alert line for the capped recording"
 ok
 
 # Without a terminal the session goes on past the cap too, every byte
