@@ -37,15 +37,6 @@ static const char *const columns[] = {
 };
 #define NCOLS (sizeof(columns) / sizeof(columns[0]))
 
-/* Whether a session's ENDED field says it has not ended: "0" from
- * bulwarkd (the list shows "-"). */
-static int
-still_open(const char *ended)
-{
-	return strcmp(ended, "0") == 0 || strcmp(ended, "-") == 0 ||
-	    ended[0] == '\0';
-}
-
 /* Unix seconds as local "YYYY-MM-DD HH:MM:SS"; other text as it is. */
 static const char *
 when(const char *s, char *buf, size_t len)
@@ -79,9 +70,21 @@ recording_hex(const char *s)
 	return s;
 }
 
-/* Rewrites session lines with readable times (cells joined by tabs). */
+/* Whether a session's ENDED field says it has not ended: "0" from
+ * bulwarkd (the list shows "-"). */
+static int
+still_open(const char *ended)
+{
+	return strcmp(ended, "0") == 0 || strcmp(ended, "-") == 0 ||
+	    ended[0] == '\0';
+}
+
+/*
+ * Rewrites session lines with readable times (cells joined by tabs); with
+ * open_only, only the sessions still running.
+ */
 static char *
-readable(const char *text)
+readable(const char *text, int open_only)
 {
 	size_t cap = strlen(text) * 2 + 256, len = 0;
 	char *out = malloc(cap), *copy = strdup(text), *line, *next;
@@ -100,6 +103,8 @@ readable(const char *text)
 		if (nl)
 			*nl = '\0';
 		n = gw_split_tabs(line, f, NCOLS + 1);
+		if (open_only && (n != NCOLS || !still_open(f[5])))
+			continue;
 		if (n == NCOLS) {
 			f[4] = (char *)when(f[4], tb[0], sizeof(tb[0]));
 			/* A session still running has ended 0. */
@@ -125,16 +130,17 @@ session_list(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 'S' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "open", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *usage =
-	    "usage: bulwark session list [--user USER] [-n N]";
+	    "usage: bulwark session list [--user USER] [-n N] [--open]";
 	const char *user = NULL, *narg = NULL;
 	struct wire_builder *b = NULL;
 	struct rpc_response *resp = NULL;
 	char *text = NULL, *rows = NULL;
 	uint32_t count = 0;
-	int c, st, rc = 1;
+	int c, st, rc = 1, open_only = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "S:u:n:", opts, NULL)) != -1) {
@@ -142,6 +148,7 @@ session_list(int argc, char **argv)
 		case 'S': sockopt = optarg; break;
 		case 'u': user = optarg; break;
 		case 'n': narg = optarg; break;
+		case 'o': open_only = 1; break;
 		default:
 			cli_error("%s", usage);
 			return 2;
@@ -172,14 +179,15 @@ session_list(int argc, char **argv)
 		goto out;
 	}
 	text = gw_resp_str(resp, P_TEXT);
-	rows = text ? readable(text) : NULL;
+	rows = text ? readable(text, open_only) : NULL;
 	if (rows == NULL) {
 		cli_error("out of memory");
 		goto out;
 	}
 	if (*rows == '\0')
-		printf("no sessions%s%s yet\n", user ? " of " : "",
-		    user ? user : "");
+		printf("no %ssessions%s%s%s\n", open_only ? "open " : "",
+		    user ? " of " : "", user ? user : "",
+		    open_only ? "" : " yet");
 	else
 		gw_print_table(rows, columns, NCOLS, NCOLS - 1);
 	rc = 0;

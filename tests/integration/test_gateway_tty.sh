@@ -82,7 +82,7 @@ drive() {
 live_session() {
 	local i sid
 	for i in $(seq 200); do
-		sid=$("$B" session list | awk 'NR > 1 && $7 == "-" {print $1; exit}')
+		sid=$("$B" session list --open | awk 'NR > 1 {print $1; exit}')
 		[ -n "$sid" ] && grepq -a "$1" "$GW_STATE/rec/$sid.cast" 2>/dev/null &&
 			{ echo "$sid"; return 0; }
 		sleep 0.05
@@ -189,6 +189,7 @@ t1=$(date +%s%N)
 ! grep -q "timeout waiting\|EOF waiting" "$T/kill.out" || fail "the user was not told, or the session did not end: $(cat "$T/kill.out")"
 [ $(( (t1 - t0) / 1000000 )) -lt 3000 ] || fail "the killed session took $(( (t1 - t0) / 1000000 )) ms to end"
 gw_wait_ended || fail "the killed session is still open"
+"$B" session list --open | grepq "^no open sessions" || fail "session list --open still lists a session: $("$B" session list --open)"
 "$B" log show --dir "$GW_STATE/log" --json >"$T/kill.log"
 grep '"action":"session.kill"' "$T/kill.log" | grepq "\"session\":\"$sid\"" ||
 	fail "no session.kill event for session $sid"
