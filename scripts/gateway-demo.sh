@@ -104,7 +104,9 @@ The gateway is running. Try (as root, from this machine):
   export BULWARK_SOCKET=$GW_SOCK BULWARK_STATE=$GW_STATE
   $GW_BIN/bulwark session list
   $GW_BIN/bulwark session play ID
+  $GW_BIN/bulwark session list --open           # sessions running now; then watch ID, or kill ID
   $GW_BIN/bulwark session logins                # who is logged in to the gateway now
+  tail -f $GW_DIR/bulwarkd.log                  # every refusal, live (journalctl -u bulwarkd -p warning -f under systemd)
   $GW_BIN/bulwark user list ; $GW_BIN/bulwark target list
   $GW_BIN/bulwark log show --dir $GW_STATE/log
   $GW_BIN/bulwark ssh-config $ALICE --gateway 127.0.0.1 --port $GW_PORT

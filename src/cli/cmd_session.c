@@ -864,8 +864,8 @@ session_kill(int argc, char **argv)
 		goto out;
 	if (st == ERR_NOTFOUND) {
 		gw_say("session %" PRIu64 " is not open (it ended, or never "
-		    "was); 'bulwark session list' shows the open ones without "
-		    "an end time", id);
+		    "was); 'bulwark session list --open' shows the open ones",
+		    id);
 		goto out;
 	}
 	if (st != ERR_OK) {
