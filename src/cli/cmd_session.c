@@ -22,6 +22,7 @@
 #include "audit/blob.h"
 #include "cli/cli.h"
 #include "cli/gwclient.h"
+#include "common/fsutil.h"
 #include "common/termsafe.h"
 #include "gateway/proto.h"
 #include "common/banned.h"
@@ -319,22 +320,6 @@ session_show(int argc, char **argv)
 	return 0;
 }
 
-static int
-write_all(const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Ctrl-C (and the other ways a reader stops a replay) ends play and watch
  * through their usual end, which undoes the modes the recording set and
@@ -385,8 +370,8 @@ write_safe(struct termsafe *ts, const char *p, size_t len)
 
 	if ((out = malloc(TERMSAFE_OUT_MAX(len))) == NULL)
 		return -1;
-	r = write_all((const char *)out, termsafe_filter(ts,
-	    (const uint8_t *)p, len, out));
+	r = fs_write_all(STDOUT_FILENO, out, termsafe_filter(ts,
+	    (const uint8_t *)p, len, out)) == ERR_OK ? 0 : -1;
 	free(out);
 	return r;
 }
@@ -401,7 +386,7 @@ play_end(struct termsafe *ts)
 {
 	uint8_t out[TERMSAFE_FINISH_MAX];
 
-	(void)write_all((const char *)out, termsafe_finish(ts, out));
+	(void)!fs_write_all(STDOUT_FILENO, out, termsafe_finish(ts, out));
 	if (isatty(STDIN_FILENO))
 		(void)tcflush(STDIN_FILENO, TCIFLUSH);
 }

@@ -483,6 +483,32 @@ csi_final(struct termsafe *t, uint8_t b, uint8_t *out, size_t o)
 	return put(out, o, t->seq, t->seq_len);
 }
 
+static size_t step(struct termsafe *, uint8_t, uint8_t *, size_t);
+
+/*
+ * A byte of an escape sequence with intermediates (final_lo 0x30) or of
+ * a CSI sequence (final_lo 0x40): collected up to final_lo, ended by a
+ * final byte up to 0x7e; anything else abandons the sequence and is
+ * read afresh as text.
+ */
+static size_t
+sequence_byte(struct termsafe *t, uint8_t b, uint8_t final_lo,
+    size_t (*final)(struct termsafe *, uint8_t, uint8_t *, size_t),
+    uint8_t *out, size_t o)
+{
+	if (in_sequence_control(t, b, out, &o))
+		return o;
+	if (b >= 0x20 && b < final_lo)
+		seq_add(t, b);
+	else if (b >= final_lo && b <= 0x7e)
+		o = final(t, b, out, o);
+	else {
+		t->state = S_GROUND;
+		o = step(t, b, out, o);
+	}
+	return o;
+}
+
 static size_t
 step(struct termsafe *t, uint8_t b, uint8_t *out, size_t o)
 {
@@ -510,29 +536,9 @@ step(struct termsafe *t, uint8_t b, uint8_t *out, size_t o)
 		}
 		return o;
 	case S_ESC_INTER:
-		if (in_sequence_control(t, b, out, &o))
-			return o;
-		if (b >= 0x20 && b <= 0x2f)
-			seq_add(t, b);
-		else if (b >= 0x30 && b <= 0x7e)
-			o = esc_inter_final(t, b, out, o);
-		else {
-			t->state = S_GROUND;
-			o = step(t, b, out, o);
-		}
-		return o;
+		return sequence_byte(t, b, 0x30, esc_inter_final, out, o);
 	case S_CSI:
-		if (in_sequence_control(t, b, out, &o))
-			return o;
-		if (b >= 0x20 && b <= 0x3f)
-			seq_add(t, b);
-		else if (b >= 0x40 && b <= 0x7e)
-			o = csi_final(t, b, out, o);
-		else {
-			t->state = S_GROUND;
-			o = step(t, b, out, o);
-		}
-		return o;
+		return sequence_byte(t, b, 0x40, csi_final, out, o);
 	case S_STRING:
 		/* BEL ends OSC; 0x9c is ST as an 8-bit or UTF-8 C1. */
 		if (b == 0x07 || b == CAN || b == SUB || b == 0x9c)

@@ -132,6 +132,18 @@ chan_out_failed(struct relay *r, struct chan *c)
 	relay_hangup(r, SIGHUP);
 }
 
+/* From now on what comes on c is read and dropped: not shown, not
+ * recorded. */
+static void
+chan_discard(struct chan *c)
+{
+	c->record = REC_NONE;
+	c->splice = c->splice_later = 0;
+	c->discard = 1;
+	c->wait_out = 0;
+	c->len = c->off = 0;
+}
+
 /*
  * Nothing more can be recorded: ssh is told to go, and until it has gone
  * nothing more of it is shown and nothing more of the user's reaches it.
@@ -144,19 +156,12 @@ stop_unrecorded(struct relay *r)
 	record_free(r->rec);
 	r->rec = NULL;
 	for (i = 0; i < NCHAN; i++) {
-		struct chan *c = &r->ch[i];
-
-		if (!c->active)
+		if (!r->ch[i].active)
 			continue;
-		if (c == &r->ch[CH_IN]) {
-			chan_eof(r, c);
-			continue;
-		}
-		c->record = REC_NONE;
-		c->splice = c->splice_later = 0;
-		c->discard = 1;
-		c->wait_out = 0;
-		c->len = c->off = 0;
+		if (i == CH_IN)
+			chan_eof(r, &r->ch[i]);
+		else
+			chan_discard(&r->ch[i]);
 	}
 	relay_hangup(r, SIGTERM);
 }
@@ -423,11 +428,8 @@ reap(struct relay *r)
 		chan_eof(r, &r->ch[CH_IN]);
 	/* Never logged in through the agent: its stderr (its own errors)
 	 * is shown now; anything on stdout came from elsewhere. */
-	if (!signed_in(r) && !agent_poll(&r->sess->agent)) {
-		r->ch[CH_OUT].record = REC_NONE;
-		r->ch[CH_OUT].splice = r->ch[CH_OUT].splice_later = 0;
-		r->ch[CH_OUT].discard = 1;
-	}
+	if (!signed_in(r) && !agent_poll(&r->sess->agent))
+		chan_discard(&r->ch[CH_OUT]);
 }
 
 static int
@@ -507,9 +509,7 @@ gate(struct relay *r, struct chan *c)
 		return;
 	}
 	r->res->not_authed = 1;
-	c->record = REC_NONE;
-	c->splice = c->splice_later = 0;
-	c->discard = 1;
+	chan_discard(c);
 	kill(r->run->pid, SIGKILL);
 	r->kill_at = clock_mono_ms();
 }
